@@ -1,0 +1,46 @@
+/**
+ * The one interface every backend implements: read what the kernel has, apply a plan.
+ * Only code under `backends/` touches the kernel; everything it is given was computed purely.
+ *
+ * @module
+ */
+
+import type { Operation, Plan } from "../src/plan/types.ts";
+import type { KernelState } from "../src/state/types.ts";
+
+/** Why one operation of a plan failed. */
+export interface OperationFailure {
+  /** The operation that failed. */
+  readonly operation: Operation;
+  /** The tool or subsystem that rejected it, e.g. `ipset restore` or `netlink ipvs`. */
+  readonly tool: string;
+  /** The input line the tool rejected, when there is one. */
+  readonly line: string;
+  /** The tool's own message (stderr, errno text). */
+  readonly message: string;
+}
+
+/** What applying a plan did. */
+export interface ApplyResult {
+  /** Operations that took effect. */
+  readonly applied: number;
+  /** Operations that did not; empty when the whole plan was applied. */
+  readonly failures: readonly OperationFailure[];
+  /** Processes started or netlink batches sent to do it (0 for an empty plan). */
+  readonly writes: number;
+}
+
+/** A kernel, real or simulated, that the proxier reconciles. */
+export interface Backend {
+  /** Short name for logs: `exec`, `dry-run`, `netlink`. */
+  readonly name: string;
+  /** Reads the state of everything this project owns (and nothing else). */
+  read(): Promise<KernelState>;
+  /** Applies the operations in order; never throws for a rejected operation, reports it. */
+  apply(plan: Plan): Promise<ApplyResult>;
+  /**
+   * This node's addresses as the kernel knows them (all devices but `kube-ipvs0`, without
+   * loopback), used for NodePorts when neither `--node-ip` nor a Node object names them.
+   */
+  nodeAddresses(): Promise<readonly string[]>;
+}
