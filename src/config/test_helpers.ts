@@ -41,3 +41,11 @@ export function assertThrows<E extends Error>(
   }
   return caught;
 }
+
+/**
+ * Permissions for tests that parse YAML: the `yaml` package reads the `LOG_TOKENS` and
+ * `LOG_STREAM` environment variables while parsing, and nothing else.
+ */
+export const YAML_PERMISSIONS: Deno.PermissionOptionsObject = {
+  env: ["LOG_TOKENS", "LOG_STREAM"],
+};

@@ -1,0 +1,207 @@
+/**
+ * Typed readers for raw configuration values. Each takes a raw value (from YAML, a flag or the
+ * environment) and its origin, and returns the checked, canonical value or throws a ConfigError
+ * naming the origin, the field and the value.
+ *
+ * @module
+ */
+
+import ipaddr from "ipaddr.js";
+import { type Scheduler, SCHEDULERS } from "./types.ts";
+import { parseGoDuration } from "./duration.ts";
+import { invalidValue, type Origin, rejectedValue, showValue } from "./errors.ts";
+
+/** Reads a string; YAML numbers or booleans where a string is expected are errors. */
+export function readString(raw: unknown, origin: Origin): string {
+  if (typeof raw !== "string") {
+    throw invalidValue(origin, raw, `expected a string, got ${showValue(raw)}`);
+  }
+  return raw;
+}
+
+/** Reads a boolean; `"yes"` or `"true"` in quotes are errors as they are for kube-proxy. */
+export function readBoolean(raw: unknown, origin: Origin): boolean {
+  if (typeof raw !== "boolean") {
+    throw invalidValue(origin, raw, `expected true or false, got ${showValue(raw)}`);
+  }
+  return raw;
+}
+
+/** Which durations a field accepts. */
+export type DurationRule = "positive" | "non-negative";
+
+/** Reads a Go duration string into milliseconds; `rule` "positive" also rejects 0. */
+export function readDurationMs(raw: unknown, origin: Origin, rule: DurationRule): number {
+  if (typeof raw !== "string") {
+    const hint = typeof raw === "number" ? ` (write it with a unit, e.g. "${raw}s")` : "";
+    throw invalidValue(origin, raw, `expected a duration like "30s", got ${showValue(raw)}${hint}`);
+  }
+  let ms: number;
+  try {
+    ms = parseGoDuration(raw);
+  } catch (error) {
+    throw invalidValue(origin, raw, (error as Error).message, error);
+  }
+  if (rule === "positive" && ms <= 0) {
+    throw rejectedValue(origin, raw, `must be greater than 0, like "30s", got ${showValue(raw)}`);
+  }
+  return ms;
+}
+
+/** Reads `iptables.masqueradeBit`: an integer 0..31 (a YAML number, or a flag's text). */
+export function readMasqueradeBit(raw: unknown, origin: Origin): number {
+  const isFlagText = typeof raw === "string" && origin.field.startsWith("--");
+  const bit = isFlagText && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (typeof bit !== "number" || !Number.isInteger(bit) || bit < 0 || bit > 31) {
+    throw invalidValue(origin, raw, `expected an integer from 0 to 31, got ${showValue(raw)}`);
+  }
+  return bit;
+}
+
+/** Reads an IPVS scheduler; "" means `rr`, as in kube-proxy. */
+export function readScheduler(raw: unknown, origin: Origin): Scheduler {
+  const name = readString(raw, origin).trim();
+  if (name === "") return "rr";
+  const known = SCHEDULERS as readonly string[];
+  if (!known.includes(name)) {
+    throw invalidValue(
+      origin,
+      raw,
+      `unknown IPVS scheduler ${showValue(raw)}; use one of ${SCHEDULERS.join(" ")}`,
+    );
+  }
+  return name as Scheduler;
+}
+
+/** Reads a YAML list of strings; `null` is an empty list. */
+export function readStringList(raw: unknown, origin: Origin): string[] {
+  if (raw === null || raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.some((item) => typeof item !== "string")) {
+    throw invalidValue(origin, raw, `expected a list of strings, got ${showValue(raw)}`);
+  }
+  return raw as string[];
+}
+
+/** Splits a comma list as flags and `clusterCIDR` write it, dropping empty items. */
+export function splitCommaList(text: string): string[] {
+  return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+}
+
+/**
+ * A CIDR in canonical form (network address, IPv6 compressed), or undefined if it is not one.
+ * Host bits are cleared like Go's ParseCIDR does: `10.244.1.5/16` -> `10.244.0.0/16`.
+ */
+export function canonicalCidr(text: string): string | undefined {
+  const slash = text.indexOf("/");
+  if (slash < 0 || !/^\d{1,3}$/.test(text.slice(slash + 1))) return undefined;
+  const address = text.slice(0, slash);
+  try {
+    if (ipaddr.IPv4.isValidFourPartDecimal(address)) {
+      return ipaddr.IPv4.networkAddressFromCIDR(text).toString() + text.slice(slash);
+    }
+    if (ipaddr.IPv6.isValid(address) && !address.includes("%")) {
+      const [, bits] = ipaddr.IPv6.parseCIDR(text);
+      return `${ipaddr.IPv6.networkAddressFromCIDR(text).toString()}/${bits}`;
+    }
+  } catch {
+    // A prefix length out of range: reported below like any other bad CIDR.
+  }
+  return undefined;
+}
+
+/** Reads a list of CIDRs into canonical form; an error names the first bad item. */
+export function readCidrs(items: readonly string[], origin: Origin): string[] {
+  return items.map((item) => {
+    const cidr = canonicalCidr(item.trim());
+    if (cidr === undefined) {
+      throw invalidValue(
+        origin,
+        item,
+        `expected CIDRs like "10.244.0.0/16" or "fd00:10:244::/56", got ${showValue(item)}`,
+      );
+    }
+    return cidr;
+  });
+}
+
+/** Reads `clusterCIDR`: a comma list with at most one CIDR per IP family (dual-stack). */
+export function readClusterCidrs(raw: unknown, origin: Origin): string[] {
+  const cidrs = readCidrs(splitCommaList(readString(raw, origin)), origin);
+  const v6 = cidrs.filter((cidr) => cidr.includes(":")).length;
+  if (cidrs.length > 2 || v6 > 1 || cidrs.length - v6 > 1) {
+    throw rejectedValue(
+      origin,
+      raw,
+      `expected at most one IPv4 and one IPv6 CIDR, like "10.244.0.0/16,fd00:10:244::/56", ` +
+        `got ${showValue(raw)}`,
+    );
+  }
+  return cidrs;
+}
+
+/**
+ * Reads `nodePortAddresses`: CIDRs, or the single word `primary` (kube-proxy rejects a mix).
+ */
+export function readNodePortAddresses(
+  items: readonly string[],
+  raw: unknown,
+  origin: Origin,
+): string[] {
+  const trimmed = items.map((item) => item.trim());
+  if (trimmed.includes("primary")) {
+    if (trimmed.length !== 1) {
+      throw rejectedValue(
+        origin,
+        raw,
+        `"primary" cannot be combined with CIDRs; use either "primary" or a list of CIDRs, ` +
+          `got ${showValue(raw)}`,
+      );
+    }
+    return ["primary"];
+  }
+  return readCidrs(trimmed, origin);
+}
+
+/**
+ * Reads a bind address `IP:port` (IPv6 as `[::]:port`). A bare IP gets `defaultPort`, and ""
+ * means the default address, as kube-proxy does.
+ */
+export function readBindAddress(
+  raw: unknown,
+  origin: Origin,
+  defaultAddress: string,
+): string {
+  const text = readString(raw, origin).trim();
+  if (text === "") return defaultAddress;
+  const defaultPort = defaultAddress.slice(defaultAddress.lastIndexOf(":") + 1);
+  const parsed = splitHostPort(text) ?? { host: text.replace(/^\[(.*)\]$/, "$1"), port: "" };
+  const host = canonicalIp(parsed.host);
+  const port = parsed.port === "" ? defaultPort : parsed.port;
+  if (host === undefined || !/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+    throw invalidValue(
+      origin,
+      raw,
+      `expected an address like "${defaultAddress}" or "[::]:${defaultPort}", got ${
+        showValue(raw)
+      }`,
+    );
+  }
+  return host.includes(":") ? `[${host}]:${Number(port)}` : `${host}:${Number(port)}`;
+}
+
+/** Splits `host:port` / `[v6]:port`; undefined when there is no port part. */
+function splitHostPort(text: string): { host: string; port: string } | undefined {
+  const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(text);
+  if (bracketed !== null) return { host: bracketed[1], port: bracketed[2] };
+  const colons = text.split(":").length - 1;
+  if (colons !== 1) return undefined;
+  const [host, port] = text.split(":");
+  return { host, port };
+}
+
+/** An IP address in canonical text form (IPv4 dotted decimal only), or undefined. */
+export function canonicalIp(text: string): string | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
+  if (ipaddr.IPv6.isValid(text) && !text.includes("%")) return ipaddr.IPv6.parse(text).toString();
+  return undefined;
+}
