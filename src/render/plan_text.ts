@@ -1,0 +1,104 @@
+/**
+ * A plan as reviewers read it (each tool's exact stdin under a header line), and the
+ * JSON view of a state with its plan that the CLI prints.
+ *
+ * @module
+ */
+
+import type { Plan } from "../plan/types.ts";
+import type { IptablesFamily, KernelState, TableName } from "../state/types.ts";
+import { sortKernelState } from "../state/keys.ts";
+import { renderTableState } from "./iptables.ts";
+import { type ToolInvocation, toolInvocations } from "./tool_inputs.ts";
+
+/** Options of {@linkcode renderPlanText}. */
+export interface PlanTextOptions {
+  /**
+   * Start with a line counting the operations by kind, e.g.
+   * `# 3 operations: 1 ipset.add, 2 ipvs.addRealServer`.
+   * @default {false}
+   */
+  readonly summary?: boolean;
+}
+
+/** What an empty plan renders as. */
+export const NO_CHANGES = "# no changes: the kernel already matches the desired state\n";
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+function header(run: ToolInvocation): string {
+  const command = run.argv.join(" ");
+  if (run.table !== undefined) return `# ${command} (${run.table})`;
+  return `# ${command} (${plural(run.lines.length, "line")})`;
+}
+
+function summary(plan: Plan): string {
+  const counts = new Map<string, number>();
+  for (const op of plan) counts.set(op.op, (counts.get(op.op) ?? 0) + 1);
+  const parts = [...counts].sort(([a], [b]) => a < b ? -1 : 1).map(([k, n]) => `${n} ${k}`);
+  return `# ${plural(plan.length, "operation")}: ${parts.join(", ")}\n`;
+}
+
+/**
+ * The plan as sections in apply order, each a header line such as
+ * `# ipset restore (5 lines)` or `# iptables-restore --noflush -w (nat)` followed by exactly
+ * the stdin the exec backend feeds that tool; sections are separated by a blank line.
+ *
+ * @example
+ * ```ts
+ * renderPlanText([]); // "# no changes: the kernel already matches the desired state\n"
+ * ```
+ */
+export function renderPlanText(plan: Plan, options: PlanTextOptions = {}): string {
+  if (plan.length === 0) return NO_CHANGES;
+  const sections = toolInvocations(plan).map((run) => `${header(run)}\n${run.stdin}`);
+  return (options.summary ? summary(plan) + "\n" : "") + sections.join("\n");
+}
+
+function tablesOf(state: KernelState, family: IptablesFamily): Record<TableName, string> {
+  if (!state.families.includes(family)) return { nat: "", filter: "" };
+  return {
+    nat: renderTableState("nat", state.iptables[family].nat),
+    filter: renderTableState("filter", state.iptables[family].filter),
+  };
+}
+
+/**
+ * The state and the plan as one JSON document (2-space indent, ending in a newline):
+ * `virtualServers` (without connection counts), `ipsets` (without comments), `iptables` and
+ * `ip6tables` as `iptables-save` text per table ("" for a family the state does not cover),
+ * `addresses`, and `plan` (the operations as they are).
+ */
+export function renderStateJson(state: KernelState, plan: Plan): string {
+  const sorted = sortKernelState(state);
+  const document = {
+    virtualServers: sorted.virtualServers.map((vs) => ({
+      protocol: vs.protocol,
+      address: vs.address,
+      port: vs.port,
+      scheduler: vs.scheduler,
+      persistenceTimeout: vs.persistenceTimeout,
+      flags: vs.flags,
+      service: vs.service,
+      realServers: vs.realServers.map((rs) => ({
+        address: rs.address,
+        port: rs.port,
+        forward: rs.forward,
+        weight: rs.weight,
+      })),
+    })),
+    ipsets: sorted.ipsets.map((set) => ({
+      name: set.name,
+      type: set.type,
+      family: set.family,
+      entries: set.entries,
+    })),
+    iptables: tablesOf(sorted, "ipv4"),
+    ip6tables: tablesOf(sorted, "ipv6"),
+    addresses: sorted.addresses.map((a) => ({ device: a.device, address: a.address })),
+    plan,
+  };
+  return JSON.stringify(document, null, 2) + "\n";
+}

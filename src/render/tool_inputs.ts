@@ -1,0 +1,105 @@
+/**
+ * How a plan becomes tool invocations: consecutive operations of one tool share one
+ * process (one stdin), and each `iptables.restore` is one `iptables-restore` run for its
+ * table. The exec backend runs these; the plan text shows them; the dry-run backend counts
+ * them as its writes. Keeping the plan's order keeps its constraints (sets before the rules
+ * that use them, set destruction after the rules stop using them).
+ *
+ * @module
+ */
+
+import type { Operation, Plan } from "../plan/types.ts";
+import type { IptablesFamily, TableName } from "../state/types.ts";
+import { type IpOperation, renderIpLine } from "./ip_batch.ts";
+import { type IpsetOperation, renderIpsetLines } from "./ipset.ts";
+import { type IpvsOperation, renderIpvsadmLine } from "./ipvsadm.ts";
+import { renderIptablesRestoreLines } from "./iptables.ts";
+
+/** The tools a plan is carried out with. */
+export type Tool = "ipset" | "iptables" | "ip6tables" | "ipvsadm" | "ip";
+
+/** One process to run, with its stdin. */
+export interface ToolInvocation {
+  readonly tool: Tool;
+  /** The command line, e.g. `["ipset", "restore"]`. */
+  readonly argv: readonly string[];
+  /** For `iptables`/`ip6tables`: the one table this run restores. */
+  readonly table?: TableName;
+  /** The operations this run carries out, in order. */
+  readonly operations: readonly Operation[];
+  /** The stdin lines; `lineOperations[i]` is the operation that produced `lines[i]`. */
+  readonly lines: readonly string[];
+  /** The operation behind each line (to map a tool's "error in line N" back to it). */
+  readonly lineOperations: readonly Operation[];
+  /** The exact stdin: the lines, each ending in a newline. */
+  readonly stdin: string;
+}
+
+const ARGV: Record<Tool, readonly string[]> = {
+  ipset: ["ipset", "restore"],
+  iptables: ["iptables-restore", "--noflush", "-w"],
+  ip6tables: ["ip6tables-restore", "--noflush", "-w"],
+  ipvsadm: ["ipvsadm", "--restore"],
+  ip: ["ip", "-batch", "-"],
+};
+
+const IPTABLES_TOOL: Record<IptablesFamily, Tool> = { ipv4: "iptables", ipv6: "ip6tables" };
+
+/** The tool that carries out an operation. */
+export function toolOf(op: Operation): Tool {
+  if (op.op === "iptables.restore") return IPTABLES_TOOL[op.family];
+  if (op.op.startsWith("ipset.")) return "ipset";
+  if (op.op.startsWith("ipvs.")) return "ipvsadm";
+  return "ip";
+}
+
+/** The stdin lines of one operation, in its tool's input format. */
+export function renderOperationLines(op: Operation): string[] {
+  if (op.op === "iptables.restore") return renderIptablesRestoreLines(op);
+  switch (toolOf(op)) {
+    case "ipset":
+      return renderIpsetLines(op as IpsetOperation);
+    case "ipvsadm":
+      return [renderIpvsadmLine(op as IpvsOperation)];
+    default:
+      return [renderIpLine(op as IpOperation)];
+  }
+}
+
+function invocation(tool: Tool, operations: readonly Operation[]): ToolInvocation {
+  const lines: string[] = [];
+  const lineOperations: Operation[] = [];
+  for (const op of operations) {
+    for (const line of renderOperationLines(op)) {
+      lines.push(line);
+      lineOperations.push(op);
+    }
+  }
+  const first = operations[0];
+  return {
+    tool,
+    argv: ARGV[tool],
+    ...(first.op === "iptables.restore" ? { table: first.table } : {}),
+    operations,
+    lines,
+    lineOperations,
+    stdin: lines.map((line) => line + "\n").join(""),
+  };
+}
+
+/**
+ * The tool runs that carry out `plan`, in order: consecutive operations of the same tool
+ * share a run, each `iptables.restore` has its own. An empty plan needs none.
+ * Throws a `RenderError` if any value cannot be rendered safely.
+ */
+export function toolInvocations(plan: Plan): ToolInvocation[] {
+  const groups: { tool: Tool; ops: Operation[] }[] = [];
+  for (const op of plan) {
+    const tool = toolOf(op);
+    const last = groups.at(-1);
+    const separate = op.op === "iptables.restore" || last?.tool !== tool;
+    if (separate) groups.push({ tool, ops: [op] });
+    else last.ops.push(op);
+  }
+  return groups.map((g) => invocation(g.tool, g.ops));
+}
