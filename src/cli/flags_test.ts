@@ -1,0 +1,179 @@
+import { assertEquals, assertThrows } from "../config/test_helpers.ts";
+import { parseFlags, USAGE, UsageError } from "./flags.ts";
+import { PROXY_FLAG_NAMES } from "../config/load.ts";
+
+function test(name: string, fn: () => void): void {
+  Deno.test({ name, permissions: "none", fn });
+}
+
+test("parseFlags() gives the defaults for an empty command line", () => {
+  assertEquals(parseFlags([]), {
+    configFile: "",
+    manifests: [],
+    dryRun: false,
+    once: false,
+    output: "text",
+    stateFile: "",
+    nodeIPs: [],
+    backend: "",
+    cleanup: false,
+    help: false,
+    proxyFlags: {},
+  });
+});
+
+test("parseFlags() reads this program's own flags", () => {
+  const options = parseFlags([
+    "--config",
+    "examples/kubeadm.yaml",
+    "--manifests",
+    "a.yaml",
+    "--manifests=dir/",
+    "--dry-run",
+    "--once",
+    "--output",
+    "json",
+    "--state",
+    "/tmp/state.json",
+    "--node-ip",
+    "192.168.0.10,FD00::0010",
+    "--node-ip=10.0.0.2",
+    "--backend=dry-run",
+    "--cleanup",
+    "-h",
+  ]);
+  assertEquals(options.configFile, "examples/kubeadm.yaml");
+  assertEquals(options.manifests, ["a.yaml", "dir/"]);
+  assertEquals([options.dryRun, options.once, options.cleanup, options.help], [
+    true,
+    true,
+    true,
+    true,
+  ]);
+  assertEquals(options.output, "json");
+  assertEquals(options.stateFile, "/tmp/state.json");
+  assertEquals(options.nodeIPs, ["192.168.0.10", "fd00::10", "10.0.0.2"]);
+  assertEquals(options.backend, "dry-run");
+});
+
+test("parseFlags() passes every kube-proxy flag on raw", () => {
+  const options = parseFlags([
+    "--proxy-mode=ipvs",
+    "--ipvs-scheduler",
+    "wrr",
+    "--ipvs-sync-period=1m30s",
+    "--ipvs-min-sync-period=1s",
+    "--ipvs-exclude-cidrs=192.0.2.0/24,198.51.100.0/24",
+    "--ipvs-strict-arp",
+    "--ipvs-tcp-timeout=15m",
+    "--ipvs-tcpfin-timeout=2m",
+    "--ipvs-udp-timeout=5m",
+    "--masquerade-all",
+    "--iptables-masquerade-bit=14",
+    "--cluster-cidr=10.244.16.0/24",
+    "--nodeport-addresses=primary",
+    "--hostname-override=Node-A",
+    "--healthz-bind-address=0.0.0.0:10256",
+    "--metrics-bind-address=127.0.0.1:10249",
+    "--kubeconfig=/etc/kubernetes/proxy.conf",
+    "--feature-gates=SupportIPVSProxyMode=true",
+  ]);
+  assertEquals(options.proxyFlags, {
+    proxyMode: "ipvs",
+    ipvsScheduler: "wrr",
+    ipvsSyncPeriod: "1m30s",
+    ipvsMinSyncPeriod: "1s",
+    ipvsExcludeCidrs: "192.0.2.0/24,198.51.100.0/24",
+    ipvsStrictArp: true,
+    ipvsTcpTimeout: "15m",
+    ipvsTcpfinTimeout: "2m",
+    ipvsUdpTimeout: "5m",
+    masqueradeAll: true,
+    iptablesMasqueradeBit: "14",
+    clusterCidr: "10.244.16.0/24",
+    nodeportAddresses: "primary",
+    hostnameOverride: "Node-A",
+    healthzBindAddress: "0.0.0.0:10256",
+    metricsBindAddress: "127.0.0.1:10249",
+    kubeconfig: "/etc/kubernetes/proxy.conf",
+    featureGates: "SupportIPVSProxyMode=true",
+  });
+});
+
+test("parseFlags() accepts Go-style --masquerade-all=true|false on boolean flags", () => {
+  assertEquals(parseFlags(["--masquerade-all=false"]).proxyFlags, { masqueradeAll: false });
+  assertEquals(parseFlags(["--masquerade-all=true"]).proxyFlags, { masqueradeAll: true });
+  assertEquals(parseFlags(["--ipvs-strict-arp=0"]).proxyFlags, { ipvsStrictArp: false });
+  assertEquals(parseFlags(["--ipvs-strict-arp=T"]).proxyFlags, { ipvsStrictArp: true });
+  assertEquals(parseFlags(["--dry-run=true"]).dryRun, true);
+});
+
+test("parseFlags() lets the last of repeated boolean flags win", () => {
+  assertEquals(parseFlags(["--masquerade-all", "--masquerade-all=false"]).proxyFlags, {
+    masqueradeAll: false,
+  });
+  assertEquals(parseFlags(["--masquerade-all=false", "--masquerade-all"]).proxyFlags, {
+    masqueradeAll: true,
+  });
+});
+
+test("parseFlags() rejects a boolean flag with a value that is not true or false", () => {
+  assertThrows(
+    () => parseFlags(["--masquerade-all=yes"]),
+    UsageError,
+    "'--masquerade-all'",
+    '"yes"',
+    "true or false",
+  );
+});
+
+test("parseFlags() rejects unknown flags and says how to list the known ones", () => {
+  assertThrows(() => parseFlags(["--proxy-mod=ipvs"]), UsageError, "'--proxy-mod'", "--help");
+  assertThrows(() => parseFlags(["-x"]), UsageError, "'-x'");
+});
+
+test("parseFlags() rejects positional arguments", () => {
+  assertThrows(() => parseFlags(["config.yaml"]), UsageError, "'config.yaml'", "only flags");
+});
+
+test("parseFlags() rejects a flag whose value is missing", () => {
+  assertThrows(() => parseFlags(["--config"]), UsageError, "'--config' needs a value");
+  assertThrows(() => parseFlags(["--config", "--once"]), UsageError, "'--config' needs a value");
+});
+
+test("parseFlags() rejects a value given to a boolean flag that is not Go-style", () => {
+  assertThrows(() => parseFlags(["--once=later"]), UsageError, "'--once'", '"later"');
+});
+
+test("parseFlags() rejects an unknown --output or --backend and lists the choices", () => {
+  assertThrows(
+    () => parseFlags(["--output", "yaml"]),
+    UsageError,
+    "'--output'",
+    "text, table, json",
+    '"yaml"',
+  );
+  assertThrows(
+    () => parseFlags(["--backend=kernel"]),
+    UsageError,
+    "exec, dry-run, netlink",
+    '"kernel"',
+  );
+});
+
+test("parseFlags() rejects a bad --node-ip", () => {
+  assertThrows(() => parseFlags(["--node-ip=10.0.0.300"]), UsageError, '"10.0.0.300"');
+  assertThrows(() => parseFlags(["--node-ip", "10.0.0.1,node-a"]), UsageError, '"node-a"');
+  assertThrows(() => parseFlags(["--node-ip=10.0.0.0/24"]), UsageError, '"10.0.0.0/24"');
+});
+
+test("USAGE lists every flag, one line each", () => {
+  const own = ["config", "manifests", "dry-run", "once", "output", "state", "node-ip"];
+  const flags = [...own, "backend", "cleanup", "help", ...Object.values(PROXY_FLAG_NAMES)];
+  for (const flag of flags) {
+    const lines = USAGE.split("\n").filter((line) =>
+      line.trimStart().match(`^(-h, )?--${flag}\\b`)
+    );
+    assertEquals(lines.length, 1, `--${flag}`);
+  }
+});
