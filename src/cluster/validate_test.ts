@@ -11,12 +11,7 @@ import {
   specialIpReason,
   toProtocol,
 } from "./validate.ts";
-
-function assertEquals(actual: unknown, expected: unknown, what = ""): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
-}
+import { assertEquals } from "./test_helpers.ts";
 
 /** Strings that must never pass as a name: whitespace, quotes, '#', control and non-ASCII. */
 const HOSTILE = [

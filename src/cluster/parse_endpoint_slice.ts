@@ -1,0 +1,131 @@
+/**
+ * A `discovery.k8s.io/v1` EndpointSlice's body, normalised to {@link EndpointSlice}, with the
+ * API's nil rules for conditions applied. Every check throws a {@link FieldError}; the caller
+ * skips the slice whole.
+ *
+ * @module
+ */
+
+import {
+  booleanAt,
+  enumAt,
+  fail,
+  FieldError,
+  type Fields,
+  fieldsAt,
+  isFields,
+  join,
+  listAt,
+  portAt,
+  stringAt,
+  stringListAt,
+} from "./fields.ts";
+import { protocolAt } from "./parse_service_ports.ts";
+import type { Endpoint, EndpointPort, EndpointSlice } from "./types.ts";
+import {
+  canonicalIp,
+  DNS1123_LABEL_RULE,
+  DNS1123_SUBDOMAIN_RULE,
+  ipFamilyOf,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isLabelValue,
+  specialIpReason,
+} from "./validate.ts";
+
+/** The label that ties a slice to its Service. */
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+type AddressType = EndpointSlice["addressType"];
+
+/** Normalises an EndpointSlice whose identity has already been read and checked. */
+export function parseEndpointSliceBody(
+  obj: Fields,
+  identity: { readonly namespace: string; readonly name: string; readonly source: string },
+): EndpointSlice {
+  const serviceName = serviceNameOf(obj);
+  if (stringAt(obj, "addressType", "") === undefined) {
+    throw new FieldError("addressType", 'is required: "IPv4", "IPv6" or "FQDN"');
+  }
+  const addressType = enumAt(obj, "addressType", "", ["IPv4", "IPv6", "FQDN"], "IPv4");
+  return {
+    namespace: identity.namespace,
+    name: identity.name,
+    serviceName,
+    addressType,
+    endpoints: listAt(obj, "endpoints", "").map((raw, i) =>
+      parseEndpoint(raw, `endpoints[${i}]`, addressType)
+    ),
+    ports: portsOf(obj),
+    source: identity.source,
+  };
+}
+
+function serviceNameOf(obj: Fields): string {
+  const metadata = fieldsAt(obj, "metadata", "") ?? {};
+  const labels = fieldsAt(metadata, "labels", "metadata") ?? {};
+  const field = `metadata.labels[${JSON.stringify(SERVICE_NAME_LABEL)}]`;
+  const value = Object.hasOwn(labels, SERVICE_NAME_LABEL) ? labels[SERVICE_NAME_LABEL] : undefined;
+  if (value === undefined || value === null || value === "") {
+    throw new FieldError(field, "is required: it names the Service this slice belongs to");
+  }
+  if (typeof value !== "string" || !isLabelValue(value)) {
+    fail(field, "must be a label value (at most 63 of A-Z a-z 0-9 - _ .)", value);
+  }
+  return value;
+}
+
+function parseEndpoint(raw: unknown, path: string, addressType: AddressType): Endpoint {
+  if (!isFields(raw)) fail(path, "must be a mapping", raw);
+  const list = stringListAt(raw, "addresses", path);
+  if (list.length < 1 || list.length > 100) {
+    fail(join(path, "addresses"), "must hold from 1 to 100 addresses", list);
+  }
+  const addresses = list.map((value, i) =>
+    addressOf(value, `${path}.addresses[${i}]`, addressType)
+  );
+  const conditions = fieldsAt(raw, "conditions", path) ?? {};
+  const conditionsPath = join(path, "conditions");
+  // The API's nil rules: ready nil -> true, serving nil -> ready, terminating nil -> false.
+  const ready = booleanAt(conditions, "ready", conditionsPath) ?? true;
+  const serving = booleanAt(conditions, "serving", conditionsPath) ?? ready;
+  const terminating = booleanAt(conditions, "terminating", conditionsPath) ?? false;
+  const nodeName = stringAt(raw, "nodeName", path) ?? "";
+  if (nodeName !== "" && !isDns1123Subdomain(nodeName)) {
+    fail(join(path, "nodeName"), DNS1123_SUBDOMAIN_RULE, nodeName);
+  }
+  return { addresses, conditions: { ready, serving, terminating }, nodeName };
+}
+
+function addressOf(value: string, field: string, addressType: AddressType): string {
+  if (addressType === "FQDN") {
+    return isDns1123Subdomain(value) ? value : fail(field, DNS1123_SUBDOMAIN_RULE, value);
+  }
+  const ip = canonicalIp(value);
+  if (ip === undefined || ipFamilyOf(ip) !== addressType) {
+    fail(field, `must be a valid ${addressType} address (the slice's addressType)`, value);
+  }
+  const special = specialIpReason(ip);
+  return special === undefined ? ip : fail(field, special, value);
+}
+
+/** Ports whose `port` is nil are left out, as kube-proxy ignores them. */
+function portsOf(obj: Fields): EndpointPort[] {
+  const ports: EndpointPort[] = [];
+  const names = new Map<string, number>();
+  listAt(obj, "ports", "").forEach((raw, i) => {
+    const path = `ports[${i}]`;
+    if (!isFields(raw)) fail(path, "must be a mapping", raw);
+    const name = stringAt(raw, "name", path) ?? "";
+    if (name !== "" && !isDns1123Label(name)) fail(join(path, "name"), DNS1123_LABEL_RULE, name);
+    const first = names.get(name);
+    if (first !== undefined) {
+      fail(join(path, "name"), `must be unique (ports[${first}] has it too)`, name);
+    }
+    names.set(name, i);
+    const protocol = protocolAt(raw, path);
+    const port = portAt(raw, "port", path);
+    if (port !== undefined) ports.push({ name, protocol, port });
+  });
+  return ports;
+}

@@ -1,0 +1,82 @@
+import { assertEquals, assertOneWarning, node, parse } from "./test_helpers.ts";
+
+Deno.test({
+  name: "a Node's IP addresses are canonicalised and other address types kept",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse(node("node-a", [
+      { type: "InternalIP", address: "192.168.0.10" },
+      { type: "InternalIP", address: "fd00:192:168:0::10" },
+      { type: "Hostname", address: "node-a" },
+    ]));
+    assertEquals(warnings, []);
+    assertEquals(nodes, [{
+      name: "node-a",
+      addresses: [
+        { type: "InternalIP", address: "192.168.0.10" },
+        { type: "InternalIP", address: "fd00:192:168::10" },
+        { type: "Hostname", address: "node-a" },
+      ],
+      source: "test.yaml",
+    }]);
+  },
+});
+
+Deno.test({
+  name: "a bad Node address is skipped with a warning while the Node still loads",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse(node("node-b", [
+      { type: "ExternalIP", address: "203.0.113.300" },
+      { type: "InternalIP", address: "192.168.0.11" },
+    ]));
+    assertEquals(nodes[0].addresses, [{ type: "InternalIP", address: "192.168.0.11" }]);
+    assertOneWarning(warnings, {
+      object: "Node node-b",
+      field: "status.addresses[0].address",
+      message: '"203.0.113.300"',
+    });
+  },
+});
+
+Deno.test({
+  name: "a hostname address with a newline is skipped, not kept",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse(node("node-c", [{ type: "Hostname", address: "a\nb" }]));
+    assertEquals(nodes[0].addresses, []);
+    assertOneWarning(warnings, {
+      object: "Node node-c",
+      field: "status.addresses[0].address",
+      message: '"a\\nb"',
+    });
+  },
+});
+
+Deno.test({
+  name: "a Node without status loads with no addresses, and namespaces are ignored",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "node-d.example.com", namespace: "ignored" },
+    });
+    assertEquals(warnings, []);
+    assertEquals(nodes, [{ name: "node-d.example.com", addresses: [], source: "test.yaml" }]);
+  },
+});
+
+Deno.test({
+  name: "a Node with a name Kubernetes rejects is skipped, named by its document",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse(node("node-a"), node("Node_B"));
+    assertEquals(nodes.map((n) => n.name), ["node-a"]);
+    assertOneWarning(warnings, {
+      object: "document 2",
+      field: "metadata.name",
+      message: '"Node_B"',
+    });
+  },
+});
