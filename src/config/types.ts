@@ -28,7 +28,7 @@ export type Scheduler = typeof SCHEDULERS[number];
 
 /** The IPVS part of the configuration (`ipvs.*`). */
 export interface IpvsConfig {
-  /** @default "rr" (an empty scheduler in the file means rr) */
+  /** The IPVS scheduler for every virtual server. @default "rr" (empty in the file means rr) */
   readonly scheduler: Scheduler;
   /** Full-sync period in milliseconds. @default 30000 */
   readonly syncPeriodMs: number;
@@ -52,9 +52,9 @@ export interface IptablesConfig {
   readonly masqueradeAll: boolean;
   /** The fwmark bit (0..31) used to mark packets for SNAT. @default 14 */
   readonly masqueradeBit: number;
-  /** @default 30000 */
+  /** `iptables.syncPeriod` in milliseconds (read for completeness; IPVS mode uses `ipvs.*`). @default 30000 */
   readonly syncPeriodMs: number;
-  /** @default 1000 */
+  /** `iptables.minSyncPeriod` in milliseconds. @default 1000 */
   readonly minSyncPeriodMs: number;
 }
 
@@ -66,19 +66,21 @@ export interface ProxyConfig {
   readonly clusterCIDRs: readonly string[];
   /** How local traffic is detected. @default "ClusterCIDR" */
   readonly detectLocalMode: string;
-  /** Canonical CIDRs and/or the word `primary` that select NodePort addresses. @default [] (all) */
+  /** Canonical CIDRs, or the word `primary` alone, that select NodePort addresses. @default [] (all) */
   readonly nodePortAddresses: readonly string[];
   /** This node's name; empty means the host name. @default "" */
   readonly hostnameOverride: string;
-  /** @default "0.0.0.0:10256" */
+  /** Where `/healthz` is served; "" disables it. @default "0.0.0.0:10256" */
   readonly healthzBindAddress: string;
-  /** @default "127.0.0.1:10249" */
+  /** Where `/metrics` is served; "" disables it. @default "127.0.0.1:10249" */
   readonly metricsBindAddress: string;
-  /** @default "" */
+  /** `clientConnection.kubeconfig` (accepted; this proxy reads manifests instead). @default "" */
   readonly kubeconfig: string;
   /** Feature gates as given (the 2018 `SupportIPVSProxyMode` gate is accepted). @default {} */
   readonly featureGates: Readonly<Record<string, boolean>>;
+  /** The `ipvs` section. */
   readonly ipvs: IpvsConfig;
+  /** The `iptables` section. */
   readonly iptables: IptablesConfig;
   /** The file the configuration came from, or "" when only flags were used. */
   readonly source: string;
