@@ -15,7 +15,9 @@ const MAX_ALIAS_COUNT = 100;
 
 /** The documents of one file that decoded, and one warning per document that did not. */
 export interface DecodedFile {
+  /** The documents that decoded, in file order (an empty document has value `null`). */
   readonly documents: ManifestDocument[];
+  /** One per document that did not decode (syntax error, alias bomb). */
   readonly warnings: ObjectWarning[];
 }
 

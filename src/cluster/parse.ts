@@ -37,9 +37,13 @@ export interface ManifestDocument {
 
 /** What {@link parseObjects} returns: the valid objects in input order, and the warnings. */
 export interface ParsedObjects {
+  /** Valid Services, in input order. */
   readonly services: Service[];
+  /** Valid EndpointSlices, in input order. */
   readonly endpointSlices: EndpointSlice[];
+  /** Valid Nodes (bad addresses left out), in input order. */
   readonly nodes: Node[];
+  /** One per skipped document, object or node address. */
   readonly warnings: ObjectWarning[];
 }
 

@@ -15,7 +15,9 @@ const IP_ADDRESS_TYPES: ReadonlySet<string> = new Set(["InternalIP", "ExternalIP
 
 /** One skipped address: the field path and the reason. */
 export interface NodeAddressProblem {
+  /** The field path, e.g. `status.addresses[0].address`. */
   readonly field: string;
+  /** What is wrong, with the bad value quoted. */
   readonly message: string;
 }
 

@@ -9,8 +9,11 @@ import type { ClusterSnapshot, EndpointSlice, Node, Service } from "./types.ts";
 
 /** The objects a snapshot is built from (what `parseObjects` returns, warnings aside). */
 export interface SnapshotInput {
+  /** Validated Services, in any order. */
   readonly services: readonly Service[];
+  /** Validated EndpointSlices, in any order. */
   readonly endpointSlices: readonly EndpointSlice[];
+  /** Validated Nodes, in any order. */
   readonly nodes: readonly Node[];
 }
 
