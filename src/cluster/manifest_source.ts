@@ -62,7 +62,10 @@ export async function loadManifests(paths: readonly string[]): Promise<LoadedMan
   return { snapshot: buildSnapshot(parsed), warnings: all };
 }
 
-/** The files `loadManifests` reads for `paths`, in reading order, each once. */
+/**
+ * The files `loadManifests` reads for `paths`, in reading order, each once (a file reached
+ * twice, say as `./a.yaml` and `a.yaml`, is read under the first name only).
+ */
 export async function listManifestFiles(paths: readonly string[]): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
@@ -70,7 +73,14 @@ export async function listManifestFiles(paths: readonly string[]): Promise<strin
     if (info.isDirectory) files.push(...(await walk(path, new Set())).sort());
     else files.push(path);
   }
-  return [...new Set(files)];
+  const seen = new Set<string>();
+  const unique: string[] = [];
+  for (const file of files) {
+    const real = await Deno.realPath(file).catch(() => file);
+    if (!seen.has(real)) unique.push(file);
+    seen.add(real);
+  }
+  return unique;
 }
 
 async function statOrThrow(path: string): Promise<Deno.FileInfo> {

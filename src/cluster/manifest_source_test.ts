@@ -64,7 +64,8 @@ Deno.test({
         await Deno.writeTextFile(`${dir}/${name}`, "");
       }
       await Deno.writeTextFile(`${dir}/other.manifest`, "");
-      assertEquals(await listManifestFiles([dir, `${dir}/other.manifest`, `${dir}/a.yaml`]), [
+      const again = `${dir}/b/../a.yaml`;
+      assertEquals(await listManifestFiles([dir, `${dir}/other.manifest`, again]), [
         `${dir}/a.yaml`,
         `${dir}/b/a.json`,
         `${dir}/b/c/z.yml`,

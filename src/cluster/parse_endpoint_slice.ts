@@ -44,7 +44,8 @@ export function parseEndpointSliceBody(
   identity: { readonly namespace: string; readonly name: string; readonly source: string },
 ): EndpointSlice {
   const serviceName = serviceNameOf(obj);
-  if (stringAt(obj, "addressType", "") === undefined) {
+  const rawType = stringAt(obj, "addressType", "");
+  if (rawType === undefined || rawType === "") {
     throw new FieldError("addressType", 'is required: "IPv4", "IPv6" or "FQDN"');
   }
   const addressType = enumAt(obj, "addressType", "", ["IPv4", "IPv6", "FQDN"], "IPv4");

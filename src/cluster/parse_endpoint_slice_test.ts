@@ -126,6 +126,12 @@ const INVALID: { name: string; fields: Record<string, unknown>; field: string; m
       message: '"IP"',
     },
     {
+      name: "an empty addressType",
+      fields: { addressType: "" },
+      field: "addressType",
+      message: "required",
+    },
+    {
       name: "an IPv6 address in an IPv4 slice",
       fields: { endpoints: [{ addresses: ["fd00::1"] }] },
       field: "endpoints[0].addresses[0]",
