@@ -88,18 +88,26 @@ function invocation(tool: Tool, operations: readonly Operation[]): ToolInvocatio
 }
 
 /**
- * The tool runs that carry out `plan`, in order: consecutive operations of the same tool
- * share a run, each `iptables.restore` has its own. An empty plan needs none.
- * Throws a `RenderError` if any value cannot be rendered safely.
+ * Splits a plan into tool runs without rendering anything: consecutive operations of the
+ * same tool share a run, each `iptables.restore` has its own. The run count is the number
+ * of processes the exec backend starts (0 for an empty plan).
  */
-export function toolInvocations(plan: Plan): ToolInvocation[] {
-  const groups: { tool: Tool; ops: Operation[] }[] = [];
+export function groupByTool(plan: Plan): { tool: Tool; operations: Operation[] }[] {
+  const groups: { tool: Tool; operations: Operation[] }[] = [];
   for (const op of plan) {
     const tool = toolOf(op);
     const last = groups.at(-1);
-    const separate = op.op === "iptables.restore" || last?.tool !== tool;
-    if (separate) groups.push({ tool, ops: [op] });
-    else last.ops.push(op);
+    if (op.op === "iptables.restore" || last?.tool !== tool) {
+      groups.push({ tool, operations: [op] });
+    } else last.operations.push(op);
   }
-  return groups.map((g) => invocation(g.tool, g.ops));
+  return groups;
+}
+
+/**
+ * The tool runs that carry out `plan` (see {@linkcode groupByTool}), each with its stdin.
+ * Throws a `RenderError` if any value cannot be rendered safely.
+ */
+export function toolInvocations(plan: Plan): ToolInvocation[] {
+  return groupByTool(plan).map((g) => invocation(g.tool, g.operations));
 }

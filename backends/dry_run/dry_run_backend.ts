@@ -1,0 +1,153 @@
+/**
+ * The dry-run recorder: a backend whose kernel is simulated in memory. It applies each
+ * operation the way the kernel and the restore tools would (refusing what they refuse),
+ * records what took effect, and counts the tool runs the exec backend would need. It is
+ * both the `--dry-run` backend and the fake the other tests use.
+ *
+ * @module
+ */
+
+import type { ApplyResult, Backend, OperationFailure } from "../backend.ts";
+import type { Operation, Plan, VirtualServerKey } from "../../src/plan/types.ts";
+import type { IptablesFamily, KernelState } from "../../src/state/types.ts";
+import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
+import {
+  groupByTool,
+  renderOperationLines,
+  type Tool,
+  toolOf,
+} from "../../src/render/tool_inputs.ts";
+import type { IpOperation } from "../../src/render/ip_batch.ts";
+import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
+import { Rejected } from "./rejected.ts";
+import { SimulatedIpsets } from "./simulated_ipsets.ts";
+import { SimulatedIptables } from "./simulated_iptables_families.ts";
+import { SimulatedIpvs } from "./simulated_ipvs.ts";
+import { SimulatedLinks } from "./simulated_links.ts";
+
+/** Options of {@linkcode DryRunBackend}. */
+export interface DryRunOptions {
+  /**
+   * The kernel's state at the start.
+   * @default {emptyKernelState()}
+   */
+  readonly initial?: KernelState;
+  /**
+   * What {@linkcode DryRunBackend.nodeAddresses} returns.
+   * @default {[]}
+   */
+  readonly nodeAddresses?: readonly string[];
+}
+
+/** The name each tool's failures are reported under (what the exec backend runs). */
+const TOOL_NAME: Record<Tool, string> = {
+  ipset: "ipset restore",
+  iptables: "iptables-restore",
+  ip6tables: "ip6tables-restore",
+  ipvsadm: "ipvsadm --restore",
+  ip: "ip -batch",
+};
+
+/** A backend with a simulated kernel; see the module documentation. */
+export class DryRunBackend implements Backend {
+  /** Always `dry-run`. */
+  readonly name = "dry-run";
+  readonly #nodeAddresses: readonly string[];
+  readonly #families: Set<IptablesFamily>;
+  readonly #ipvs: SimulatedIpvs;
+  readonly #ipsets: SimulatedIpsets;
+  readonly #iptables: SimulatedIptables;
+  readonly #links: SimulatedLinks;
+  readonly #recorded: Operation[] = [];
+
+  /** A simulated kernel holding `options.initial` (empty by default). */
+  constructor(options: DryRunOptions = {}) {
+    const initial = options.initial ?? emptyKernelState();
+    this.#nodeAddresses = [...(options.nodeAddresses ?? [])];
+    this.#families = new Set(initial.families);
+    this.#ipvs = new SimulatedIpvs(initial.virtualServers);
+    this.#ipsets = new SimulatedIpsets(initial.ipsets);
+    this.#iptables = new SimulatedIptables(initial.iptables);
+    this.#links = new SimulatedLinks(initial.linkPresent, initial.addresses);
+  }
+
+  /** The simulated kernel's state, every list in canonical order. */
+  state(): KernelState {
+    const order: IptablesFamily[] = ["ipv4", "ipv6"];
+    return sortKernelState({
+      families: order.filter((f) => this.#families.has(f)),
+      virtualServers: this.#ipvs.state(),
+      ipsets: this.#ipsets.state(),
+      iptables: this.#iptables.state(),
+      linkPresent: this.#links.linkPresent,
+      addresses: this.#links.addresses(),
+    });
+  }
+
+  /** Every operation that took effect so far, in order. */
+  recorded(): Plan {
+    return [...this.#recorded];
+  }
+
+  /** Test hook: give a real server connection counts, as traffic would. */
+  setConnections(vs: VirtualServerKey, realServer: string, active: number, inactive = 0): void {
+    if (!this.#ipvs.setConnections(vs, realServer, active, inactive)) {
+      throw new Error(`No real server ${realServer} on virtual server ${vs.address}:${vs.port}`);
+    }
+  }
+
+  /** Same as {@linkcode DryRunBackend.state}. */
+  read(): Promise<KernelState> {
+    return Promise.resolve(this.state());
+  }
+
+  /** The addresses given at construction. */
+  nodeAddresses(): Promise<readonly string[]> {
+    return Promise.resolve(this.#nodeAddresses);
+  }
+
+  /** Applies each operation in turn; a refused one is reported and the rest still run. */
+  apply(plan: Plan): Promise<ApplyResult> {
+    const failures: OperationFailure[] = [];
+    for (const op of plan) {
+      const failure = this.#applyOne(op);
+      if (failure) failures.push(failure);
+      else this.#recorded.push(op);
+    }
+    return Promise.resolve({
+      applied: plan.length - failures.length,
+      failures,
+      writes: groupByTool(plan).length,
+    });
+  }
+
+  #applyOne(op: Operation): OperationFailure | undefined {
+    const tool = TOOL_NAME[toolOf(op)];
+    let lines: string[];
+    try {
+      lines = renderOperationLines(op);
+    } catch (e) {
+      return { operation: op, tool, line: "", message: (e as Error).message };
+    }
+    try {
+      this.#run(op, lines);
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof Rejected)) throw e;
+      return { operation: op, tool, line: lines[e.lineIndex] ?? "", message: e.message };
+    }
+  }
+
+  #run(op: Operation, lines: string[]): void {
+    if (op.op === "iptables.restore") {
+      this.#iptables.restore(op.family, op.table, lines, (s) => this.#ipsets.has(s));
+      this.#families.add(op.family);
+    } else if (op.op.startsWith("ipset.")) {
+      this.#ipsets.restore(lines, (s) => this.#iptables.referencedSets().has(s));
+    } else if (op.op.startsWith("ipvs.")) {
+      this.#ipvs.apply(op as IpvsOperation);
+    } else {
+      this.#links.apply(op as IpOperation);
+    }
+  }
+}

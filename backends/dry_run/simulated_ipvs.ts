@@ -1,0 +1,132 @@
+/**
+ * Simulated IPVS: virtual servers and their real servers, refusing what the kernel refuses
+ * (EEXIST on adding what exists, ESRCH/ENOENT on changing what does not, an unknown
+ * scheduler, a real server of the other address family), with ipvsadm's messages.
+ *
+ * @module
+ */
+
+import type { RealServer, VirtualServer } from "../../src/state/types.ts";
+import type { VirtualServerKey } from "../../src/plan/types.ts";
+import { realServerKey, virtualServerKey } from "../../src/state/keys.ts";
+import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
+import { Rejected } from "./rejected.ts";
+
+/** The schedulers a stock kernel ships (`ip_vs_<name>.ko`). */
+export const KERNEL_SCHEDULERS: readonly string[] = [
+  "rr",
+  "wrr",
+  "lc",
+  "wlc",
+  "lblc",
+  "lblcr",
+  "dh",
+  "sh",
+  "sed",
+  "nq",
+  "fo",
+  "ovf",
+  "mh",
+  "twos",
+];
+
+type Service = { spec: Omit<VirtualServer, "realServers">; dests: Map<string, RealServer> };
+
+function family(address: string): string {
+  return address.includes(":") ? "ipv6" : "ipv4";
+}
+
+/** The simulated IPVS table. */
+export class SimulatedIpvs {
+  #services = new Map<string, Service>();
+
+  /** Starts with the virtual servers of `initial` (service names dropped, as the kernel has none). */
+  constructor(initial: readonly VirtualServer[]) {
+    for (const { realServers, ...spec } of initial) {
+      const dests = new Map(realServers.map((rs) => [realServerKey(rs), { ...rs }]));
+      this.#services.set(virtualServerKey(spec), { spec: { ...spec, service: "" }, dests });
+    }
+  }
+
+  /** The virtual servers as the kernel lists them, with connection counts (0 if none). */
+  state(): VirtualServer[] {
+    return [...this.#services.values()].map(({ spec, dests }) => ({
+      ...spec,
+      realServers: [...dests.values()].map((rs) => ({
+        ...rs,
+        activeConnections: rs.activeConnections ?? 0,
+        inactiveConnections: rs.inactiveConnections ?? 0,
+      })),
+    }));
+  }
+
+  /** Test hook: pretend a real server has connections. Returns false if it does not exist. */
+  setConnections(vs: VirtualServerKey, rs: string, active: number, inactive: number): boolean {
+    const dest = this.#services.get(virtualServerKey(vs))?.dests.get(rs);
+    if (!dest) return false;
+    this.#services.get(virtualServerKey(vs))!.dests.set(rs, {
+      ...dest,
+      activeConnections: active,
+      inactiveConnections: inactive,
+    });
+    return true;
+  }
+
+  #service(key: VirtualServerKey, missing: string): Service {
+    const service = this.#services.get(virtualServerKey(key));
+    if (!service) throw new Rejected(missing);
+    return service;
+  }
+
+  /** Applies one operation or throws {@linkcode Rejected}. */
+  apply(op: IpvsOperation): void {
+    const key = virtualServerKey(op.virtualServer);
+    switch (op.op) {
+      case "ipvs.addVirtualServer":
+      case "ipvs.editVirtualServer": {
+        const exists = this.#services.has(key);
+        if (op.op === "ipvs.addVirtualServer" && exists) {
+          throw new Rejected("Service already exists");
+        }
+        if (op.op === "ipvs.editVirtualServer" && !exists) throw new Rejected("No such service");
+        if (!KERNEL_SCHEDULERS.includes(op.virtualServer.scheduler)) {
+          throw new Rejected(`Scheduler not found: ip_vs_${op.virtualServer.scheduler}.ko`);
+        }
+        const dests = this.#services.get(key)?.dests ?? new Map();
+        this.#services.set(key, { spec: { ...op.virtualServer, service: "" }, dests });
+        return;
+      }
+      case "ipvs.deleteVirtualServer":
+        this.#service(op.virtualServer, "No such service");
+        this.#services.delete(key);
+        return;
+      default:
+        return this.#applyDestination(op);
+    }
+  }
+
+  #applyDestination(
+    op: Extract<IpvsOperation, { realServer: unknown }>,
+  ): void {
+    const service = this.#service(op.virtualServer, "Service not defined");
+    const rsKey = realServerKey(op.realServer);
+    const old = service.dests.get(rsKey);
+    if (op.op === "ipvs.addRealServer") {
+      if (old) throw new Rejected("Destination already exists");
+      if (family(op.realServer.address) !== family(op.virtualServer.address)) {
+        throw new Rejected("Address family of destination does not match the service");
+      }
+      service.dests.set(rsKey, { ...op.realServer });
+    } else if (!old) {
+      throw new Rejected("No such destination");
+    } else if (op.op === "ipvs.editRealServer") {
+      service.dests.set(rsKey, {
+        ...old,
+        forward: op.realServer.forward,
+        weight: op.realServer.weight,
+      });
+    } else {
+      service.dests.delete(rsKey);
+    }
+  }
+}
