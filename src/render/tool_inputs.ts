@@ -20,6 +20,7 @@ export type Tool = "ipset" | "iptables" | "ip6tables" | "ipvsadm" | "ip";
 
 /** One process to run, with its stdin. */
 export interface ToolInvocation {
+  /** Which tool runs. */
   readonly tool: Tool;
   /** The command line, e.g. `["ipset", "restore"]`. */
   readonly argv: readonly string[];
