@@ -19,7 +19,9 @@ export type ServiceType = "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalN
 export interface ServicePort {
   /** Port name, "" when the service has a single unnamed port. */
   readonly name: string;
+  /** Transport protocol of the port; `tcp` when unset. */
   readonly protocol: Protocol;
+  /** The service port, 1-65535, e.g. `443`. */
   readonly port: number;
   /** A number, or the name of a container port (resolved through the EndpointSlice's ports). */
   readonly targetPort: number | string;
@@ -29,6 +31,7 @@ export interface ServicePort {
 
 /** One `status.loadBalancer.ingress` entry that has an IP. */
 export interface LoadBalancerIngress {
+  /** Canonical load balancer IP, e.g. `203.0.113.10`. */
   readonly ip: string;
   /** `Proxy` means the load balancer does not send traffic to the VIP: no virtual server. */
   readonly ipMode: "VIP" | "Proxy";
@@ -36,23 +39,31 @@ export interface LoadBalancerIngress {
 
 /** A `v1` Service, as the proxier sees it. */
 export interface Service {
+  /** `metadata.namespace`, e.g. `default`. */
   readonly namespace: string;
+  /** `metadata.name`, e.g. `kubernetes`. */
   readonly name: string;
+  /** `spec.type`, `ClusterIP` when unset. */
   readonly type: ServiceType;
   /** Canonical cluster IPs, primary first; empty for headless and ExternalName services. */
   readonly clusterIPs: readonly string[];
+  /** `spec.ports`, in the order written. */
   readonly ports: readonly ServicePort[];
   /** Canonical external IPs. */
   readonly externalIPs: readonly string[];
+  /** `spec.sessionAffinity`, `None` when unset; `ClientIP` makes its virtual servers persistent. */
   readonly sessionAffinity: "None" | "ClientIP";
   /** `sessionAffinityConfig.clientIP.timeoutSeconds`, 10800 when unset. */
   readonly sessionAffinityTimeoutSeconds: number;
+  /** `spec.externalTrafficPolicy`, `Cluster` when unset (`Local`: local endpoints only). */
   readonly externalTrafficPolicy: "Cluster" | "Local";
+  /** `spec.internalTrafficPolicy`, `Cluster` when unset (`Local`: local endpoints only). */
   readonly internalTrafficPolicy: "Cluster" | "Local";
   /** Canonical CIDRs. */
   readonly loadBalancerSourceRanges: readonly string[];
   /** 0 when unset. */
   readonly healthCheckNodePort: number;
+  /** Ingress entries with an IP; entries with only a hostname are dropped. */
   readonly loadBalancerIngress: readonly LoadBalancerIngress[];
   /** The file this object was read from (for messages). */
   readonly source: string;
@@ -72,6 +83,7 @@ export interface EndpointConditions {
 export interface Endpoint {
   /** Canonical addresses (kube-proxy uses the first). */
   readonly addresses: readonly string[];
+  /** Readiness, serving and terminating state of the endpoint. */
   readonly conditions: EndpointConditions;
   /** "" when unset. */
   readonly nodeName: string;
@@ -81,19 +93,27 @@ export interface Endpoint {
 export interface EndpointPort {
   /** "" when unset. */
   readonly name: string;
+  /** Transport protocol of the port; `tcp` when unset. */
   readonly protocol: Protocol;
+  /** The endpoint port number, e.g. `8080`. */
   readonly port: number;
 }
 
 /** A `discovery.k8s.io/v1` EndpointSlice. */
 export interface EndpointSlice {
+  /** `metadata.namespace`, e.g. `default`. */
   readonly namespace: string;
+  /** `metadata.name`, e.g. `kubernetes-abc12`. */
   readonly name: string;
   /** The `kubernetes.io/service-name` label. */
   readonly serviceName: string;
+  /** `addressType`, `IPv4` when unset: what every address is (`FQDN`: DNS names). */
   readonly addressType: "IPv4" | "IPv6" | "FQDN";
+  /** `endpoints[]`, in the order written. */
   readonly endpoints: readonly Endpoint[];
+  /** `ports[]`; entries without a port number are left out. */
   readonly ports: readonly EndpointPort[];
+  /** The file this object was read from (for messages). */
   readonly source: string;
 }
 
@@ -101,20 +121,27 @@ export interface EndpointSlice {
 export interface NodeAddress {
   /** InternalIP, ExternalIP, Hostname, ... */
   readonly type: string;
+  /** Canonical IP for InternalIP/ExternalIP, the text as written for other types. */
   readonly address: string;
 }
 
 /** A `v1` Node. */
 export interface Node {
+  /** `metadata.name`, e.g. `worker-1`. */
   readonly name: string;
+  /** `status.addresses[]`; invalid entries are skipped one by one. */
   readonly addresses: readonly NodeAddress[];
+  /** The file this object was read from (for messages). */
   readonly source: string;
 }
 
 /** An immutable view of the cluster at one moment, sorted by namespace/name. */
 export interface ClusterSnapshot {
+  /** The valid Services, sorted by namespace/name. */
   readonly services: readonly Service[];
+  /** The valid EndpointSlices, sorted by namespace/name. */
   readonly endpointSlices: readonly EndpointSlice[];
+  /** The valid Nodes, sorted by name. */
   readonly nodes: readonly Node[];
 }
 
@@ -126,5 +153,6 @@ export interface ObjectWarning {
   readonly object: string;
   /** The field path, e.g. `spec.ports[0].port`. */
   readonly field: string;
+  /** Why it was skipped, e.g. `must be a port number from 1 to 65535, got 70000`. */
   readonly message: string;
 }

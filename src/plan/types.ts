@@ -18,8 +18,11 @@ import type { Protocol } from "../cluster/types.ts";
 
 /** Identifies a virtual server: protocol, address and port. */
 export interface VirtualServerKey {
+  /** Transport protocol of the virtual server. */
   readonly protocol: Protocol;
+  /** Canonical virtual IP, e.g. `10.96.0.1`. */
   readonly address: string;
+  /** Virtual server port, e.g. `443`. */
   readonly port: number;
 }
 
@@ -28,67 +31,93 @@ export type VirtualServerSpec = Omit<VirtualServer, "realServers">;
 
 /** An ipset's header: what `ipset create` needs. */
 export interface IpSetHeader {
+  /** Set name, e.g. `KUBE-CLUSTER-IP`. */
   readonly name: string;
+  /** ipset type, e.g. `hash:ip,port`. */
   readonly type: IpSetType;
+  /** Address family (`family inet|inet6`); not used for `bitmap:port`. */
   readonly family: "inet" | "inet6";
 }
 
 /** Create a virtual server (`ipvsadm -A`). */
 export interface AddVirtualServer {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipvs.addVirtualServer";
+  /** The virtual server to create. */
   readonly virtualServer: VirtualServerSpec;
 }
 
 /** Change a virtual server's scheduler, persistence or flags (`ipvsadm -E`). */
 export interface EditVirtualServer {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipvs.editVirtualServer";
+  /** The virtual server's new settings; its key names the one to change. */
   readonly virtualServer: VirtualServerSpec;
 }
 
 /** Delete a virtual server and its real servers (`ipvsadm -D`). */
 export interface DeleteVirtualServer {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipvs.deleteVirtualServer";
+  /** The virtual server to delete. */
   readonly virtualServer: VirtualServerKey;
 }
 
 /** Add a real server (`ipvsadm -a`). */
 export interface AddRealServer {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipvs.addRealServer";
+  /** The virtual server to add it to. */
   readonly virtualServer: VirtualServerKey;
+  /** The real server to add (address, port, forwarding, weight). */
   readonly realServer: RealServer;
 }
 
 /** Change a real server's weight (`ipvsadm -e`); weight 0 drains it. */
 export interface EditRealServer {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipvs.editRealServer";
+  /** The virtual server it belongs to. */
   readonly virtualServer: VirtualServerKey;
+  /** The real server with its new weight; address and port name it. */
   readonly realServer: RealServer;
 }
 
 /** Delete a real server (`ipvsadm -d`). */
 export interface DeleteRealServer {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipvs.deleteRealServer";
+  /** The virtual server it belongs to. */
   readonly virtualServer: VirtualServerKey;
+  /** Address and port of the real server to delete. */
   readonly realServer: Pick<RealServer, "address" | "port">;
 }
 
 /** Create a set if it does not exist (`ipset create -exist`). */
 export interface CreateIpSet {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipset.create";
+  /** The set to create. */
   readonly set: IpSetHeader;
 }
 
 /** Add one entry (`ipset add`). */
 export interface AddIpSetEntry {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipset.add";
+  /** Set name, e.g. `KUBE-CLUSTER-IP`. */
   readonly set: string;
+  /** Entry in `ipset save` syntax, e.g. `10.0.0.1,tcp:443`. */
   readonly entry: string;
 }
 
 /** Delete one entry (`ipset del`). */
 export interface DeleteIpSetEntry {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipset.del";
+  /** Set name, e.g. `KUBE-CLUSTER-IP`. */
   readonly set: string;
+  /** Entry in `ipset save` syntax, e.g. `10.0.0.1,tcp:443`. */
   readonly entry: string;
 }
 
@@ -97,14 +126,19 @@ export interface DeleteIpSetEntry {
  * so the set is never empty in between.
  */
 export interface ReplaceIpSet {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipset.replace";
+  /** The set's new header. */
   readonly set: IpSetHeader;
+  /** The set's whole new content, in `ipset save` syntax. */
   readonly entries: readonly string[];
 }
 
 /** Destroy one of our sets that the desired state no longer has (`ipset destroy`). */
 export interface DestroyIpSet {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "ipset.destroy";
+  /** Set name, e.g. `KUBE-NODE-PORT-TCP`. */
   readonly set: string;
 }
 
@@ -114,38 +148,55 @@ export interface DestroyIpSet {
  * `deleteChains` are ours but no longer wanted.
  */
 export interface RestoreIptablesTable {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "iptables.restore";
+  /** `ipv4` runs `iptables-restore`, `ipv6` runs `ip6tables-restore`. */
   readonly family: IptablesFamily;
+  /** The table to restore, `nat` or `filter`. */
   readonly table: TableName;
+  /** Our chains to declare (flush) and refill, with their rules. */
   readonly chains: readonly IptablesChain[];
+  /** Missing jump rules, inserted at the top of their built-in chain. */
   readonly addJumps: readonly JumpRule[];
+  /** Surplus copies of our jump rules, deleted one copy each. */
   readonly deleteJumps: readonly JumpRule[];
+  /** Names of our chains to flush and remove (`-X`). */
   readonly deleteChains: readonly string[];
 }
 
 /** Create the dummy link (`ip link add kube-ipvs0 type dummy`). */
 export interface AddLink {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "link.add";
+  /** The link name, `kube-ipvs0`. */
   readonly device: string;
 }
 
 /** Delete the dummy link (`ip link del kube-ipvs0`), only for cleanup. */
 export interface DeleteLink {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "link.delete";
+  /** The link name, `kube-ipvs0`. */
   readonly device: string;
 }
 
 /** Bind an address (`ip address add 10.0.0.1/32 dev kube-ipvs0`). */
 export interface AddAddress {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "address.add";
+  /** The device, `kube-ipvs0`. */
   readonly device: string;
+  /** Address with prefix length, e.g. `10.0.0.1/32`. */
   readonly address: string;
 }
 
 /** Unbind an address (`ip address del ...`). */
 export interface DeleteAddress {
+  /** The operation kind, which tells the union's members apart. */
   readonly op: "address.delete";
+  /** The device, `kube-ipvs0`. */
   readonly device: string;
+  /** Address with prefix length, e.g. `10.0.0.1/32`. */
   readonly address: string;
 }
 
