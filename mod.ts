@@ -1,6 +1,29 @@
 /**
  * ipvs-proxy: kube-proxy's IPVS mode, re-implemented in TypeScript for Deno.
  *
+ * Three steps, in three places: {@linkcode computeDesiredState} turns a config and a cluster
+ * snapshot into the kernel state a node needs (pure), {@linkcode diffStates} turns the
+ * kernel's current state and that desired state into a minimal plan (pure), and a
+ * {@linkcode Backend} applies the plan (the only code that touches the kernel).
+ *
+ * Run as a program it is the command line:
+ *
+ * ```sh
+ * deno run -A mod.ts --config examples/kubeadm.yaml --manifests examples/cluster --dry-run --once
+ * ```
+ *
+ * @example Compute a plan without touching anything
+ * ```ts
+ * import { computeDesiredState, diffStates, DryRunBackend, loadManifests, renderPlanText, resolveConfig } from "./mod.ts";
+ *
+ * const { config } = resolveConfig({ file: "", text: undefined, flags: { proxyMode: "ipvs" }, env: {} });
+ * const { snapshot } = await loadManifests(["examples/cluster"]);
+ * const { state } = computeDesiredState({ config, snapshot, nodeName: "node-a", nodeIPs: ["192.168.0.10"] });
+ * const backend = new DryRunBackend();
+ * const plan = diffStates(await backend.read(), state, { excludeCIDRs: config.ipvs.excludeCIDRs });
+ * console.log(renderPlanText(plan));
+ * ```
+ *
  * @module
  */
 
@@ -9,3 +32,37 @@ export type * from "./src/cluster/types.ts";
 export type * from "./src/state/types.ts";
 export type * from "./src/plan/types.ts";
 export type * from "./backends/backend.ts";
+
+export { ConfigError, resolveConfig } from "./src/config/load.ts";
+export type { ProxyFlagOverrides, ResolveConfigInput, ResolvedConfig } from "./src/config/load.ts";
+export { loadManifests, ManifestError, watchManifests } from "./src/cluster/manifest_source.ts";
+export { computeDesiredState } from "./src/proxier/desired_state.ts";
+export type { DesiredState, ProxierInput } from "./src/proxier/desired_state.ts";
+export { cleanupPlan, diffStates } from "./src/plan/diff.ts";
+export type { DiffOptions } from "./src/plan/diff.ts";
+export { renderPlanText, renderStateJson } from "./src/render/plan_text.ts";
+export { renderIpvsTable } from "./src/render/ipvs_table.ts";
+export { DryRunBackend } from "./backends/dry_run/dry_run_backend.ts";
+export { main } from "./src/cli/main.ts";
+export type { CliIo } from "./src/cli/main.ts";
+
+import { main } from "./src/cli/main.ts";
+
+async function writeAll(stream: { write(p: Uint8Array): Promise<number> }, text: string) {
+  let bytes = new TextEncoder().encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(await stream.write(bytes));
+}
+
+if (import.meta.main) {
+  let output = Promise.resolve();
+  const code = await main(Deno.args, {
+    stdout: (text) => {
+      output = output.then(() => writeAll(Deno.stdout, text));
+    },
+    stderr: (line) => console.error(line),
+    env: Deno.env.toObject(),
+    hostname: () => Deno.hostname(),
+  });
+  await output;
+  Deno.exit(code);
+}

@@ -491,11 +491,18 @@ Deno.test({
     assert.deepEqual(
       state.iptables.ipv4.nat.jumps.map((j) => `${j.chain} ${j.rule}`),
       [
-        'OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
         'PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        'OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
         'POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
       ],
     );
-    assert.deepEqual(state.iptables.ipv4.filter.jumps.length, 6);
+    assert.deepEqual(
+      state.iptables.ipv4.filter.jumps.filter((j) => j.chain === "INPUT").map((j) => j.rule),
+      [
+        '-m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER',
+        '-m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+        '-m comment --comment "kubernetes health check rules" -j KUBE-NODE-PORT',
+      ],
+    );
   },
 });

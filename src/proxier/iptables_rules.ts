@@ -42,20 +42,24 @@ function jump(chain: string, comment: string, target: string): JumpRule {
   return { chain, rule: `-m comment --comment "${comment}" -j ${target}` };
 }
 
-/** The rules in built-in chains that lead into ours. */
+/**
+ * The rules in built-in chains that lead into ours, in their final order at the top of each
+ * built-in chain. kube-proxy prepends them one by one, so this is its call order reversed
+ * per chain: INPUT ends up IPVS filter, firewall, health check.
+ */
 export const NAT_JUMPS: readonly JumpRule[] = [
-  jump("OUTPUT", "kubernetes service portals", "KUBE-SERVICES"),
   jump("PREROUTING", "kubernetes service portals", "KUBE-SERVICES"),
+  jump("OUTPUT", "kubernetes service portals", "KUBE-SERVICES"),
   jump("POSTROUTING", "kubernetes postrouting rules", "KUBE-POSTROUTING"),
 ];
 
-/** The filter-table jumps. */
+/** The filter-table jumps, in final order per built-in chain. */
 export const FILTER_JUMPS: readonly JumpRule[] = [
-  jump("FORWARD", "kubernetes forwarding rules", "KUBE-FORWARD"),
-  jump("INPUT", "kubernetes health check rules", "KUBE-NODE-PORT"),
-  jump("INPUT", "kube-proxy firewall rules", "KUBE-PROXY-FIREWALL"),
-  jump("FORWARD", "kube-proxy firewall rules", "KUBE-PROXY-FIREWALL"),
   jump("INPUT", "kubernetes ipvs access filter", "KUBE-IPVS-FILTER"),
+  jump("INPUT", "kube-proxy firewall rules", "KUBE-PROXY-FIREWALL"),
+  jump("INPUT", "kubernetes health check rules", "KUBE-NODE-PORT"),
+  jump("FORWARD", "kube-proxy firewall rules", "KUBE-PROXY-FIREWALL"),
+  jump("FORWARD", "kubernetes forwarding rules", "KUBE-FORWARD"),
   jump("OUTPUT", "kubernetes ipvs access filter", "KUBE-IPVS-OUT-FILTER"),
 ];
 

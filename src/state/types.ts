@@ -1,7 +1,7 @@
 /**
  * The kernel state this project owns, in one shape for both sides of a diff:
  * the desired state computed by `src/proxier/` and the current state a backend reads.
- * All lists are kept sorted (see `src/state/order.ts`) so output is deterministic.
+ * All lists are kept sorted (see `src/state/keys.ts`) so output is deterministic.
  *
  * @module
  */
@@ -89,7 +89,7 @@ export interface JumpRule {
 export interface IptablesTable {
   /** Our chains in this table, with their rules. */
   readonly chains: readonly IptablesChain[];
-  /** Jump rules from built-in chains into our chains. */
+  /** Jump rules from built-in chains into ours, in their final order at the top of each chain. */
   readonly jumps: readonly JumpRule[];
 }
 

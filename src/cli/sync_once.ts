@@ -1,0 +1,89 @@
+/**
+ * One sync, the three steps in order: compute the desired state (pure), diff it with what
+ * the backend reads (pure), apply the plan through the backend (the only kernel access).
+ *
+ * @module
+ */
+
+import type { ApplyResult, Backend } from "../../backends/backend.ts";
+import type { ClusterSnapshot, Node } from "../cluster/types.ts";
+import type { ProxyConfig } from "../config/types.ts";
+import { diffStates } from "../plan/diff.ts";
+import type { Plan } from "../plan/types.ts";
+import { computeDesiredState, type DesiredState } from "../proxier/desired_state.ts";
+import type { SyncOutcome } from "../sync/sync_loop.ts";
+
+/** What a sync needs besides the snapshot. */
+export interface SyncContext {
+  readonly config: ProxyConfig;
+  readonly backend: Backend;
+  readonly nodeName: string;
+  /** Addresses from `--node-ip`; empty to take them from the Node object or the kernel. */
+  readonly nodeIPFlags: readonly string[];
+  /** Monotonic milliseconds, injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** Everything one sync computed and did. */
+export interface SyncReport {
+  readonly desired: DesiredState;
+  readonly plan: Plan;
+  readonly result: ApplyResult;
+  readonly outcome: SyncOutcome;
+  readonly nodeIPs: readonly string[];
+}
+
+/** The IP addresses of a Node object, InternalIP ones first (the primary comes first). */
+export function nodeObjectIPs(node: Node): string[] {
+  const ofType = (type: string) =>
+    node.addresses.filter((a) => a.type === type).map((a) => a.address);
+  return [...ofType("InternalIP"), ...ofType("ExternalIP")];
+}
+
+/**
+ * This node's addresses: from `--node-ip`, else from the Node object named like this node,
+ * else from the kernel through the backend.
+ */
+export async function resolveNodeIPs(
+  context: SyncContext,
+  snapshot: ClusterSnapshot,
+): Promise<readonly string[]> {
+  if (context.nodeIPFlags.length > 0) return context.nodeIPFlags;
+  const node = snapshot.nodes.find((n) => n.name === context.nodeName);
+  const fromNode = node ? nodeObjectIPs(node) : [];
+  return fromNode.length > 0 ? fromNode : await context.backend.nodeAddresses();
+}
+
+function countByKind(plan: Plan): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const operation of plan) counts[operation.op] = (counts[operation.op] ?? 0) + 1;
+  return counts;
+}
+
+/** Runs one full sync of `snapshot` into the backend. */
+export async function syncOnce(
+  context: SyncContext,
+  snapshot: ClusterSnapshot,
+): Promise<SyncReport> {
+  const now = context.now ?? (() => performance.now());
+  const started = now();
+  const nodeIPs = await resolveNodeIPs(context, snapshot);
+  const desired = computeDesiredState({
+    config: context.config,
+    snapshot,
+    nodeName: context.nodeName,
+    nodeIPs,
+  });
+  const current = await context.backend.read();
+  const plan = diffStates(current, desired.state, {
+    excludeCIDRs: context.config.ipvs.excludeCIDRs,
+  });
+  const result = await context.backend.apply(plan);
+  const outcome: SyncOutcome = {
+    durationMs: now() - started,
+    operationsByKind: countByKind(plan),
+    failures: result.failures.length,
+    writes: result.writes,
+  };
+  return { desired, plan, result, outcome, nodeIPs };
+}
