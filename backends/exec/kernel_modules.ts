@@ -30,8 +30,11 @@ export async function readTextFileIfExists(path: string): Promise<string | undef
 
 /** The numeric part of a kernel release such as `4.19.0-16-amd64`. */
 export interface KernelVersion {
+  /** `6` in `6.1.0`. */
   readonly major: number;
+  /** `1` in `6.1.0`. */
   readonly minor: number;
+  /** `0` in `6.1.0`; 0 when the release has only two numbers. */
   readonly patch: number;
 }
 

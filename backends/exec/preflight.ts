@@ -32,7 +32,9 @@ export interface PreflightCheck {
 
 /** Every check that ran; `ok` when all passed. */
 export interface PreflightReport {
+  /** Whether every check passed. */
   ok: boolean;
+  /** Each check, modules first, in the order they ran. */
   checks: PreflightCheck[];
 }
 
