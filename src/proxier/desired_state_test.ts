@@ -506,3 +506,19 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "comments with single quotes are written the way iptables-save prints them",
+  permissions: "none",
+  fn() {
+    const svc = web({ ports: [port("sig", 9000, { protocol: "sctp", nodePort: 30900 })] });
+    const state = compute(snapshot([svc]));
+    assert.ok(
+      rules(state, "nat", "KUBE-NODE-PORT").includes(
+        '-p sctp -m comment --comment "Kubernetes nodeport SCTP port for masquerade purpose ' +
+          "with type \\'hash ip:port\\'\" -m set --match-set KUBE-NODE-PORT-SCTP-HASH dst,dst " +
+          "-j KUBE-MARK-MASQ",
+      ),
+    );
+  },
+});

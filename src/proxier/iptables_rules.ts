@@ -85,8 +85,13 @@ function newChains(names: readonly string[]): ChainRules {
   return new Map(names.map((name) => [name, []]));
 }
 
+/** A comment argument the way iptables-save prints it: double-quoted, `'` as `\\'`. */
+function quoted(comment: string): string {
+  return `"${comment.replaceAll("'", "\\'")}"`;
+}
+
 function commentOf(set: SetName): string {
-  return IPSET_DEFINITIONS.find((d) => d.name === set)!.comment;
+  return quoted(IPSET_DEFINITIONS.find((d) => d.name === set)!.comment);
 }
 
 const PROTOCOL_NUMBER: Record<Protocol, number> = { tcp: 6, udp: 17, sctp: 132 };
@@ -197,7 +202,7 @@ function matchSet(inputs: RuleInputs, set: SetName, match: string): string {
 }
 
 function commentedMatchSet(inputs: RuleInputs, set: SetName, match: string): string {
-  return `-m comment --comment "${commentOf(set)}" ${matchSet(inputs, set, match)}`;
+  return `-m comment --comment ${commentOf(set)} ${matchSet(inputs, set, match)}`;
 }
 
 function writeSetJumps(inputs: RuleInputs, nat: ChainRules, filter: ChainRules): void {

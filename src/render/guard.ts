@@ -23,8 +23,10 @@ export class RenderError extends Error {
 
 // Printable ASCII except space, quotes, backslash and '#': what a restore-tool token may hold.
 const SAFE_TOKEN = /^[\x21\x24-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]+$/;
-// Inside a double-quoted iptables argument: printable ASCII except quotes and backslash.
-const SAFE_QUOTED = /^"[\x20\x21\x23-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]*"$/;
+// Inside a double-quoted iptables argument: printable ASCII except quotes and backslash, and
+// `\'`, which is how iptables-save prints a single quote in a comment (kube-proxy's SCTP
+// set comments have them).
+const SAFE_QUOTED = /^"(?:[\x20\x21\x23-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]|\\')*"$/;
 
 function reasonFor(value: string): string {
   if (value === "") return "is empty";

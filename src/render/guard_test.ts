@@ -73,6 +73,9 @@ Deno.test({
       safeRule("! -s 10.244.0.0/16 -j KUBE-MARK-MASQ", "rule"),
       "! -s 10.244.0.0/16 -j KUBE-MARK-MASQ",
     );
+    // iptables-save prints a single quote inside a comment as \'.
+    const sctp = "-m comment --comment \"type \\'hash ip:port\\'\" -j RETURN";
+    assert.equal(safeRule(sctp, "rule"), sctp);
   },
 });
 
@@ -87,6 +90,8 @@ Deno.test({
       "-j  ACCEPT",
       "-j ACCEPT # comment",
       '--comment "it\'s" -j ACCEPT',
+      '--comment "ends in \\\\" -j ACCEPT',
+      '--comment "a \\" -j ACCEPT',
       "",
     ];
     for (const rule of bad) assert.throws(() => safeRule(rule, "rule"), RenderError, rule);
