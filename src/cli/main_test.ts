@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { main } from "./main.ts";
+
+const EXAMPLES = new URL("../../examples/", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string[];
+}
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = "";
+  const stderr: string[] = [];
+  const code = await main(args, {
+    stdout: (text) => stdout += text,
+    stderr: (line) => stderr.push(line),
+    env,
+    hostname: () => "Node-A",
+  });
+  return { code, stdout, stderr };
+}
+
+const DRY_RUN = [
+  "--config",
+  `${EXAMPLES}kubeadm.yaml`,
+  "--manifests",
+  `${EXAMPLES}cluster`,
+  "--dry-run",
+  "--once",
+];
+
+Deno.test("--output json prints one JSON object with the contract's keys and nothing else", async () => {
+  const result = await run([...DRY_RUN, "--output", "json"]);
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+  const json = JSON.parse(result.stdout);
+  assert.deepEqual(Object.keys(json), [
+    "virtualServers",
+    "ipsets",
+    "iptables",
+    "ip6tables",
+    "addresses",
+    "plan",
+  ]);
+  const kubernetes = json.virtualServers.find((vs: { address: string }) =>
+    vs.address === "10.0.0.1"
+  );
+  assert.deepEqual(kubernetes, {
+    protocol: "tcp",
+    address: "10.0.0.1",
+    port: 443,
+    scheduler: "rr",
+    persistenceTimeout: 10800,
+    flags: [],
+    service: "default/kubernetes:https",
+    realServers: [{ address: "192.168.0.1", port: 6443, forward: "masq", weight: 1 }],
+  });
+  assert.match(json.iptables.nat, /^\*nat\n[\s\S]*COMMIT\n$/);
+  assert.ok(json.plan.length > 0);
+});
+
+Deno.test("logs go to stderr: the proxier line, then one line per sync", async () => {
+  const result = await run([...DRY_RUN, "--output", "json"]);
+  const proxierLine = result.stderr.indexOf("Using ipvs Proxier.");
+  assert.ok(proxierLine >= 0, result.stderr.join("\n"));
+  assert.match(result.stderr[proxierLine + 1], /^sync: [\d.]+ ms, \d+ operations/);
+  assert.ok(!result.stdout.includes("Using ipvs Proxier."));
+});
+
+Deno.test("the node name defaults to the lowercased host name", async () => {
+  const args = DRY_RUN.filter((a) => a !== `${EXAMPLES}kubeadm.yaml` && a !== "--config");
+  const result = await run([...args, "--proxy-mode", "ipvs", "--output", "json"]);
+  const json = JSON.parse(result.stdout);
+  // Endpoints on node-a are local only when the node name resolved to "node-a".
+  const loopBack = json.ipsets.find((s: { name: string }) => s.name === "KUBE-LOOP-BACK");
+  assert.ok(loopBack.entries.length > 0);
+});
+
+Deno.test("--output table prints the virtual servers the way ipvsadm -Ln does", async () => {
+  const result = await run([...DRY_RUN, "--output", "table"]);
+  assert.equal(result.code, 0);
+  const lines = result.stdout.split("\n");
+  assert.equal(lines[0], "IP Virtual Server version 1.2.1 (size=4096)");
+  assert.ok(lines.some((l) => l.trimEnd() === "TCP  10.0.0.1:443 rr persistent 10800"));
+  assert.ok(lines.some((l) => /^ {2}-> 192\.168\.0\.1:6443 +Masq +1 +0 +0/.test(l)));
+});
+
+Deno.test("a second run against the saved state shows no changes, an edit only its difference", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cluster = `${dir}/cluster.yaml`;
+    await Deno.copyFile(`${EXAMPLES}cluster/default.yaml`, cluster);
+    const args = ["--proxy-mode=ipvs", "--manifests", cluster, "--dry-run", "--once"];
+    const state = ["--state", `${dir}/kernel.json`];
+    assert.equal((await run([...args, ...state])).code, 0);
+    const again = await run([...args, ...state, "--output", "json"]);
+    assert.deepEqual(JSON.parse(again.stdout).plan, []);
+    assert.match((await run([...args, ...state])).stdout, /no changes/);
+
+    const text = await Deno.readTextFile(cluster);
+    await Deno.writeTextFile(cluster, text.replace("sessionAffinity: ClientIP", ""));
+    const edited = JSON.parse((await run([...args, ...state, "--output", "json"])).stdout);
+    assert.deepEqual(edited.plan.map((op: { op: string }) => op.op), ["ipvs.editVirtualServer"]);
+    assert.equal(edited.plan[0].virtualServer.persistenceTimeout, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a bad config exits 2 naming the file, field and value, and prints no plan", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/kube-proxy.yaml`;
+    await Deno.writeTextFile(
+      config,
+      "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n" +
+        "mode: ipvs\nipvs:\n  syncPeriod: soon\n",
+    );
+    const result = await run([
+      "--config",
+      config,
+      "--manifests",
+      `${EXAMPLES}cluster`,
+      "--dry-run",
+    ]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    const message = result.stderr.join("\n");
+    for (const part of [config, "ipvs.syncPeriod", "soon"]) {
+      assert.ok(message.includes(part), message);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a mode other than ipvs exits 2 and says only ipvs is supported", async () => {
+  const result = await run(["--proxy-mode", "iptables", "--manifests", `${EXAMPLES}cluster`]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr.join("\n"), /ipvs/);
+});
+
+Deno.test("KUBE_PROXY_MODE=ipvs is enough when neither flag nor file sets the mode", async () => {
+  const result = await run(["--manifests", `${EXAMPLES}cluster`, "--dry-run", "--once"], {
+    KUBE_PROXY_MODE: "ipvs",
+  });
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+});
+
+Deno.test("an unknown flag exits 2", async () => {
+  const result = await run(["--proxy-mode=ipvs", "--no-such-flag"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr.join("\n"), /no-such-flag/);
+});
+
+Deno.test("a manifests path that does not exist exits 2", async () => {
+  const result = await run([
+    "--proxy-mode=ipvs",
+    "--manifests",
+    "/nonexistent/cluster",
+    "--dry-run",
+  ]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr.join("\n"), /\/nonexistent\/cluster/);
+});
+
+Deno.test("an invalid object is skipped with a warning and the rest still syncs", async () => {
+  const result = await run([...DRY_RUN, "--output", "json"]);
+  assert.equal(result.code, 0);
+  assert.ok(result.stderr.some((l) => l.includes("default/broken") && l.includes("70000")));
+  assert.ok(JSON.parse(result.stdout).virtualServers.length > 10);
+});
+
+Deno.test("--help prints the usage and exits 0", async () => {
+  const result = await run(["--help"]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /--manifests/);
+});
