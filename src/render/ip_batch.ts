@@ -10,6 +10,16 @@ import { RenderError, safeToken } from "./guard.ts";
 /** The operations `ip -batch -` carries out. */
 export type IpOperation = AddLink | DeleteLink | AddAddress | DeleteAddress;
 
+/** How the link of a `link.add` is made. */
+export interface IpRenderOptions {
+  /**
+   * `dummy` is what kube-proxy creates. `veth` (with a peer named `<device>-peer`) is only for
+   * tests on kernels without the dummy link type; deleting either end removes both.
+   * @default {"dummy"}
+   */
+  readonly linkType?: "dummy" | "veth";
+}
+
 function device(name: string): string {
   safeToken(name, "device name");
   // IFNAMSIZ is 16 with the final NUL.
@@ -34,9 +44,12 @@ function prefixed(address: string): string {
  * // "address add 10.0.0.1/32 dev kube-ipvs0"
  * ```
  */
-export function renderIpLine(op: IpOperation): string {
+export function renderIpLine(op: IpOperation, options: IpRenderOptions = {}): string {
   switch (op.op) {
     case "link.add":
+      if (options.linkType === "veth") {
+        return `link add ${device(op.device)} type veth peer name ${device(`${op.device}-peer`)}`;
+      }
       return `link add ${device(op.device)} type dummy`;
     case "link.delete":
       return `link delete ${device(op.device)}`;
@@ -48,6 +61,9 @@ export function renderIpLine(op: IpOperation): string {
 }
 
 /** What `ip -batch -` reads on stdin to carry out `ops`, one line each. */
-export function renderIpBatch(ops: readonly IpOperation[]): string {
-  return ops.map((op) => renderIpLine(op) + "\n").join("");
+export function renderIpBatch(
+  ops: readonly IpOperation[],
+  options: IpRenderOptions = {},
+): string {
+  return ops.map((op) => renderIpLine(op, options) + "\n").join("");
 }

@@ -35,3 +35,16 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "the veth link type renders a veth pair for kernels without the dummy type",
+  permissions: "none",
+  fn() {
+    const ops = [{ op: "link.add", device: "kube-ipvs0" } as const];
+    assert.equal(
+      renderIpBatch(ops, { linkType: "veth" }),
+      "link add kube-ipvs0 type veth peer name kube-ipvs0-peer\n",
+    );
+    assert.equal(renderIpBatch(ops, { linkType: "dummy" }), "link add kube-ipvs0 type dummy\n");
+  },
+});

@@ -10,7 +10,7 @@
 
 import type { Operation, Plan } from "../plan/types.ts";
 import type { IptablesFamily, TableName } from "../state/types.ts";
-import { type IpOperation, renderIpLine } from "./ip_batch.ts";
+import { type IpOperation, type IpRenderOptions, renderIpLine } from "./ip_batch.ts";
 import { type IpsetOperation, renderIpsetLines } from "./ipset.ts";
 import { type IpvsOperation, renderIpvsadmLine } from "./ipvsadm.ts";
 import { renderIptablesRestoreLines } from "./iptables.ts";
@@ -54,8 +54,11 @@ export function toolOf(op: Operation): Tool {
   return "ip";
 }
 
+/** Options of {@linkcode toolInvocations}: how `link.add` is rendered (see `IpRenderOptions`). */
+export type RenderOptions = IpRenderOptions;
+
 /** The stdin lines of one operation, in its tool's input format. */
-export function renderOperationLines(op: Operation): string[] {
+export function renderOperationLines(op: Operation, options: RenderOptions = {}): string[] {
   if (op.op === "iptables.restore") return renderIptablesRestoreLines(op);
   switch (toolOf(op)) {
     case "ipset":
@@ -63,15 +66,19 @@ export function renderOperationLines(op: Operation): string[] {
     case "ipvsadm":
       return [renderIpvsadmLine(op as IpvsOperation)];
     default:
-      return [renderIpLine(op as IpOperation)];
+      return [renderIpLine(op as IpOperation, options)];
   }
 }
 
-function invocation(tool: Tool, operations: readonly Operation[]): ToolInvocation {
+function invocation(
+  tool: Tool,
+  operations: readonly Operation[],
+  options: RenderOptions,
+): ToolInvocation {
   const lines: string[] = [];
   const lineOperations: Operation[] = [];
   for (const op of operations) {
-    for (const line of renderOperationLines(op)) {
+    for (const line of renderOperationLines(op, options)) {
       lines.push(line);
       lineOperations.push(op);
     }
@@ -109,6 +116,6 @@ export function groupByTool(plan: Plan): { tool: Tool; operations: Operation[] }
  * The tool runs that carry out `plan` (see {@linkcode groupByTool}), each with its stdin.
  * Throws a `RenderError` if any value cannot be rendered safely.
  */
-export function toolInvocations(plan: Plan): ToolInvocation[] {
-  return groupByTool(plan).map((g) => invocation(g.tool, g.operations));
+export function toolInvocations(plan: Plan, options: RenderOptions = {}): ToolInvocation[] {
+  return groupByTool(plan).map((g) => invocation(g.tool, g.operations, options));
 }
