@@ -5,6 +5,10 @@
  * IPv4 filter, IPv6 nat, IPv6 filter); IPVS changes (each desired virtual server in order,
  * then the stale ones' deletes); address adds and deletes; set destruction last.
  *
+ * Both states must be in canonical order (`sortKernelState`, as the proxier and every
+ * backend's `read()` return them): the diff relies on it for its output order and for a
+ * cheap element-wise check that settles unchanged sets and virtual servers.
+ *
  * Only what the desired state's families cover is managed: sets, chains, stale virtual
  * servers and addresses of another family are left as they are, and so are sets not named
  * `KUBE-` and addresses on other devices.
@@ -24,15 +28,7 @@ import type {
   VirtualServer,
 } from "../state/types.ts";
 import { IPVS_DEVICE } from "../state/types.ts";
-import {
-  addressSortKey,
-  realServerKey,
-  sortByKey,
-  sortIpSets,
-  sortRealServers,
-  sortVirtualServers,
-  virtualServerKey,
-} from "../state/keys.ts";
+import { realServerKey, sortIpSets, sortVirtualServers, virtualServerKey } from "../state/keys.ts";
 import type { Operation, Plan, VirtualServerKey, VirtualServerSpec } from "./types.ts";
 
 /** Options of {@linkcode diffStates}. */
@@ -53,7 +49,19 @@ function setFamily(set: IpSet): IptablesFamily {
 }
 
 function ours(sets: readonly IpSet[], managed: ReadonlySet<IptablesFamily>): IpSet[] {
-  return sortIpSets(sets.filter((s) => s.name.startsWith("KUBE-") && managed.has(setFamily(s))));
+  return sets.filter((s) => s.name.startsWith("KUBE-") && managed.has(setFamily(s)));
+}
+
+/** Element-wise equality: the cheap check that settles most sets and virtual servers. */
+function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+  return true;
+}
+
+function sameRealServer(a: RealServer, b: RealServer): boolean {
+  return a.address === b.address && a.port === b.port && a.weight === b.weight &&
+    a.forward === b.forward;
 }
 
 function key(vs: VirtualServerKey): VirtualServerKey {
@@ -85,7 +93,7 @@ function setOps(current: IpSet[], desired: IpSet[]): Operation[] {
       for (const entry of want.entries) ops.push({ op: "ipset.add", set: want.name, entry });
     } else if (!sameHeader(old, want)) {
       ops.push({ op: "ipset.replace", set: header, entries: want.entries });
-    } else {
+    } else if (!sameList(old.entries, want.entries, (a, b) => a === b)) {
       const wanted = new Set(want.entries);
       const present = new Set(old.entries);
       for (const entry of old.entries) {
@@ -190,6 +198,7 @@ function retireRealServer(vs: VirtualServerKey, rs: RealServer): Operation[] {
 }
 
 function realServerOps(have: VirtualServer, want: VirtualServer): Operation[] {
+  if (sameList(have.realServers, want.realServers, sameRealServer)) return [];
   const present = new Map(have.realServers.map((rs) => [realServerKey(rs), rs]));
   const wanted = new Set(want.realServers.map(realServerKey));
   const ops: Operation[] = [];
@@ -209,7 +218,7 @@ function realServerOps(have: VirtualServer, want: VirtualServer): Operation[] {
       });
     }
   }
-  for (const rs of sortRealServers(have.realServers)) {
+  for (const rs of have.realServers) {
     if (!wanted.has(realServerKey(rs))) ops.push(...retireRealServer(have, rs));
   }
   return ops;
@@ -243,7 +252,7 @@ function ipvsOps(
 ): Operation[] {
   const have = new Map(current.virtualServers.map((vs) => [virtualServerKey(vs), vs]));
   const ops: Operation[] = [];
-  for (const want of sortVirtualServers(desired.virtualServers)) {
+  for (const want of desired.virtualServers) {
     const old = have.get(virtualServerKey(want));
     if (!old) {
       ops.push({ op: "ipvs.addVirtualServer", virtualServer: spec(want) });
@@ -260,7 +269,7 @@ function ipvsOps(
     ops.push(...realServerOps(old, want));
   }
   const wanted = new Set(desired.virtualServers.map(virtualServerKey));
-  for (const old of sortVirtualServers(current.virtualServers)) {
+  for (const old of current.virtualServers) {
     if (wanted.has(virtualServerKey(old)) || !managed.has(addressFamily(old.address))) continue;
     if (excluded(old.address, excludes)) continue;
     ops.push({ op: "ipvs.deleteVirtualServer", virtualServer: key(old) });
@@ -269,10 +278,7 @@ function ipvsOps(
 }
 
 function deviceAddresses(state: KernelState): string[] {
-  return sortByKey(
-    state.addresses.filter((a) => a.device === IPVS_DEVICE).map((a) => a.address),
-    addressSortKey,
-  );
+  return state.addresses.filter((a) => a.device === IPVS_DEVICE).map((a) => a.address);
 }
 
 function addressOps(

@@ -101,8 +101,9 @@ function candidatesOf(
 /** Ready endpoints, or when none is ready, the serving-and-terminating ones (graceful fallback). */
 function usable(candidates: readonly Candidate[]): ServiceEndpoint[] {
   const ready = candidates.filter((c) => c.ready);
-  const chosen = ready.length > 0 ? ready : candidates.filter((c) => c.servingTerminating);
-  return chosen.map(({ address, port, local }) => ({ address, port, local }));
+  // Candidates are ServiceEndpoints already; returning them as they are spares an allocation
+  // per endpoint on the hot path.
+  return ready.length > 0 ? ready : candidates.filter((c) => c.servingTerminating);
 }
 
 /** Categorises the endpoints of one service port for one family. */

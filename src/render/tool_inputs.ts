@@ -78,6 +78,12 @@ function invocation(
   const lines: string[] = [];
   const lineOperations: Operation[] = [];
   for (const op of operations) {
+    // Most operations are one ipvsadm line: render those without an intermediate array.
+    if (tool === "ipvsadm") {
+      lines.push(renderIpvsadmLine(op as IpvsOperation));
+      lineOperations.push(op);
+      continue;
+    }
     for (const line of renderOperationLines(op, options)) {
       lines.push(line);
       lineOperations.push(op);
@@ -91,7 +97,7 @@ function invocation(
     operations,
     lines,
     lineOperations,
-    stdin: lines.map((line) => line + "\n").join(""),
+    stdin: lines.length === 0 ? "" : lines.join("\n") + "\n",
   };
 }
 
