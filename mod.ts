@@ -53,9 +53,19 @@ async function writeAll(stream: { write(p: Uint8Array): Promise<number> }, text:
   while (bytes.length > 0) bytes = bytes.subarray(await stream.write(bytes));
 }
 
+/** SIGINT and SIGTERM end the sync loop after the sync in progress. */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => controller.abort());
+  }
+  return controller.signal;
+}
+
 if (import.meta.main) {
   let output = Promise.resolve();
   const code = await main(Deno.args, {
+    signal: stopSignal(),
     stdout: (text) => {
       output = output.then(() => writeAll(Deno.stdout, text));
     },

@@ -9,7 +9,9 @@ import { ConfigError, resolveConfig } from "../config/load.ts";
 import { readConfigFile } from "../config/read_config_file.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { loadManifests, ManifestError } from "../cluster/manifest_source.ts";
-import type { ClusterSnapshot, ObjectWarning } from "../cluster/types.ts";
+import type { ClusterSnapshot } from "../cluster/types.ts";
+import { formatObjectWarning } from "../cluster/object_warning.ts";
+import { runLoop } from "./run_loop.ts";
 import { type CliOptions, parseFlags, USAGE, UsageError } from "./flags.ts";
 import { renderPlanText, renderStateJson } from "../render/plan_text.ts";
 import { renderIpvsTable } from "../render/ipvs_table.ts";
@@ -26,14 +28,12 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The host name, used when neither `--hostname-override` nor the config names the node. */
   readonly hostname: () => string;
+  /** Aborted on SIGINT/SIGTERM: the loop ends after the sync in progress. */
+  readonly signal?: AbortSignal;
 }
 
 /** An error the CLI reports with exit code 2 (bad input: nothing was applied). */
 class InputError extends Error {}
-
-function formatObjectWarning(w: ObjectWarning): string {
-  return `warning: ${w.source}: skipping ${w.object}: ${w.field}: ${w.message}`;
-}
 
 async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> {
   const text = options.configFile === "" ? undefined : await readConfigFile(options.configFile);
@@ -48,11 +48,8 @@ async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> 
 }
 
 async function loadCluster(options: CliOptions, io: CliIo): Promise<ClusterSnapshot> {
-  if (options.manifests.length === 0) {
-    throw new InputError("no cluster objects: give --manifests PATH (a file or directory)");
-  }
   const { snapshot, warnings } = await loadManifests(options.manifests);
-  for (const warning of warnings) io.stderr(formatObjectWarning(warning));
+  for (const warning of warnings) io.stderr(`warning: ${formatObjectWarning(warning)}`);
   return snapshot;
 }
 
@@ -77,18 +74,21 @@ function printResult(report: SyncReport, backendState: Backend, options: CliOpti
   }
 }
 
+function nodeNameOf(config: ProxyConfig, io: CliIo): string {
+  return config.hostnameOverride || io.hostname().toLowerCase();
+}
+
 async function runOnce(
   options: CliOptions,
   config: ProxyConfig,
+  backend: Backend,
   io: CliIo,
 ): Promise<number> {
   const snapshot = await loadCluster(options, io);
-  const backend = await createBackend(options);
-  io.stderr("Using ipvs Proxier.");
   const context: SyncContext = {
     config,
     backend,
-    nodeName: config.hostnameOverride || io.hostname().toLowerCase(),
+    nodeName: nodeNameOf(config, io),
     nodeIPFlags: options.nodeIPs,
   };
   const report = await syncOnce(context, snapshot);
@@ -106,6 +106,26 @@ async function runOnce(
   return report.result.failures.length > 0 ? 1 : 0;
 }
 
+async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise<number> {
+  if (options.manifests.length === 0) {
+    throw new InputError("no cluster objects: give --manifests PATH (a file or directory)");
+  }
+  const backend = await createBackend(options);
+  io.stderr("Using ipvs Proxier.");
+  if (options.once) return await runOnce(options, config, backend, io);
+  return await runLoop({
+    config,
+    backend,
+    nodeName: nodeNameOf(config, io),
+    nodeIPFlags: options.nodeIPs,
+    manifests: options.manifests,
+    printPlans: backend instanceof DryRunBackend,
+    stdout: io.stdout,
+    log: io.stderr,
+    signal: io.signal ?? new AbortController().signal,
+  });
+}
+
 function isInputError(error: unknown): boolean {
   return error instanceof UsageError || error instanceof ConfigError ||
     error instanceof ManifestError || error instanceof InputError;
@@ -120,7 +140,7 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
       return 0;
     }
     const config = await loadConfig(options, io);
-    return await runOnce(options, config, io);
+    return await run(options, config, io);
   } catch (error) {
     if (isInputError(error)) {
       io.stderr(`error: ${(error as Error).message}`);

@@ -63,7 +63,10 @@ Deno.test("logs go to stderr: the proxier line, then one line per sync", async (
   const result = await run([...DRY_RUN, "--output", "json"]);
   const proxierLine = result.stderr.indexOf("Using ipvs Proxier.");
   assert.ok(proxierLine >= 0, result.stderr.join("\n"));
-  assert.match(result.stderr[proxierLine + 1], /^sync: [\d.]+ ms, \d+ operations/);
+  const syncLines = result.stderr.filter((l) => l.startsWith("sync:"));
+  assert.equal(syncLines.length, 1);
+  assert.ok(result.stderr.indexOf(syncLines[0]) > proxierLine);
+  assert.match(syncLines[0], /^sync: [\d.]+ ms, \d+ operations/);
   assert.ok(!result.stdout.includes("Using ipvs Proxier."));
 });
 

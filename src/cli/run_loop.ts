@@ -1,0 +1,123 @@
+/**
+ * The long-running mode: sync, then keep the kernel in step — every `syncPeriod`, on every
+ * manifest change (at most one sync per `minSyncPeriod`), with backoff after a failure — and
+ * serve `/healthz` and `/metrics` until the signal aborts, after the sync in progress.
+ *
+ * @module
+ */
+
+import type { Backend } from "../../backends/backend.ts";
+import { loadManifests, watchManifests } from "../cluster/manifest_source.ts";
+import type { ClusterSnapshot } from "../cluster/types.ts";
+import { formatObjectWarning } from "../cluster/object_warning.ts";
+import type { ProxyConfig } from "../config/types.ts";
+import { renderPlanText } from "../render/plan_text.ts";
+import { type Clock, realClock } from "../sync/clock.ts";
+import { HealthState } from "../sync/health_state.ts";
+import { startHealthServer, startMetricsServer } from "../sync/http_servers.ts";
+import { SyncMetrics } from "../sync/metrics.ts";
+import { runSyncLoop } from "../sync/sync_loop.ts";
+import type { SyncOutcome } from "../sync/sync_outcome.ts";
+import { syncOnce, type SyncReport } from "./sync_once.ts";
+
+/**
+ * kube-proxy checks draining real servers (graceful termination) every minute, whatever the
+ * sync period; syncing at least that often does the same here.
+ */
+export const GRACEFUL_TERMINATION_CHECK_MS = 60_000;
+
+/** What the loop needs. */
+export interface LoopContext {
+  readonly config: ProxyConfig;
+  readonly backend: Backend;
+  readonly nodeName: string;
+  readonly nodeIPFlags: readonly string[];
+  readonly manifests: readonly string[];
+  /** Print each non-empty plan on stdout (the dry-run's live review). */
+  readonly printPlans: boolean;
+  readonly stdout: (text: string) => void;
+  readonly log: (line: string) => void;
+  readonly signal: AbortSignal;
+  readonly clock?: Clock;
+}
+
+/** Loads the manifests on demand and logs each distinct set of warnings once. */
+class ManifestSnapshots {
+  #snapshot: ClusterSnapshot | undefined;
+  #stale = true;
+  #lastWarnings = "";
+
+  constructor(readonly paths: readonly string[], readonly log: (line: string) => void) {}
+
+  markStale(): void {
+    this.#stale = true;
+  }
+
+  async current(): Promise<ClusterSnapshot> {
+    if (this.#stale || !this.#snapshot) {
+      this.#stale = false;
+      const { snapshot, warnings } = await loadManifests(this.paths);
+      const lines = warnings.map(formatObjectWarning);
+      if (lines.join("\n") !== this.#lastWarnings) lines.forEach((l) => this.log(`warning: ${l}`));
+      this.#lastWarnings = lines.join("\n");
+      this.#snapshot = snapshot;
+    }
+    return this.#snapshot;
+  }
+}
+
+function reportDetails(report: SyncReport, context: LoopContext): void {
+  for (const warning of report.desired.warnings) context.log(`warning: ${warning}`);
+  for (const failure of report.result.failures) {
+    context.log(
+      `error: ${failure.tool}: ${failure.message.trim()} (input: ${JSON.stringify(failure.line)})`,
+    );
+  }
+  if (context.printPlans && report.plan.length > 0) context.stdout(renderPlanText(report.plan));
+}
+
+function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMetrics) {
+  const servers = [
+    startHealthServer(config.healthzBindAddress, health),
+    startMetricsServer(config.metricsBindAddress, metrics),
+  ];
+  return { close: () => Promise.all(servers.map((s) => s?.close())) };
+}
+
+/** Runs until `context.signal` aborts; returns the exit code. */
+export async function runLoop(context: LoopContext): Promise<number> {
+  const clock = context.clock ?? realClock;
+  const syncPeriodMs = Math.min(context.config.ipvs.syncPeriodMs, GRACEFUL_TERMINATION_CHECK_MS);
+  const health = new HealthState({ clock, syncPeriodMs });
+  const metrics = new SyncMetrics();
+  const servers = startServers(context.config, health, metrics);
+  const snapshots = new ManifestSnapshots(context.manifests, context.log);
+  try {
+    await runSyncLoop({
+      syncOnce: async (): Promise<SyncOutcome> => {
+        const report = await syncOnce(context, await snapshots.current());
+        reportDetails(report, context);
+        return report.outcome;
+      },
+      // Manifests are complete when read, so the first snapshot is there as soon as it loads.
+      waitForFirstSnapshot: async () => void await snapshots.current(),
+      subscribe: (onChange) => {
+        const watcher = watchManifests(context.manifests, () => {
+          snapshots.markStale();
+          onChange();
+        });
+        return () => watcher.close();
+      },
+      clock,
+      syncPeriodMs,
+      minSyncPeriodMs: context.config.ipvs.minSyncPeriodMs,
+      signal: context.signal,
+      log: context.log,
+      metrics,
+      health,
+    });
+  } finally {
+    await servers.close();
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
+import { testConfig } from "../proxier/testing.ts";
+import { runLoop } from "./run_loop.ts";
+
+const SERVICE = (clusterIP: string) => `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: ${clusterIP}
+  ports: [{name: http, port: 80}]
+`;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("the loop syncs at start, re-syncs on a manifest edit and stops on abort", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/web.yaml`;
+  await Deno.writeTextFile(file, SERVICE("10.0.0.5"));
+  const log: string[] = [];
+  let stdout = "";
+  const controller = new AbortController();
+  const backend = new DryRunBackend();
+  try {
+    const loop = runLoop({
+      config: testConfig({ healthzBindAddress: "", metricsBindAddress: "" }),
+      backend,
+      nodeName: "node-a",
+      nodeIPFlags: ["192.168.0.10"],
+      manifests: [dir],
+      printPlans: true,
+      stdout: (text) => stdout += text,
+      log: (line) => log.push(line),
+      signal: controller.signal,
+    });
+    const syncs = () => log.filter((l) => l.startsWith("sync:"));
+    await until(() => syncs().length === 1, "the first sync");
+    assert.match(stdout, /-A -t 10\.0\.0\.5:80 -s rr/);
+
+    await Deno.writeTextFile(file, SERVICE("10.0.0.6"));
+    await until(() => syncs().length === 2, "the sync after the edit");
+    assert.match(syncs()[1], /ipvs\.addVirtualServer 1/);
+    assert.match(syncs()[1], /ipvs\.deleteVirtualServer 1/);
+    assert.deepEqual((await backend.read()).virtualServers.map((vs) => vs.address), ["10.0.0.6"]);
+
+    controller.abort();
+    assert.equal(await loop, 0);
+  } finally {
+    controller.abort();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
