@@ -223,3 +223,13 @@ function describeSources(builtinPath: string | undefined, builtinRead: boolean):
     : `built in (${builtinPath} is not readable)`;
   return `${builtin} nor loaded (/proc/modules)`;
 }
+
+/**
+ * Whether the running kernel has IPVS loaded: `/proc/net/ip_vs` exists exactly then. Used where
+ * a missing IPVS is not an error (cleanup must still remove our sets and rules).
+ */
+export async function ipvsAvailable(readTextFile: ReadTextFile = readTextFileIfExists): Promise<
+  boolean
+> {
+  return (await readTextFile("/proc/net/ip_vs")) !== undefined;
+}

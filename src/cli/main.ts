@@ -18,8 +18,12 @@ import { renderIpvsTable } from "../render/ipvs_table.ts";
 import { formatSyncLine } from "../sync/sync_loop.ts";
 import { type SyncContext, syncOnce, type SyncReport } from "./sync_once.ts";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
-import { loadStateFile, saveStateFile } from "../../backends/dry_run/state_file.ts";
+import { saveStateFile } from "../../backends/dry_run/state_file.ts";
+import { NodePreparationError } from "../../backends/exec/startup.ts";
 import type { Backend } from "../../backends/backend.ts";
+import { failureLine, logSyncProblems } from "./report.ts";
+import { cleanupPlan } from "../plan/diff.ts";
+import { InputError, openBackend, openCleanupBackend, PreflightError } from "./backend_factory.ts";
 
 /** Where the CLI writes; injectable so tests capture output. */
 export interface CliIo {
@@ -31,9 +35,6 @@ export interface CliIo {
   /** Aborted on SIGINT/SIGTERM: the loop ends after the sync in progress. */
   readonly signal?: AbortSignal;
 }
-
-/** An error the CLI reports with exit code 2 (bad input: nothing was applied). */
-class InputError extends Error {}
 
 async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> {
   const text = options.configFile === "" ? undefined : await readConfigFile(options.configFile);
@@ -53,22 +54,16 @@ async function loadCluster(options: CliOptions, io: CliIo): Promise<ClusterSnaps
   return snapshot;
 }
 
-async function createBackend(options: CliOptions): Promise<Backend> {
-  const kind = options.backend || (options.dryRun ? "dry-run" : "exec");
-  if (kind !== "dry-run") {
-    throw new InputError(
-      `the ${kind} backend is not available yet; use --dry-run to review the plan`,
-    );
-  }
-  const initial = options.stateFile ? await loadStateFile(options.stateFile) : undefined;
-  return new DryRunBackend({ initial });
-}
-
-function printResult(report: SyncReport, backendState: Backend, options: CliOptions, io: CliIo) {
+async function printResult(
+  report: SyncReport,
+  backend: Backend,
+  options: CliOptions,
+  io: CliIo,
+): Promise<void> {
   if (options.output === "json") {
     io.stdout(renderStateJson(report.desired.state, report.plan));
   } else if (options.output === "table") {
-    return backendState.read().then((state) => io.stdout(renderIpvsTable(state.virtualServers)));
+    io.stdout(renderIpvsTable((await backend.read()).virtualServers));
   } else {
     io.stdout(renderPlanText(report.plan));
   }
@@ -92,12 +87,7 @@ async function runOnce(
     nodeIPFlags: options.nodeIPs,
   };
   const report = await syncOnce(context, snapshot);
-  for (const warning of report.desired.warnings) io.stderr(`warning: ${warning}`);
-  for (const failure of report.result.failures) {
-    io.stderr(
-      `error: ${failure.tool}: ${failure.message} (input: ${JSON.stringify(failure.line)})`,
-    );
-  }
+  logSyncProblems(report, io.stderr);
   io.stderr(formatSyncLine(report.outcome));
   if (options.stateFile && backend instanceof DryRunBackend) {
     await saveStateFile(options.stateFile, backend.state());
@@ -110,7 +100,7 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
   if (options.manifests.length === 0) {
     throw new InputError("no cluster objects: give --manifests PATH (a file or directory)");
   }
-  const backend = await createBackend(options);
+  const backend = await openBackend(options, config, io.stderr);
   io.stderr("Using ipvs Proxier.");
   if (options.once) return await runOnce(options, config, backend, io);
   return await runLoop({
@@ -126,6 +116,20 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
   });
 }
 
+/** `--cleanup`: remove everything of ours and nothing else; harmless to run twice. */
+async function runCleanup(options: CliOptions, io: CliIo): Promise<number> {
+  const backend = await openCleanupBackend(options);
+  const plan = cleanupPlan(await backend.read());
+  const result = await backend.apply(plan);
+  for (const failure of result.failures) io.stderr(failureLine(failure));
+  io.stderr(`cleanup: ${plan.length} operations, ${result.failures.length} failures`);
+  if (options.stateFile && backend instanceof DryRunBackend) {
+    await saveStateFile(options.stateFile, backend.state());
+  }
+  io.stdout(renderPlanText(plan));
+  return result.failures.length > 0 ? 1 : 0;
+}
+
 function isInputError(error: unknown): boolean {
   return error instanceof UsageError || error instanceof ConfigError ||
     error instanceof ManifestError || error instanceof InputError;
@@ -139,12 +143,18 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
       io.stdout(USAGE);
       return 0;
     }
+    // Like kube-proxy, cleaning up needs no config: it must work whatever the config says.
+    if (options.cleanup) return await runCleanup(options, io);
     const config = await loadConfig(options, io);
     return await run(options, config, io);
   } catch (error) {
     if (isInputError(error)) {
       io.stderr(`error: ${(error as Error).message}`);
       return 2;
+    }
+    if (error instanceof PreflightError || error instanceof NodePreparationError) {
+      io.stderr(`error: ${error.message}`);
+      return 1;
     }
     io.stderr(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     return 1;

@@ -179,3 +179,31 @@ Deno.test("--help prints the usage and exits 0", async () => {
   assert.equal(result.code, 0);
   assert.match(result.stdout, /--manifests/);
 });
+
+Deno.test("--cleanup removes everything of ours from the dry-run kernel and twice is harmless", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const state = ["--state", `${dir}/kernel.json`];
+    assert.equal((await run([...DRY_RUN, ...state])).code, 0);
+    const first = await run(["--cleanup", "--dry-run", ...state]);
+    assert.equal(first.code, 0, first.stderr.join("\n"));
+    assert.match(first.stdout, /^-D -t 10\.0\.0\.1:443$/m);
+    assert.match(first.stdout, /^destroy KUBE-CLUSTER-IP$/m);
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/kernel.json`));
+    assert.deepEqual([saved.virtualServers, saved.ipsets, saved.addresses], [[], [], []]);
+    const second = await run(["--cleanup", "--dry-run", ...state]);
+    assert.equal(second.code, 0);
+    assert.match(second.stdout, /no changes/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without --dry-run the exec backend's preflight refuses a kernel without IPVS", async () => {
+  // Only reads and modprobe run before the preflight fails; skip where IPVS exists.
+  if (await Deno.stat("/proc/net/ip_vs").then(() => true, () => false)) return;
+  const result = await run(["--proxy-mode=ipvs", "--manifests", `${EXAMPLES}cluster`, "--once"]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr.join("\n"), /ip_vs/);
+  assert.equal(result.stdout, "");
+});

@@ -19,6 +19,7 @@ import { SyncMetrics } from "../sync/metrics.ts";
 import { runSyncLoop } from "../sync/sync_loop.ts";
 import type { SyncOutcome } from "../sync/sync_outcome.ts";
 import { syncOnce, type SyncReport } from "./sync_once.ts";
+import { logSyncProblems } from "./report.ts";
 
 /**
  * kube-proxy checks draining real servers (graceful termination) every minute, whatever the
@@ -67,12 +68,7 @@ class ManifestSnapshots {
 }
 
 function reportDetails(report: SyncReport, context: LoopContext): void {
-  for (const warning of report.desired.warnings) context.log(`warning: ${warning}`);
-  for (const failure of report.result.failures) {
-    context.log(
-      `error: ${failure.tool}: ${failure.message.trim()} (input: ${JSON.stringify(failure.line)})`,
-    );
-  }
+  logSyncProblems(report, context.log);
   if (context.printPlans && report.plan.length > 0) context.stdout(renderPlanText(report.plan));
 }
 

@@ -1,0 +1,74 @@
+/**
+ * Chooses and opens the backend for a run: the dry-run recorder (optionally from a state
+ * file), or the exec backend after kube-proxy's preflight checks and node preparation.
+ * The kernel work itself stays in `backends/`; this only decides and reports.
+ *
+ * @module
+ */
+
+import type { Backend } from "../../backends/backend.ts";
+import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
+import { loadStateFile } from "../../backends/dry_run/state_file.ts";
+import { runCommand } from "../../backends/exec/command.ts";
+import { ExecBackend } from "../../backends/exec/exec_backend.ts";
+import { ipvsAvailable, readTextFileIfExists } from "../../backends/exec/kernel_modules.ts";
+import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
+import { prepareNode } from "../../backends/exec/startup.ts";
+import type { ProxyConfig } from "../config/types.ts";
+import type { CliOptions } from "./flags.ts";
+
+/** Bad input that must stop the run before anything is applied (exit code 2). */
+export class InputError extends Error {}
+
+/** The node cannot run IPVS mode (exit code 1); the message lists what to fix. */
+export class PreflightError extends Error {}
+
+/** Which backend the flags ask for: `--backend`, else dry-run with `--dry-run`, else exec. */
+export function backendKind(options: CliOptions): "dry-run" | "exec" | "netlink" {
+  return options.backend || (options.dryRun ? "dry-run" : "exec");
+}
+
+async function openDryRun(options: CliOptions): Promise<DryRunBackend> {
+  const initial = options.stateFile ? await loadStateFile(options.stateFile) : undefined;
+  return new DryRunBackend({ initial });
+}
+
+/** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */
+async function openExec(config: ProxyConfig, log: (line: string) => void): Promise<Backend> {
+  const report = await preflight({
+    scheduler: config.ipvs.scheduler,
+    run: runCommand,
+    readTextFile: readTextFileIfExists,
+  });
+  if (!report.ok) throw new PreflightError(formatPreflightFailure(report));
+  for (const line of await prepareNode({ config: config.ipvs, run: runCommand })) log(line);
+  return new ExecBackend({ run: runCommand });
+}
+
+/** Opens the backend a sync run uses. */
+export async function openBackend(
+  options: CliOptions,
+  config: ProxyConfig,
+  log: (line: string) => void,
+): Promise<Backend> {
+  const kind = backendKind(options);
+  if (kind === "dry-run") return await openDryRun(options);
+  if (kind === "netlink") {
+    throw new InputError("the netlink backend is not available yet; use --backend exec");
+  }
+  if (options.dryRun) throw new InputError("--dry-run cannot be combined with --backend exec");
+  return await openExec(config, log);
+}
+
+/**
+ * The backend `--cleanup` uses: no preflight (cleaning up must work on a node that cannot run
+ * IPVS mode any more), IPVS only where the kernel has it.
+ */
+export async function openCleanupBackend(options: CliOptions): Promise<Backend> {
+  const kind = backendKind(options);
+  if (kind === "dry-run") return await openDryRun(options);
+  if (kind === "netlink") {
+    throw new InputError("the netlink backend is not available yet; use --backend exec");
+  }
+  return new ExecBackend({ run: runCommand, ipvs: await ipvsAvailable() });
+}
