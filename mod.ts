@@ -36,12 +36,19 @@ export type * from "./backends/backend.ts";
 export { ConfigError, resolveConfig } from "./src/config/load.ts";
 export type { ProxyFlagOverrides, ResolveConfigInput, ResolvedConfig } from "./src/config/load.ts";
 export { loadManifests, ManifestError, watchManifests } from "./src/cluster/manifest_source.ts";
+export type {
+  LoadedManifests,
+  ManifestWatcher,
+  WatchOptions,
+} from "./src/cluster/manifest_source.ts";
 export { computeDesiredState } from "./src/proxier/desired_state.ts";
 export type { DesiredState, ProxierInput } from "./src/proxier/desired_state.ts";
 export { cleanupPlan, diffStates } from "./src/plan/diff.ts";
 export type { DiffOptions } from "./src/plan/diff.ts";
 export { renderPlanText, renderStateJson } from "./src/render/plan_text.ts";
+export type { PlanTextOptions } from "./src/render/plan_text.ts";
 export { renderIpvsTable } from "./src/render/ipvs_table.ts";
+export type { IpvsTableOptions } from "./src/render/ipvs_table.ts";
 export { DryRunBackend } from "./backends/dry_run/dry_run_backend.ts";
 export { main } from "./src/cli/main.ts";
 export type { CliIo } from "./src/cli/main.ts";

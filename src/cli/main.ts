@@ -27,8 +27,11 @@ import { InputError, openBackend, openCleanupBackend, PreflightError } from "./b
 
 /** Where the CLI writes; injectable so tests capture output. */
 export interface CliIo {
+  /** Receives results (the plan, the table, the JSON), as text chunks. */
   readonly stdout: (text: string) => void;
+  /** Receives log lines, one call per line. */
   readonly stderr: (line: string) => void;
+  /** The environment (`KUBE_PROXY_MODE`). */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The host name, used when neither `--hostname-override` nor the config names the node. */
   readonly hostname: () => string;

@@ -29,7 +29,9 @@ import {
 
 /** What the proxier computes from. */
 export interface ProxierInput {
+  /** The resolved configuration. */
   readonly config: ProxyConfig;
+  /** The cluster's Services, EndpointSlices and Nodes. */
   readonly snapshot: ClusterSnapshot;
   /** This node's name: endpoints whose `nodeName` equals it are local. */
   readonly nodeName: string;
@@ -39,6 +41,7 @@ export interface ProxierInput {
 
 /** The desired kernel state and what was noticed while computing it. */
 export interface DesiredState {
+  /** The complete kernel state this node needs, in canonical order. */
   readonly state: KernelState;
   /** Things skipped or ignored, one sentence each, naming the service. */
   readonly warnings: readonly string[];
