@@ -11,24 +11,10 @@ import type { VirtualServerKey } from "../../src/plan/types.ts";
 import { realServerKey, virtualServerKey } from "../../src/state/keys.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import { Rejected } from "./rejected.ts";
+import { SCHEDULERS } from "../../src/config/types.ts";
 
-/** The schedulers a stock kernel ships (`ip_vs_<name>.ko`). */
-export const KERNEL_SCHEDULERS: readonly string[] = [
-  "rr",
-  "wrr",
-  "lc",
-  "wlc",
-  "lblc",
-  "lblcr",
-  "dh",
-  "sh",
-  "sed",
-  "nq",
-  "fo",
-  "ovf",
-  "mh",
-  "twos",
-];
+/** The schedulers a stock kernel ships (`ip_vs_<name>.ko`): the ones the config accepts. */
+export const KERNEL_SCHEDULERS: readonly string[] = SCHEDULERS;
 
 type Service = { spec: Omit<VirtualServer, "realServers">; dests: Map<string, RealServer> };
 
