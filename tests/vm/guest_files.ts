@@ -14,6 +14,11 @@ export interface InitConf {
   modulesDir: string;
   /** Modules to load with modprobe before running the command. */
   preload: readonly string[];
+  /**
+   * The guest powers itself off after this many seconds, so a VM whose host process was killed
+   * (and so cannot enforce its timeout) does not run forever.
+   */
+  deadlineSeconds: number;
 }
 
 /** The command the guest runs. */
@@ -47,6 +52,7 @@ export function renderInitConf(conf: InitConf): string {
     `PROJECT_DIR=${shellQuote(conf.projectDir)}`,
     `MODULES_DIR=${shellQuote(conf.modulesDir)}`,
     `PRELOAD=${shellQuote(conf.preload.join(" "))}`,
+    `DEADLINE=${Math.ceil(conf.deadlineSeconds)}`,
     "",
   ].join("\n");
 }

@@ -56,11 +56,19 @@ Deno.test({
       projectDir: "/work/my project",
       modulesDir: "/cache/lib/modules/6.1.0-56-amd64",
       preload: ["ip_vs", "ip_vs_rr"],
+      deadlineSeconds: 630,
     });
     assert.match(conf, /^PROJECT_DIR='\/work\/my project'$/m);
     assert.match(conf, /^PRELOAD='ip_vs ip_vs_rr'$/m);
+    assert.match(conf, /^DEADLINE=630$/m);
     assert.throws(
-      () => renderInitConf({ projectDir: "/", modulesDir: "/", preload: ["ip_vs; reboot"] }),
+      () =>
+        renderInitConf({
+          projectDir: "/",
+          modulesDir: "/",
+          preload: ["ip_vs; reboot"],
+          deadlineSeconds: 1,
+        }),
       /Cannot preload kernel module 'ip_vs; reboot'/,
     );
   },

@@ -4,7 +4,7 @@
 #     tmpfs overlay, mount the project read-write at its host path, then switch_root into it;
 #   stage 2, in the overlay root: preload modules, run the request, report its exit code, power off.
 # The host writes two files into its run directory (seen here through the 9p root):
-#   init.conf  - shell variables PROJECT_DIR, MODULES_DIR, PRELOAD (quoted by tests/vm/guest_files.ts)
+#   init.conf  - shell variables PROJECT_DIR, MODULES_DIR, PRELOAD, DEADLINE (tests/vm/guest_files.ts)
 #   request.sh - the command, with cwd and environment, run by the host's own /bin/sh
 # Ports (virtio-serial, named by the host): stdout, stderr, status. The status port carries one line
 # per event: "ready <uptime>", "exit <code>" or "error <message>".
@@ -111,6 +111,8 @@ stage2() {
   $BB mount -t tmpfs tmpfs /dev/shm
   . "$RUN/init.conf"
 
+  # The host kills the VM at its timeout; this covers a host process that died before it could.
+  ($BB sleep "$DEADLINE" && die "the guest's deadline of $DEADLINE s passed") &
   $BB ip link set lo up
   if [ -n "$PRELOAD" ]; then
     # shellcheck disable=SC2086 # PRELOAD is a space-separated list of module names

@@ -159,6 +159,8 @@ export async function runInVm(options: RunInVmOptions): Promise<RunInVmResult> {
       projectDir,
       modulesDir: await realPath("kernel modules", image.kernel.modulesDir),
       preload: options.preload ?? DEFAULT_PRELOAD,
+      // Later than the host's own timeout, which normally ends the VM first.
+      deadlineSeconds: timeoutMs(options) / 1000 + 30,
     };
     await Deno.writeTextFile(`${runDir}/init.conf`, renderInitConf(conf));
     await Deno.writeTextFile(
@@ -173,6 +175,10 @@ export async function runInVm(options: RunInVmOptions): Promise<RunInVmResult> {
   } finally {
     await Deno.remove(runDir, { recursive: true }).catch(() => {});
   }
+}
+
+function timeoutMs(options: RunInVmOptions): number {
+  return options.timeoutMs ?? 600_000;
 }
 
 async function realPath(what: string, path: string): Promise<string> {
@@ -209,12 +215,11 @@ async function boot(
     .spawn();
   const ports = readPorts(listeners, options, started);
 
-  const timeoutMs = options.timeoutMs ?? 600_000;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill("SIGKILL");
-  }, timeoutMs);
+  }, timeoutMs(options));
   const qemuStatus = await child.output();
   clearTimeout(timer);
   const wallMs = performance.now() - started;
@@ -226,12 +231,13 @@ async function boot(
   const { stdout, stderr, exitCode, guestError, bootMs } = ports;
   const seen = { console: consoleText, stdout, stderr };
   if (timedOut) {
-    throw new VmError(`The VM did not finish within ${timeoutMs / 1000} s and was killed`, seen);
+    const limit = timeoutMs(options) / 1000;
+    throw new VmError(`The VM did not finish within ${limit} s and was killed`, seen);
   }
   if (guestError !== undefined) throw new VmError(`The guest's init failed: ${guestError}`, seen);
   if (exitCode === undefined) {
     const why = qemuStatus.success
-      ? "the guest stopped without reporting the command's exit code (kernel panic?)"
+      ? "the guest stopped without reporting the command's exit code (did the kernel panic?)"
       : `qemu exited with code ${qemuStatus.code}: ` +
         new TextDecoder().decode(qemuStatus.stderr).trim();
     throw new VmError(`The VM failed: ${why}`, seen);
