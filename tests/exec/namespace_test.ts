@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { runCommand } from "../../backends/exec/command.ts";
+import { canRunKernelTests } from "./requirements.ts";
 
 const REPO = new URL("../../", import.meta.url);
-const SKIP_TEXT = "skipped: needs root with ipset and iptables";
 const TOOLS = [
   ["unshare", "--version"],
   ["ipset", "--version"],
@@ -18,23 +18,8 @@ const TOOLS = [
   ["ip", "-V"],
 ];
 
-/** Whether this machine can run the tests; with REQUIRE_KERNEL_TESTS=1 a "no" fails instead. */
-async function canRun(): Promise<boolean> {
-  const missing: string[] = [];
-  if (Deno.uid() !== 0) missing.push("root");
-  for (const argv of TOOLS) {
-    if ((await runCommand(argv)).code === 127) missing.push(argv[0]);
-  }
-  if (missing.length === 0) return true;
-  if (Deno.env.get("REQUIRE_KERNEL_TESTS") === "1") {
-    assert.fail(`REQUIRE_KERNEL_TESTS=1 but this machine lacks: ${missing.join(", ")}`);
-  }
-  console.log(SKIP_TEXT);
-  return false;
-}
-
 Deno.test("the exec backend's real tests pass in a private network namespace", async () => {
-  if (!await canRun()) return;
+  if (!await canRunKernelTests(TOOLS)) return;
   const path = (p: string) => new URL(p, REPO).pathname;
   // NO_COLOR: the inner output is matched below and shown as plain text on failure.
   const result = await runCommand([

@@ -6,28 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { runCommand } from "../../backends/exec/command.ts";
+import { canRunKernelTests } from "./requirements.ts";
 
 const REPO = new URL("../../", import.meta.url);
-const SKIP_TEXT = "skipped: needs root with ipset and iptables";
 const TOOLS = [["ipset", "--version"], ["iptables", "--version"], ["ip", "-V"], [
   "unshare",
   "--version",
 ]];
-
-/** Whether this machine can run the test; with REQUIRE_KERNEL_TESTS=1 a "no" fails instead. */
-async function canRun(): Promise<boolean> {
-  const missing: string[] = [];
-  if (Deno.uid() !== 0) missing.push("root");
-  for (const argv of TOOLS) {
-    if ((await runCommand(argv)).code === 127) missing.push(argv[0]);
-  }
-  if (missing.length === 0) return true;
-  if (Deno.env.get("REQUIRE_KERNEL_TESTS") === "1") {
-    assert.fail(`REQUIRE_KERNEL_TESTS=1 but this machine lacks: ${missing.join(", ")}`);
-  }
-  console.log(SKIP_TEXT);
-  return false;
-}
 
 /** Runs `code` (an ES module body) in a child deno inside a new network namespace. */
 async function runInNamespace(code: string): Promise<unknown> {
@@ -55,7 +40,7 @@ async function hostHasIpvs(): Promise<boolean> {
 }
 
 Deno.test("the real preflight on this kernel fails without IPVS and names ip_vs", async () => {
-  if (!await canRun()) return;
+  if (!await canRunKernelTests(TOOLS)) return;
   const report = await runInNamespace(`
     import { runCommand } from ${JSON.stringify(moduleUrl("backends/exec/command.ts"))};
     import { readTextFileIfExists } from ${
@@ -80,7 +65,7 @@ Deno.test("the real preflight on this kernel fails without IPVS and names ip_vs"
 });
 
 Deno.test("the real prepareNode in a fresh network namespace sets ip_forward and reports missing IPVS", async () => {
-  if (!await canRun()) return;
+  if (!await canRunKernelTests(TOOLS)) return;
   const hostBefore = await Deno.readTextFile("/proc/sys/net/ipv4/ip_forward");
   const outcome = await runInNamespace(`
     import { runCommand } from ${JSON.stringify(moduleUrl("backends/exec/command.ts"))};
