@@ -23,14 +23,19 @@ export type CommandRunner = (
   options?: { stdin?: string },
 ) => Promise<CommandResult>;
 
+/** Runs its arguments and exits with their status, 128+N when a signal N killed them. */
+const SIGNAL_SAFE_WRAPPER = '"$@"; exit $?';
+
 /**
  * Runs `argv` with dax: each element is passed as one argument, stdin is `options.stdin` or
  * nothing (`/dev/null`), stdout and stderr are captured. Never throws for a non-zero exit; a
  * program that is not on PATH gives code 127 and a `command not found` stderr.
  *
- * Caveat (dax-sh 0.44.1): a child killed by a signal it did not receive from dax itself (OOM
- * killer, `kill -9`) is reported as exit code 0. Every sync re-reads the kernel, so a partly
- * applied batch is repaired by the next one.
+ * dax-sh 0.44.1 reports a child killed by a signal it did not send itself (the OOM killer,
+ * `kill -9`) as exit code 0, which would make a killed `iptables-restore` look like a success.
+ * So the tool runs under a constant `sh -c '"$@"'` wrapper that turns such a death into the
+ * shell's usual 128+signal status; the arguments still travel as an array (`"$@"`), never as
+ * shell text.
  *
  * @example
  * ```ts
@@ -48,12 +53,13 @@ export const runCommand: CommandRunner = async (
   // A resolved path, because dax runs its own built-ins for bare names like `cat` or `echo`.
   const program = argv[0].includes("/") ? argv[0] : await $.which(argv[0]);
   if (program === undefined) return notFound(argv[0]);
-  const base = $`${[program, ...argv.slice(1)]}`.noThrow().stdout("piped").stderr("piped");
+  const base = $`${["sh", "-c", SIGNAL_SAFE_WRAPPER, "sh", program, ...argv.slice(1)]}`
+    .noThrow().stdout("piped").stderr("piped");
   const command = options.stdin === undefined ? base.stdin("null") : base.stdinText(options.stdin);
   try {
     const result = await command;
-    // dax says `dax: /sbin/ipvsadm: command not found` when a path does not exist.
-    if (result.code === 127 && /^dax: .*command not found/.test(result.stderr)) {
+    // The wrapper's shell says `sh: 1: /sbin/ipvsadm: not found` when a path does not exist.
+    if (result.code === 127 && /^sh: .*not found/.test(result.stderr)) {
       return notFound(argv[0]);
     }
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };

@@ -49,6 +49,16 @@ Deno.test({
 });
 
 Deno.test({
+  name: "runCommand() reports a tool killed by a signal as 128 + the signal, not as success",
+  permissions: RUN,
+  async fn() {
+    // dax alone would report this SIGKILL as exit code 0.
+    const result = await runCommand(["sh", "-c", "kill -9 $$"]);
+    assert.equal(result.code, 137);
+  },
+});
+
+Deno.test({
   name: "runCommand() reports a missing program as code 127 with a clear message",
   permissions: RUN,
   async fn() {
@@ -71,7 +81,7 @@ Deno.test({
       await Deno.chmod(file, 0o644);
       const result = await runCommand([file]);
       assert.equal(result.code, 126);
-      assert.match(result.stderr, /cannot run/);
+      assert.match(result.stderr, /Permission denied|cannot run/);
     } finally {
       await Deno.remove(file);
     }
