@@ -289,7 +289,7 @@ Deno.test({
     const state = compute(snapshot([{ ...lb, loadBalancerSourceRanges: ["198.51.100.0/24"] }]));
     assert.deepEqual(entries(state, "KUBE-LOAD-BALANCER-SOURCE-IP"), []);
     assert.deepEqual(rules(state, "filter", "KUBE-IPVS-OUT-FILTER"), [
-      "-s 203.0.113.10/32 -m ipvs --vaddr 203.0.113.10/32 --vproto 6 --vport 80 -j DROP",
+      "-s 203.0.113.10/32 -m ipvs --vproto 6 --vaddr 203.0.113.10 --vport 80 -j DROP",
     ]);
   },
 });

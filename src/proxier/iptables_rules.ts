@@ -252,12 +252,15 @@ function hostCIDR(ip: string): string {
   return ip.includes(":") ? `${ip}/128` : `${ip}/32`;
 }
 
+/**
+ * iptables-save prints the ipvs match as `--vproto` first and `--vaddr` without a host-sized
+ * prefix length (measured with iptables 1.8.9, nf_tables and legacy, IPv4 and IPv6).
+ */
 function writeOutFilterRules(inputs: RuleInputs, outFilter: string[]): void {
   for (const entry of inputs.noNodeAccess) {
-    const vip = hostCIDR(entry.ip);
     outFilter.push(
-      `-s ${vip} -m ipvs --vaddr ${vip} --vproto ${PROTOCOL_NUMBER[entry.protocol]} ` +
-        `--vport ${entry.port} -j DROP`,
+      `-s ${hostCIDR(entry.ip)} -m ipvs --vproto ${PROTOCOL_NUMBER[entry.protocol]} ` +
+        `--vaddr ${entry.ip} --vport ${entry.port} -j DROP`,
     );
   }
 }
