@@ -41,8 +41,10 @@ export function nodeObjectIPs(node: Node): string[] {
 }
 
 /**
- * This node's addresses: from `--node-ip`, else from the Node object named like this node,
- * else from the kernel through the backend.
+ * This node's addresses: `--node-ip` when given; else the kernel's (every local address but
+ * kube-ipvs0's, loopback and link-local), with the Node object's addresses first so its
+ * InternalIP is the primary; else, where the backend knows no addresses (the dry run), the
+ * Node object's.
  */
 export async function resolveNodeIPs(
   context: SyncContext,
@@ -51,7 +53,10 @@ export async function resolveNodeIPs(
   if (context.nodeIPFlags.length > 0) return context.nodeIPFlags;
   const node = snapshot.nodes.find((n) => n.name === context.nodeName);
   const fromNode = node ? nodeObjectIPs(node) : [];
-  return fromNode.length > 0 ? fromNode : await context.backend.nodeAddresses();
+  const fromKernel = await context.backend.nodeAddresses();
+  if (fromKernel.length === 0) return fromNode;
+  const primaries = fromNode.filter((ip) => fromKernel.includes(ip));
+  return [...new Set([...primaries, ...fromKernel])];
 }
 
 function countByKind(plan: Plan): Record<string, number> {
