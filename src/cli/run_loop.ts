@@ -1,7 +1,8 @@
 /**
  * The long-running mode: sync, then keep the kernel in step — every `syncPeriod`, on every
  * manifest change (at most one sync per `minSyncPeriod`), with backoff after a failure — and
- * serve `/healthz` and `/metrics` until the signal aborts, after the sync in progress.
+ * serve `/healthz`, `/metrics` and each service's health check node port until the signal
+ * aborts, after the sync in progress.
  *
  * @module
  */
@@ -11,11 +12,13 @@ import { loadManifests, watchManifests } from "../cluster/manifest_source.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
 import { formatObjectWarning } from "../cluster/object_warning.ts";
 import type { ProxyConfig } from "../config/types.ts";
+import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/health_checks.ts";
 import { renderPlanText } from "../render/plan_text.ts";
 import { type Clock, realClock } from "../sync/clock.ts";
 import { HealthState } from "../sync/health_state.ts";
 import { startHealthServer, startMetricsServer } from "../sync/http_servers.ts";
 import { SyncMetrics } from "../sync/metrics.ts";
+import { ServiceHealthServers } from "../sync/service_health_servers.ts";
 import { runSyncLoop } from "../sync/sync_loop.ts";
 import type { SyncOutcome } from "../sync/sync_outcome.ts";
 import { syncOnce, type SyncReport } from "./sync_once.ts";
@@ -80,6 +83,30 @@ function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMet
   return { close: () => Promise.all(servers.map((s) => s?.close())) };
 }
 
+/** The healthCheckNodePort servers, started by the first sync: it finds the node's addresses. */
+function serviceHealthUpdater(context: LoopContext, health: HealthState) {
+  let servers: ServiceHealthServers | undefined;
+  return {
+    update(snapshot: ClusterSnapshot, nodeIPs: readonly string[]): void {
+      const { config, nodeName, log } = context;
+      servers ??= new ServiceHealthServers({
+        hostnames: healthCheckHostnames(nodeIPs, config.nodePortAddresses),
+        proxyHealthy: () => health.check().healthy,
+        log,
+      });
+      const { checks, warnings } = computeServiceHealthChecks({
+        config,
+        snapshot,
+        nodeName,
+        nodeIPs,
+      });
+      warnings.forEach((warning) => log(`warning: ${warning}`));
+      servers.update(checks);
+    },
+    close: async () => await servers?.close(),
+  };
+}
+
 /** Runs until `context.signal` aborts; returns the exit code. */
 export async function runLoop(context: LoopContext): Promise<number> {
   const clock = context.clock ?? realClock;
@@ -87,12 +114,15 @@ export async function runLoop(context: LoopContext): Promise<number> {
   const health = new HealthState({ clock, syncPeriodMs });
   const metrics = new SyncMetrics();
   const servers = startServers(context.config, health, metrics);
+  const serviceHealth = serviceHealthUpdater(context, health);
   const snapshots = new ManifestSnapshots(context.manifests, context.log);
   try {
     await runSyncLoop({
       syncOnce: async (): Promise<SyncOutcome> => {
-        const report = await syncOnce(context, await snapshots.current());
+        const snapshot = await snapshots.current();
+        const report = await syncOnce(context, snapshot);
         reportDetails(report, context);
+        serviceHealth.update(snapshot, report.nodeIPs);
         return report.outcome;
       },
       // Manifests are complete when read, so the first snapshot is there as soon as it loads.
@@ -113,7 +143,7 @@ export async function runLoop(context: LoopContext): Promise<number> {
       health,
     });
   } finally {
-    await servers.close();
+    await Promise.all([servers.close(), serviceHealth.close()]);
   }
   return 0;
 }
