@@ -22,8 +22,14 @@ export interface NetnsOptions {
   hostAddress: string;
   /** IPv4 address inside the namespace; its default route points at `hostAddress`. */
   nsAddress: string;
-  /** Prefix length of both addresses. @default 24 */
+  /** Prefix length of both addresses (ignored with `pointToPoint`). @default 24 */
   prefixLength?: number;
+  /**
+   * Address the two ends as point-to-point peers (`ip addr add A peer B`) instead of one
+   * subnet: each side then has a /32 host route to the other, the way CNI plugins route pods.
+   * @default false
+   */
+  pointToPoint?: boolean;
 }
 
 /** A network namespace with a veth pair to the root namespace. */
@@ -42,7 +48,7 @@ export interface Netns extends AsyncDisposable {
   exec(cmd: readonly string[]): Promise<string>;
   /** Starts a long-running command inside the namespace. */
   spawn(cmd: readonly string[]): Deno.ChildProcess;
-  /** Deletes the namespace and the veth pair (idempotent). */
+  /** Kills what runs in the namespace, deletes it and the veth pair (idempotent). */
   remove(): Promise<void>;
 }
 
@@ -71,6 +77,15 @@ export async function createNetns(options: NetnsOptions): Promise<Netns> {
     remove: async () => {
       if (removed) return;
       removed = true;
+      // A process left inside would keep the namespace (and its end of the pair) alive.
+      const pids = await sh(["ip", "netns", "pids", name]).catch(() => "");
+      for (const pid of pids.split("\n").filter((p) => p.trim() !== "")) {
+        try {
+          Deno.kill(Number(pid), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
       // Deleting the namespace destroys its end of the pair, and with it the host's end.
       await sh(["ip", "netns", "delete", name]).catch(() => {});
       await sh(["ip", "link", "delete", hostInterface]).catch(() => {});
@@ -92,9 +107,11 @@ export async function createNetns(options: NetnsOptions): Promise<Netns> {
       "netns",
       name,
     ]);
-    await sh(["ip", "addr", "add", `${hostAddress}/${prefix}`, "dev", hostInterface]);
+    const address = (local: string, remote: string) =>
+      options.pointToPoint ? [local, "peer", remote] : [`${local}/${prefix}`];
+    await sh(["ip", "addr", "add", ...address(hostAddress, nsAddress), "dev", hostInterface]);
     await sh(["ip", "link", "set", hostInterface, "up"]);
-    await sh(inNs(["ip", "addr", "add", `${nsAddress}/${prefix}`, "dev", nsInterface]));
+    await sh(inNs(["ip", "addr", "add", ...address(nsAddress, hostAddress), "dev", nsInterface]));
     await sh(inNs(["ip", "link", "set", nsInterface, "up"]));
     await sh(inNs(["ip", "link", "set", "lo", "up"]));
     await sh(inNs(["ip", "route", "add", "default", "via", hostAddress]));
