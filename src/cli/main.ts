@@ -119,10 +119,21 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
   });
 }
 
+/**
+ * `ipvs.excludeCIDRs` for `--cleanup`, from the config file or flag when given: the virtual
+ * servers inside them are not ours. The mode is not checked: cleaning up works whatever it says.
+ */
+async function cleanupExcludes(options: CliOptions, io: CliIo): Promise<readonly string[]> {
+  if (options.configFile === "" && options.proxyFlags.ipvsExcludeCidrs === undefined) return [];
+  const proxyFlags = { ...options.proxyFlags, proxyMode: "ipvs" };
+  return (await loadConfig({ ...options, proxyFlags }, io)).ipvs.excludeCIDRs;
+}
+
 /** `--cleanup`: remove everything of ours and nothing else; harmless to run twice. */
 async function runCleanup(options: CliOptions, io: CliIo): Promise<number> {
+  const excludeCIDRs = await cleanupExcludes(options, io);
   const backend = await openCleanupBackend(options);
-  const plan = cleanupPlan(await backend.read());
+  const plan = cleanupPlan(await backend.read(), { excludeCIDRs });
   const result = await backend.apply(plan);
   for (const failure of result.failures) io.stderr(failureLine(failure));
   io.stderr(`cleanup: ${plan.length} operations, ${result.failures.length} failures`);
@@ -146,7 +157,7 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
       io.stdout(USAGE);
       return 0;
     }
-    // Like kube-proxy, cleaning up needs no config: it must work whatever the config says.
+    // Cleaning up needs no config (like kube-proxy); it only takes excludeCIDRs from one.
     if (options.cleanup) return await runCleanup(options, io);
     const config = await loadConfig(options, io);
     return await run(options, config, io);

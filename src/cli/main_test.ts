@@ -207,3 +207,26 @@ Deno.test("without --dry-run the exec backend's preflight refuses a kernel witho
   assert.match(result.stderr.join("\n"), /ip_vs/);
   assert.equal(result.stdout, "");
 });
+
+Deno.test("--cleanup leaves the virtual servers inside --ipvs-exclude-cidrs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const state = ["--state", `${dir}/kernel.json`];
+    assert.equal((await run([...DRY_RUN, ...state])).code, 0);
+    const result = await run([
+      "--cleanup",
+      "--dry-run",
+      "--ipvs-exclude-cidrs",
+      "10.0.0.0/28",
+      ...state,
+    ]);
+    assert.equal(result.code, 0, result.stderr.join("\n"));
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/kernel.json`));
+    assert.deepEqual(
+      saved.virtualServers.map((vs: { address: string }) => vs.address),
+      ["10.0.0.1", "10.0.0.10", "10.0.0.10"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -334,10 +334,15 @@ export function diffStates(current: KernelState, desired: KernelState, options: 
 
 /**
  * The plan that removes everything of ours (`--cleanup`): our jumps and chains (one restore
- * per table that has any), every virtual server, the `kube-ipvs0` addresses and link, and
- * every `KUBE-` set, destroyed last when no rule uses it any more.
+ * per table that has any), every virtual server but those inside `excludeCIDRs` (the operator
+ * declared those not ours), the `kube-ipvs0` addresses and link, and every `KUBE-` set,
+ * destroyed last when no rule uses it any more.
  */
-export function cleanupPlan(current: KernelState): Plan {
+export function cleanupPlan(
+  current: KernelState,
+  options: DiffOptions = { excludeCIDRs: [] },
+): Plan {
+  const excludes = parseExcludes(options.excludeCIDRs);
   const restores = FAMILIES.flatMap((family) =>
     TABLES.flatMap((table): Operation[] => {
       const t = current.iptables[family][table];
@@ -355,10 +360,9 @@ export function cleanupPlan(current: KernelState): Plan {
   );
   return [
     ...restores,
-    ...sortVirtualServers(current.virtualServers).map((vs): Operation => ({
-      op: "ipvs.deleteVirtualServer",
-      virtualServer: key(vs),
-    })),
+    ...sortVirtualServers(current.virtualServers)
+      .filter((vs) => !excluded(vs.address, excludes))
+      .map((vs): Operation => ({ op: "ipvs.deleteVirtualServer", virtualServer: key(vs) })),
     ...deviceAddresses(current).map((address): Operation => ({
       op: "address.delete",
       device: IPVS_DEVICE,

@@ -528,3 +528,18 @@ Deno.test({
     assert.deepEqual(cleanupPlan(emptyKernelState()), []);
   },
 });
+
+Deno.test({
+  name: "cleanupPlan() spares virtual servers inside excludeCIDRs",
+  permissions: "none",
+  fn() {
+    const current = asRead(desired());
+    const [first, ...others] = current.virtualServers;
+    const plan = cleanupPlan(current, { excludeCIDRs: [`${first.address}/32`] });
+    const deleted = plan.flatMap((op) =>
+      op.op === "ipvs.deleteVirtualServer" ? [op.virtualServer.address] : []
+    );
+    assert.ok(!deleted.includes(first.address));
+    assert.equal(deleted.length, others.filter((vs) => vs.address !== first.address).length);
+  },
+});
