@@ -9,7 +9,7 @@
 import type { Backend } from "../../backends/backend.ts";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { loadStateFile } from "../../backends/dry_run/state_file.ts";
-import { runCommand } from "../../backends/exec/command.ts";
+import { type CommandRunner, runCommand } from "../../backends/exec/command.ts";
 import { ExecBackend } from "../../backends/exec/exec_backend.ts";
 import { ipvsAvailable, readTextFileIfExists } from "../../backends/exec/kernel_modules.ts";
 import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
@@ -34,22 +34,27 @@ async function openDryRun(options: CliOptions): Promise<DryRunBackend> {
 }
 
 /** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */
-async function openExec(config: ProxyConfig, log: (line: string) => void): Promise<Backend> {
+async function openExec(
+  config: ProxyConfig,
+  log: (line: string) => void,
+  run: CommandRunner,
+): Promise<Backend> {
   const report = await preflight({
     scheduler: config.ipvs.scheduler,
-    run: runCommand,
+    run,
     readTextFile: readTextFileIfExists,
   });
   if (!report.ok) throw new PreflightError(formatPreflightFailure(report));
-  for (const line of await prepareNode({ config: config.ipvs, run: runCommand })) log(line);
-  return new ExecBackend({ run: runCommand });
+  for (const line of await prepareNode({ config: config.ipvs, run })) log(line);
+  return new ExecBackend({ run });
 }
 
-/** Opens the backend a sync run uses. */
+/** Opens the backend a sync run uses; `run` runs the exec backend's tools. */
 export async function openBackend(
   options: CliOptions,
   config: ProxyConfig,
   log: (line: string) => void,
+  run: CommandRunner = runCommand,
 ): Promise<Backend> {
   const kind = backendKind(options);
   if (kind === "dry-run") return await openDryRun(options);
@@ -57,18 +62,21 @@ export async function openBackend(
     throw new InputError("the netlink backend is not available yet; use --backend exec");
   }
   if (options.dryRun) throw new InputError("--dry-run cannot be combined with --backend exec");
-  return await openExec(config, log);
+  return await openExec(config, log, run);
 }
 
 /**
  * The backend `--cleanup` uses: no preflight (cleaning up must work on a node that cannot run
  * IPVS mode any more), IPVS only where the kernel has it.
  */
-export async function openCleanupBackend(options: CliOptions): Promise<Backend> {
+export async function openCleanupBackend(
+  options: CliOptions,
+  run: CommandRunner = runCommand,
+): Promise<Backend> {
   const kind = backendKind(options);
   if (kind === "dry-run") return await openDryRun(options);
   if (kind === "netlink") {
     throw new InputError("the netlink backend is not available yet; use --backend exec");
   }
-  return new ExecBackend({ run: runCommand, ipvs: await ipvsAvailable() });
+  return new ExecBackend({ run, ipvs: await ipvsAvailable() });
 }

@@ -21,6 +21,7 @@ import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { saveStateFile } from "../../backends/dry_run/state_file.ts";
 import { NodePreparationError } from "../../backends/exec/startup.ts";
 import type { Backend } from "../../backends/backend.ts";
+import type { CommandRunner } from "../../backends/exec/command.ts";
 import { failureLine, logSyncProblems } from "./report.ts";
 import { cleanupPlan } from "../plan/diff.ts";
 import { InputError, openBackend, openCleanupBackend, PreflightError } from "./backend_factory.ts";
@@ -37,6 +38,12 @@ export interface CliIo {
   readonly hostname: () => string;
   /** Aborted on SIGINT/SIGTERM: the loop ends after the sync in progress. */
   readonly signal?: AbortSignal;
+  /**
+   * Runs the exec backend's tools: the preflight, node preparation, every sync and
+   * `--cleanup`. Tests pass a fake so that nothing reaches the host's kernel.
+   * @default {runCommand}
+   */
+  readonly run?: CommandRunner;
 }
 
 async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> {
@@ -103,7 +110,7 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
   if (options.manifests.length === 0) {
     throw new InputError("no cluster objects: give --manifests PATH (a file or directory)");
   }
-  const backend = await openBackend(options, config, io.stderr);
+  const backend = await openBackend(options, config, io.stderr, io.run);
   io.stderr("Using ipvs Proxier.");
   if (options.once) return await runOnce(options, config, backend, io);
   return await runLoop({
@@ -132,7 +139,7 @@ async function cleanupExcludes(options: CliOptions, io: CliIo): Promise<readonly
 /** `--cleanup`: remove everything of ours and nothing else; harmless to run twice. */
 async function runCleanup(options: CliOptions, io: CliIo): Promise<number> {
   const excludeCIDRs = await cleanupExcludes(options, io);
-  const backend = await openCleanupBackend(options);
+  const backend = await openCleanupBackend(options, io.run);
   const plan = cleanupPlan(await backend.read(), { excludeCIDRs });
   const result = await backend.apply(plan);
   for (const failure of result.failures) io.stderr(failureLine(failure));

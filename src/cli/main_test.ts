@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { main } from "./main.ts";
+import { type CommandRunner, isWriteCommand, scriptedRunner } from "../../backends/exec/command.ts";
 
 const EXAMPLES = new URL("../../examples/", import.meta.url).pathname;
 
@@ -9,7 +10,15 @@ interface Run {
   stderr: string[];
 }
 
-async function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/**
+ * Runs the CLI. The exec backend's tools go to `tools`, by default a fake that has none of
+ * them, so no test here can reach the host's kernel (modprobe, sysctls, iptables, ...).
+ */
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+  tools: CommandRunner = scriptedRunner({}),
+): Promise<Run> {
   let stdout = "";
   const stderr: string[] = [];
   const code = await main(args, {
@@ -17,8 +26,27 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
     stderr: (line) => stderr.push(line),
     env,
     hostname: () => "Node-A",
+    run: tools,
   });
   return { code, stdout, stderr };
+}
+
+/** A node whose kernel has no IPVS: `ipvsadm -Sn` fails as it does there, modprobe too. */
+function kernelWithoutIpvs() {
+  return scriptedRunner((argv) => {
+    const command = argv.join(" ");
+    if (command === "ipset --version") return { stdout: "ipset v7.17, protocol version: 7\n" };
+    if (command === "ipvsadm --version") {
+      return { stdout: "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n" };
+    }
+    if (command === "ipvsadm -Sn") {
+      return { code: 2, stderr: "Can't initialize ipvs: Protocol not available\n" };
+    }
+    if (argv[0] === "modprobe") {
+      return { code: 1, stderr: `modprobe: FATAL: Module ${argv[2]} not found\n` };
+    }
+    return undefined;
+  });
 }
 
 const DRY_RUN = [
@@ -200,12 +228,24 @@ Deno.test("--cleanup removes everything of ours from the dry-run kernel and twic
 });
 
 Deno.test("without --dry-run the exec backend's preflight refuses a kernel without IPVS", async () => {
-  // Only reads and modprobe run before the preflight fails; skip where IPVS exists.
-  if (await Deno.stat("/proc/net/ip_vs").then(() => true, () => false)) return;
-  const result = await run(["--proxy-mode=ipvs", "--manifests", `${EXAMPLES}cluster`, "--once"]);
+  const tools = kernelWithoutIpvs();
+  const args = ["--proxy-mode=ipvs", "--manifests", `${EXAMPLES}cluster`, "--once"];
+  const result = await run(args, {}, tools);
   assert.equal(result.code, 1);
   assert.match(result.stderr.join("\n"), /ip_vs/);
   assert.equal(result.stdout, "");
+  // The preflight stopped it: nothing but modprobe was tried on the (fake) kernel.
+  const writes = tools.calls.filter((argv) => isWriteCommand(argv) && argv[0] !== "modprobe");
+  assert.deepEqual(writes, []);
+});
+
+Deno.test("the exec backend runs its tools through CliIo.run, never the host's by default in tests", async () => {
+  const tools = kernelWithoutIpvs();
+  await run(["--proxy-mode=ipvs", "--manifests", `${EXAMPLES}cluster`, "--once"], {}, tools);
+  const commands = tools.calls.map((argv) => argv.join(" "));
+  assert.ok(commands.includes("ipset --version"), commands.join("\n"));
+  assert.ok(commands.includes("ipvsadm -Sn"), commands.join("\n"));
+  assert.ok(commands.some((c) => c.startsWith("modprobe -- ip_vs")), commands.join("\n"));
 });
 
 Deno.test("--cleanup leaves the virtual servers inside --ipvs-exclude-cidrs", async () => {
