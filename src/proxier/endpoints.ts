@@ -56,6 +56,7 @@ export class EndpointSliceIndex {
 
 interface Candidate extends ServiceEndpoint {
   readonly ready: boolean;
+  readonly terminating: boolean;
   readonly servingTerminating: boolean;
 }
 
@@ -66,6 +67,7 @@ function toCandidate(endpoint: Endpoint, port: number, nodeName: string): Candid
     port,
     local: nodeName !== "" && endpoint.nodeName === nodeName,
     ready,
+    terminating,
     servingTerminating: serving && terminating,
   };
 }
@@ -73,14 +75,17 @@ function toCandidate(endpoint: Endpoint, port: number, nodeName: string): Candid
 /**
  * Slice ports are matched to a service port by name and protocol: the EndpointSlice controller
  * has already resolved a named `targetPort` into the slice port's number.
+ *
+ * One address and port listed twice (a pod moving between slices, or a new pod reusing the IP
+ * of a terminating one) counts once; as in kube-proxy, a later copy that is not terminating
+ * replaces an earlier one, so a running pod wins over the terminating pod it took the IP of.
  */
 function candidatesOf(
   slices: readonly EndpointSlice[],
   servicePort: ServicePort,
   nodeName: string,
 ): Candidate[] {
-  const seen = new Set<string>();
-  const candidates: Candidate[] = [];
+  const byKey = new Map<string, Candidate>();
   for (const slice of slices) {
     const slicePort = slice.ports.find((p) =>
       p.name === servicePort.name && p.protocol === servicePort.protocol
@@ -90,12 +95,11 @@ function candidatesOf(
       if (endpoint.addresses.length === 0) continue;
       const candidate = toCandidate(endpoint, slicePort.port, nodeName);
       const key = `${candidate.address}|${candidate.port}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      candidates.push(candidate);
+      // Map.set keeps the first copy's position, so the order stays the slices' order.
+      if (!byKey.has(key) || !candidate.terminating) byKey.set(key, candidate);
     }
   }
-  return candidates;
+  return [...byKey.values()];
 }
 
 /** Ready endpoints, or when none is ready, the serving-and-terminating ones (graceful fallback). */
