@@ -17,6 +17,7 @@ import type {
 import { IPVS_DEVICE } from "../state/types.ts";
 import { hostPort, sortKernelState, virtualServerKey } from "../state/keys.ts";
 import { type CategorizedEndpoints, categorizeEndpoints, EndpointSliceIndex } from "./endpoints.ts";
+import { needsHealthCheck } from "./health_checks.ts";
 import { IpSetEntries, SET, type SetName } from "./ipsets.ts";
 import { buildIptablesRules, type NoNodeAccessEntry } from "./iptables_rules.ts";
 import {
@@ -125,7 +126,9 @@ class FamilyBuilder {
     this.addExternalIPs(service, port, external, externalLocal);
     this.addLoadBalancers(service, port, external, externalLocal);
     this.addNodePorts(service, port, external, externalLocal);
-    if (service.healthCheckNodePort !== 0) {
+    // As in kube-proxy, a healthCheckNodePort counts only where it is served (LoadBalancer with
+    // Local policy): anywhere else it would open a port in the filter table with no server.
+    if (needsHealthCheck(service)) {
       this.sets.add(SET.healthCheckNodePort, String(service.healthCheckNodePort));
     }
   }

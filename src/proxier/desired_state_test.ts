@@ -283,6 +283,17 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a healthCheckNodePort counts only on a LoadBalancer with externalTrafficPolicy Local",
+  permissions: "none",
+  fn() {
+    const nodePortLocal = { ...lb, name: "np", type: "NodePort" as const, loadBalancerIngress: [] };
+    const lbCluster = { ...lb, name: "lbc", externalTrafficPolicy: "Cluster" as const };
+    const state = compute(snapshot([nodePortLocal, lbCluster]));
+    assert.deepEqual(entries(state, "KUBE-HEALTH-CHECK-NODE-PORT"), []);
+  },
+});
+
+Deno.test({
   name: "a source range that excludes the node blocks the node from the VIP",
   permissions: "none",
   fn() {

@@ -36,7 +36,7 @@ export interface ServiceHealthChecks {
 const API_FAMILY: Record<IptablesFamily, IpFamily> = { ipv4: "IPv4", ipv6: "IPv6" };
 
 /** kube-proxy's `NeedsHealthCheck`: only LoadBalancer services with a Local policy get one. */
-function needsHealthCheck(service: Service): boolean {
+export function needsHealthCheck(service: Service): boolean {
   return service.type === "LoadBalancer" && service.externalTrafficPolicy === "Local" &&
     service.healthCheckNodePort !== 0;
 }
