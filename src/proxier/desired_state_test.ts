@@ -168,6 +168,21 @@ Deno.test({
 });
 
 Deno.test({
+  name: "NodePorts skip loopback and IPv6 link-local node addresses but not IPv4 link-local ones",
+  permissions: "none",
+  fn() {
+    const dual = web({ clusterIPs: ["10.0.1.1", "fd00:96::1"] });
+    const state = compute(snapshot([dual], [webSlice]), {
+      nodeIPs: ["192.168.0.10", "127.0.0.1", "169.254.20.10", "fe80::1", "::1", "fd00::10"],
+    });
+    assert.deepEqual(
+      state.virtualServers.filter((vs) => vs.port === 30080).map((vs) => vs.address),
+      ["169.254.20.10", "192.168.0.10", "fd00::10"],
+    );
+  },
+});
+
+Deno.test({
   name: "externalTrafficPolicy Local sends NodePort traffic to local endpoints only and RETURNs",
   permissions: "none",
   fn() {

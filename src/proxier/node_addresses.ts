@@ -13,9 +13,14 @@ export function familyOf(address: string): IptablesFamily {
   return address.includes(":") ? "ipv6" : "ipv4";
 }
 
-function isLoopbackOrLinkLocal(address: string): boolean {
+/**
+ * Addresses that carry no NodePort, as kube-proxy's `isValidForSet` has it: loopback, and IPv6
+ * link-local (it needs a zone). IPv4 link-local addresses (NodeLocal DNSCache's 169.254.20.10,
+ * say) are ordinary node addresses to kube-proxy, so they get NodePorts here too.
+ */
+function cannotCarryNodePorts(address: string): boolean {
   const range = ipaddr.parse(address).range();
-  return range === "loopback" || range === "linkLocal";
+  return range === "loopback" || (range === "linkLocal" && familyOf(address) === "ipv6");
 }
 
 /** Whether `address` lies inside the canonical `cidr`. */
@@ -37,7 +42,7 @@ export interface FamilyNodeAddresses {
 
 /**
  * Selects this family's addresses. `nodePortAddresses` empty means every address but
- * loopback and link-local ones; otherwise an address qualifies if a listed CIDR contains it
+ * loopback and IPv6 link-local ones; otherwise an address qualifies if a listed CIDR contains it
  * or the list says `primary` and it is the primary address.
  */
 export function selectNodeAddresses(
@@ -47,7 +52,7 @@ export function selectNodeAddresses(
 ): FamilyNodeAddresses {
   const ofFamily = nodeIPs.filter((ip) => familyOf(ip) === family);
   const primary = ofFamily[0];
-  const candidates = ofFamily.filter((ip) => !isLoopbackOrLinkLocal(ip));
+  const candidates = ofFamily.filter((ip) => !cannotCarryNodePorts(ip));
   const nodePortIPs = nodePortAddresses.length === 0
     ? candidates
     : candidates.filter((ip) =>
