@@ -95,13 +95,14 @@ export function canonicalCidr(text: string): string | undefined {
   const slash = text.indexOf("/");
   if (slash < 0 || !/^\d{1,3}$/.test(text.slice(slash + 1))) return undefined;
   const address = text.slice(0, slash);
+  // Go reads a prefix length like `/016` as decimal 16; iptables-save prints it as `/16`.
+  const bits = Number(text.slice(slash + 1));
   try {
     if (ipaddr.IPv4.isValidFourPartDecimal(address)) {
-      return ipaddr.IPv4.networkAddressFromCIDR(text).toString() + text.slice(slash);
+      return `${ipaddr.IPv4.networkAddressFromCIDR(`${address}/${bits}`).toString()}/${bits}`;
     }
     if (ipaddr.IPv6.isValid(address) && !address.includes("%")) {
-      const [, bits] = ipaddr.IPv6.parseCIDR(text);
-      return `${ipaddr.IPv6.networkAddressFromCIDR(text).toString()}/${bits}`;
+      return `${ipaddr.IPv6.networkAddressFromCIDR(`${address}/${bits}`).toString()}/${bits}`;
     }
   } catch {
     // A prefix length out of range: reported below like any other bad CIDR.

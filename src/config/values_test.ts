@@ -23,6 +23,12 @@ test("canonicalCidr() clears host bits and compresses IPv6", () => {
   assertEquals(canonicalCidr("::/0"), "::/0");
 });
 
+test("canonicalCidr() writes a prefix length with leading zeros in decimal, as Go reads it", () => {
+  assertEquals(canonicalCidr("10.244.0.0/016"), "10.244.0.0/16");
+  assertEquals(canonicalCidr("10.0.0.0/08"), "10.0.0.0/8");
+  assertEquals(canonicalCidr("fd00:10:244::/056"), "fd00:10:244::/56");
+});
+
 test("canonicalCidr() rejects addresses without a prefix, bad prefixes and octal forms", () => {
   for (const text of ["10.0.0.0", "10.0.0.0/33", "fd00::/129", "010.0.0.0/8", "10.0/8", "x/8"]) {
     assertEquals(canonicalCidr(text), undefined, text);
