@@ -10,8 +10,8 @@
  * cheap element-wise check that settles unchanged sets and virtual servers.
  *
  * Only what the desired state's families cover is managed: sets, chains, stale virtual
- * servers and addresses of another family are left as they are, and so are sets not named
- * `KUBE-` and addresses on other devices.
+ * servers and addresses of another family are left as they are, and so are sets that are
+ * not ours (`isOurSetName`: not every `KUBE-` name is) and addresses on other devices.
  *
  * @module
  */
@@ -29,6 +29,7 @@ import type {
 } from "../state/types.ts";
 import { IPVS_DEVICE } from "../state/types.ts";
 import { realServerKey, sortIpSets, sortVirtualServers, virtualServerKey } from "../state/keys.ts";
+import { isOurSetName } from "../proxier/ownership.ts";
 import type { Operation, Plan, VirtualServerKey, VirtualServerSpec } from "./types.ts";
 
 /** Options of {@linkcode diffStates}. */
@@ -49,7 +50,7 @@ function setFamily(set: IpSet): IptablesFamily {
 }
 
 function ours(sets: readonly IpSet[], managed: ReadonlySet<IptablesFamily>): IpSet[] {
-  return sets.filter((s) => s.name.startsWith("KUBE-") && managed.has(setFamily(s)));
+  return sets.filter((s) => isOurSetName(s.name) && managed.has(setFamily(s)));
 }
 
 /** Element-wise equality: the cheap check that settles most sets and virtual servers. */
@@ -335,7 +336,7 @@ export function diffStates(current: KernelState, desired: KernelState, options: 
 /**
  * The plan that removes everything of ours (`--cleanup`): our jumps and chains (one restore
  * per table that has any), every virtual server but those inside `excludeCIDRs` (the operator
- * declared those not ours), the `kube-ipvs0` addresses and link, and every `KUBE-` set,
+ * declared those not ours), the `kube-ipvs0` addresses and link, and every set of ours,
  * destroyed last when no rule uses it any more.
  */
 export function cleanupPlan(
@@ -369,7 +370,7 @@ export function cleanupPlan(
       address,
     })),
     ...(current.linkPresent ? [{ op: "link.delete", device: IPVS_DEVICE } as const] : []),
-    ...sortIpSets(current.ipsets.filter((s) => s.name.startsWith("KUBE-"))).map((
+    ...sortIpSets(current.ipsets.filter((s) => isOurSetName(s.name))).map((
       s,
     ): Operation => ({ op: "ipset.destroy", set: s.name })),
   ];

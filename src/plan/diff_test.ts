@@ -345,7 +345,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a set whose type differs is replaced whole; a stale KUBE- set is destroyed last",
+  name: "a set whose type differs is replaced whole; a stale set of ours is destroyed last",
   permissions: "none",
   fn() {
     const current = asRead(desired());
@@ -355,7 +355,8 @@ Deno.test({
         ...current.ipsets.map((s) =>
           s.name === "KUBE-CLUSTER-IP" ? { ...s, type: "hash:ip" as const } : s
         ),
-        { name: "KUBE-OLD", type: "hash:ip", family: "inet", comment: "", entries: [] },
+        // A temporary left behind by a replace that failed half-way.
+        { name: "KUBE-CLUSTER-IP-TMP", type: "hash:ip", family: "inet", comment: "", entries: [] },
       ],
       addresses: [...current.addresses, { device: "kube-ipvs0", address: "10.0.0.77/32" }],
     };
@@ -366,25 +367,27 @@ Deno.test({
       set: { name: "KUBE-CLUSTER-IP", type: "hash:ip,port", family: "inet" },
       entries: desired().ipsets[0].entries,
     });
-    assert.deepEqual(plan[2], { op: "ipset.destroy", set: "KUBE-OLD" });
+    assert.deepEqual(plan[2], { op: "ipset.destroy", set: "KUBE-CLUSTER-IP-TMP" });
   },
 });
 
 Deno.test({
-  name: "sets not named KUBE- are never touched",
+  name: "sets that are not ours are never touched, KUBE- names of other tools included",
   permissions: "none",
   fn() {
     const current = asRead(desired());
+    const set = (name: string) => ({
+      name,
+      type: "hash:ip" as const,
+      family: "inet" as const,
+      comment: "",
+      entries: ["1.1.1.1"],
+    });
     const foreign: KernelState = {
       ...current,
-      ipsets: [...current.ipsets, {
-        name: "cni-pods",
-        type: "hash:ip",
-        family: "inet",
-        comment: "",
-        entries: ["1.1.1.1"],
-      }],
+      ipsets: [...current.ipsets, set("cni-pods"), set("KUBE-SRC-ROUTER"), set("KUBE-OLD")],
     };
+    assert.deepEqual(cleanupPlan(foreign).filter((op) => op.op === "ipset.destroy").length, 2);
     assert.deepEqual(diffStates(foreign, desired(), NO_EXCLUDES), []);
   },
 });
