@@ -21,9 +21,6 @@ import { parseServicePorts } from "./parse_service_ports.ts";
 import type { IpFamily, LoadBalancerIngress, Service, ServiceType } from "./types.ts";
 import { canonicalCidr, canonicalIp, ipFamilyOf, specialIpReason } from "./validate.ts";
 
-/** The annotation cloud providers read when `spec.loadBalancerSourceRanges` is empty. */
-export const SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges";
-
 const SERVICE_TYPES: readonly ServiceType[] = [
   "ClusterIP",
   "NodePort",
@@ -71,7 +68,7 @@ export function parseServiceBody(
       ["Cluster", "Local"],
       "Cluster",
     ),
-    loadBalancerSourceRanges: sourceRangesOf(obj, spec, type),
+    loadBalancerSourceRanges: sourceRangesOf(spec),
     healthCheckNodePort: integerAt(spec, "healthCheckNodePort", "spec", { min: 0, max: 65535 }) ??
       0,
     loadBalancerIngress: ingressOf(obj),
@@ -166,25 +163,13 @@ function sessionAffinityOf(spec: Fields): { mode: "None" | "ClientIP"; timeout: 
 }
 
 /**
- * `spec.loadBalancerSourceRanges`, or (for a LoadBalancer whose field is empty) the older
- * comma-separated annotation, which the API server validates for LoadBalancer services too.
+ * `spec.loadBalancerSourceRanges`. The older `service.beta.kubernetes.io/load-balancer-source-ranges`
+ * annotation is for cloud providers' load balancers; kube-proxy never reads it, and neither does
+ * this proxy (it would install DROP rules kube-proxy does not).
  */
-function sourceRangesOf(obj: Fields, spec: Fields, type: ServiceType): string[] {
+function sourceRangesOf(spec: Fields): string[] {
   const ranges = stringListAt(spec, "loadBalancerSourceRanges", "spec");
-  if (ranges.length > 0) {
-    return ranges.map((value, i) => cidrOrFail(value, `spec.loadBalancerSourceRanges[${i}]`));
-  }
-  if (type !== "LoadBalancer") return [];
-  const metadata = fieldsAt(obj, "metadata", "") ?? {};
-  const annotations = fieldsAt(metadata, "annotations", "metadata") ?? {};
-  const value = Object.hasOwn(annotations, SOURCE_RANGES_ANNOTATION)
-    ? annotations[SOURCE_RANGES_ANNOTATION]
-    : undefined;
-  const field = `metadata.annotations[${JSON.stringify(SOURCE_RANGES_ANNOTATION)}]`;
-  if (value === undefined || value === null) return [];
-  if (typeof value !== "string") fail(field, "must be a string", value);
-  if (value.trim() === "") return [];
-  return value.split(",").map((part) => cidrOrFail(part, field));
+  return ranges.map((value, i) => cidrOrFail(value, `spec.loadBalancerSourceRanges[${i}]`));
 }
 
 /** Kubernetes trims spaces around each range before parsing it. */
