@@ -114,7 +114,20 @@ export function resolveConfig(input: ResolveConfigInput): ResolvedConfig {
     iptables: resolveIptables(src),
     source: input.text === undefined ? "" : input.file,
   };
-  return { config: deepFreeze(config), warnings };
+  return { config: deepFreeze(config), warnings: [...warnings, ...notImplemented(config)] };
+}
+
+/**
+ * Settings accepted for compatibility whose effect this proxy does not have yet: said once at
+ * startup rather than silently ignored.
+ */
+function notImplemented(config: ProxyConfig): string[] {
+  if (config.detectLocalMode === "ClusterCIDR") return [];
+  return [
+    `detectLocalMode ${JSON.stringify(config.detectLocalMode)} is not implemented yet: ` +
+    "traffic to cluster IPs is masqueraded as without a clusterCIDR (the src,dst form); " +
+    "use ClusterCIDR with clusterCIDR for kube-proxy's default behaviour",
+  ];
 }
 
 /** A section for "no config file": no fields, and origins that name only the field. */
