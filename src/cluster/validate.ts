@@ -7,6 +7,7 @@
  */
 
 import ipaddr from "ipaddr.js";
+import { ipFamilyOf as netFamilyOf } from "../net/ip.ts";
 import type { IpFamily, Protocol } from "./types.ts";
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -81,48 +82,12 @@ export function toProtocol(value: string): Protocol | undefined {
   return Object.hasOwn(PROTOCOLS, value) ? PROTOCOLS[value] : undefined;
 }
 
-/**
- * The canonical form of an IP address (IPv6 compressed, lowercase), or `undefined` when
- * Kubernetes would reject it. Stricter than `ipaddr.isValid`: IPv4 must be four decimal parts
- * without leading zeros (`010.0.0.1` reads as octal elsewhere); IPv6 may not carry a zone,
- * embedded dotted IPv4, or be IPv4-mapped (Go treats `::ffff:a.b.c.d` as IPv4).
- *
- * @example
- * ```ts
- * canonicalIp("fd00:10:96:0::5"); // "fd00:10:96::5"
- * canonicalIp("1.2.3"); // undefined
- * ```
- */
-export function canonicalIp(value: string): string | undefined {
-  if (value.includes(".")) {
-    return ipaddr.IPv4.isValidFourPartDecimal(value)
-      ? ipaddr.IPv4.parse(value).toString()
-      : undefined;
-  }
-  if (!/^[0-9A-Fa-f:]+$/.test(value) || !ipaddr.IPv6.isValid(value)) return undefined;
-  const ip = ipaddr.IPv6.parse(value);
-  return ip.isIPv4MappedAddress() ? undefined : ip.toString();
-}
+// One parser of addresses for every input, shared with the config.
+export { canonicalCidr, canonicalIp } from "../net/ip.ts";
 
 /** The family of a canonical IP (as returned by {@link canonicalIp}). */
 export function ipFamilyOf(canonical: string): IpFamily {
-  return canonical.includes(":") ? "IPv6" : "IPv4";
-}
-
-/**
- * The canonical form of a CIDR, with host bits cleared the way Go's `net.ParseCIDR` reports it
- * (`192.168.3.4/16` -> `192.168.0.0/16`), or `undefined` when invalid.
- */
-export function canonicalCidr(value: string): string | undefined {
-  const match = /^([^/]+)\/(0|[1-9][0-9]{0,2})$/.exec(value);
-  if (!match) return undefined;
-  const ip = canonicalIp(match[1]);
-  const prefix = Number(match[2]);
-  if (ip === undefined || prefix > (ipFamilyOf(ip) === "IPv4" ? 32 : 128)) return undefined;
-  const network = ipFamilyOf(ip) === "IPv4"
-    ? ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${prefix}`)
-    : ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${prefix}`);
-  return `${network.toString()}/${prefix}`;
+  return netFamilyOf(canonical);
 }
 
 /**

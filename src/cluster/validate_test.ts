@@ -142,10 +142,11 @@ Deno.test({
   fn() {
     assertEquals(canonicalCidr("192.168.3.4/16"), "192.168.0.0/16");
     assertEquals(canonicalCidr("fd00:0::1/64"), "fd00::/64");
+    // Go reads a prefix length with leading zeros as decimal; so does the one shared parser.
+    assertEquals(canonicalCidr("10.0.0.0/016"), "10.0.0.0/16");
     for (
       const bad of [
         "10.0.0.0/33",
-        "10.0.0.0/016",
         "10.0.0.0",
         "010.0.0.0/8",
         "fd00::/129",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import ipaddr from "ipaddr.js";
+import { canonicalCidr, canonicalIp } from "../net/ip.ts";
 import { type Scheduler, SCHEDULERS } from "./types.ts";
 import { parseGoDuration } from "./duration.ts";
 import { invalidValue, type Origin, rejectedValue, showValue } from "./errors.ts";
@@ -87,28 +87,8 @@ export function splitCommaList(text: string): string[] {
   return text.split(",").map((item) => item.trim()).filter((item) => item !== "");
 }
 
-/**
- * A CIDR in canonical form (network address, IPv6 compressed), or undefined if it is not one.
- * Host bits are cleared like Go's ParseCIDR does: `10.244.1.5/16` -> `10.244.0.0/16`.
- */
-export function canonicalCidr(text: string): string | undefined {
-  const slash = text.indexOf("/");
-  if (slash < 0 || !/^\d{1,3}$/.test(text.slice(slash + 1))) return undefined;
-  const address = text.slice(0, slash);
-  // Go reads a prefix length like `/016` as decimal 16; iptables-save prints it as `/16`.
-  const bits = Number(text.slice(slash + 1));
-  try {
-    if (ipaddr.IPv4.isValidFourPartDecimal(address)) {
-      return `${ipaddr.IPv4.networkAddressFromCIDR(`${address}/${bits}`).toString()}/${bits}`;
-    }
-    if (ipaddr.IPv6.isValid(address) && !address.includes("%")) {
-      return `${ipaddr.IPv6.networkAddressFromCIDR(`${address}/${bits}`).toString()}/${bits}`;
-    }
-  } catch {
-    // A prefix length out of range: reported below like any other bad CIDR.
-  }
-  return undefined;
-}
+// One parser of addresses for every input, shared with the manifests.
+export { canonicalCidr, canonicalIp } from "../net/ip.ts";
 
 /** Reads a list of CIDRs into canonical form; an error names the first bad item. */
 export function readCidrs(items: readonly string[], origin: Origin): string[] {
@@ -198,11 +178,4 @@ function splitHostPort(text: string): { host: string; port: string } | undefined
   if (colons !== 1) return undefined;
   const [host, port] = text.split(":");
   return { host, port };
-}
-
-/** An IP address in canonical text form (IPv4 dotted decimal only), or undefined. */
-export function canonicalIp(text: string): string | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
-  if (ipaddr.IPv6.isValid(text) && !text.includes("%")) return ipaddr.IPv6.parse(text).toString();
-  return undefined;
 }
