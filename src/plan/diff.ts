@@ -30,6 +30,7 @@ import type {
 import { IPVS_DEVICE } from "../state/types.ts";
 import { realServerKey, sortIpSets, sortVirtualServers, virtualServerKey } from "../state/keys.ts";
 import { isOurSetName } from "../proxier/ownership.ts";
+import { familyOf } from "../proxier/node_addresses.ts";
 import type { Operation, Plan, VirtualServerKey, VirtualServerSpec } from "./types.ts";
 
 /** Options of {@linkcode diffStates}. */
@@ -40,10 +41,6 @@ export interface DiffOptions {
 
 const FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
 const TABLES: readonly TableName[] = ["nat", "filter"];
-
-function addressFamily(address: string): IptablesFamily {
-  return address.includes(":") ? "ipv6" : "ipv4";
-}
 
 function setFamily(set: IpSet): IptablesFamily {
   return set.family === "inet6" ? "ipv6" : "ipv4";
@@ -271,7 +268,7 @@ function ipvsOps(
   }
   const wanted = new Set(desired.virtualServers.map(virtualServerKey));
   for (const old of current.virtualServers) {
-    if (wanted.has(virtualServerKey(old)) || !managed.has(addressFamily(old.address))) continue;
+    if (wanted.has(virtualServerKey(old)) || !managed.has(familyOf(old.address))) continue;
     if (excluded(old.address, excludes)) continue;
     ops.push({ op: "ipvs.deleteVirtualServer", virtualServer: key(old) });
   }
@@ -297,7 +294,7 @@ function addressOps(
       device: IPVS_DEVICE,
       address,
     })),
-    ...have.filter((a) => !wanted.has(a) && managed.has(addressFamily(a))).map((
+    ...have.filter((a) => !wanted.has(a) && managed.has(familyOf(a))).map((
       address,
     ): Operation => ({ op: "address.delete", device: IPVS_DEVICE, address })),
   ];

@@ -6,7 +6,7 @@
  */
 
 import type { ProxyConfig } from "../config/types.ts";
-import type { ClusterSnapshot, IpFamily, Service, ServicePort } from "../cluster/types.ts";
+import type { ClusterSnapshot, Service, ServicePort } from "../cluster/types.ts";
 import type {
   IptablesFamily,
   IptablesFamilyState,
@@ -21,6 +21,7 @@ import { needsHealthCheck } from "./health_checks.ts";
 import { IpSetEntries, SET, type SetName } from "./ipsets.ts";
 import { buildIptablesRules, type NoNodeAccessEntry } from "./iptables_rules.ts";
 import {
+  API_FAMILY,
   cidrContains,
   detectFamilies,
   type FamilyNodeAddresses,
@@ -47,8 +48,6 @@ export interface DesiredState {
   /** Things skipped or ignored, one sentence each, naming the service. */
   readonly warnings: readonly string[];
 }
-
-const API_FAMILY: Record<IptablesFamily, IpFamily> = { ipv4: "IPv4", ipv6: "IPv6" };
 
 /** `namespace/name:port` as kube-proxy names a service port (no `:` for an unnamed port). */
 export function servicePortName(service: Service, port: ServicePort): string {

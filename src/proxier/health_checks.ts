@@ -7,11 +7,11 @@
  * @module
  */
 
-import type { EndpointSlice, IpFamily, Service } from "../cluster/types.ts";
+import type { EndpointSlice, Service } from "../cluster/types.ts";
 import type { IptablesFamily } from "../state/types.ts";
 import type { ProxierInput } from "./desired_state.ts";
 import { categorizeEndpoints, EndpointSliceIndex } from "./endpoints.ts";
-import { detectFamilies, familyOf, selectNodeAddresses } from "./node_addresses.ts";
+import { API_FAMILY, detectFamilies, familyOf, selectNodeAddresses } from "./node_addresses.ts";
 
 /** One health check port and what it reports. */
 export interface ServiceHealthCheck {
@@ -32,8 +32,6 @@ export interface ServiceHealthChecks {
   /** Services left without a health check, one sentence each, naming the service. */
   readonly warnings: readonly string[];
 }
-
-const API_FAMILY: Record<IptablesFamily, IpFamily> = { ipv4: "IPv4", ipv6: "IPv6" };
 
 /** kube-proxy's `NeedsHealthCheck`: only LoadBalancer services with a Local policy get one. */
 export function needsHealthCheck(service: Service): boolean {

@@ -13,6 +13,12 @@ export function familyOf(address: string): IptablesFamily {
   return address.includes(":") ? "ipv6" : "ipv4";
 }
 
+/** The Kubernetes API's name of a family (EndpointSlice `addressType`, `ipFamilies`). */
+export const API_FAMILY: Readonly<Record<IptablesFamily, "IPv4" | "IPv6">> = {
+  ipv4: "IPv4",
+  ipv6: "IPv6",
+};
+
 /**
  * Addresses that carry no NodePort, as kube-proxy's `isValidForSet` has it: loopback, and IPv6
  * link-local (it needs a zone). IPv4 link-local addresses (NodeLocal DNSCache's 169.254.20.10,
