@@ -61,7 +61,6 @@ export async function openBackend(
   if (kind === "netlink") {
     throw new InputError("the netlink backend is not available yet; use --backend exec");
   }
-  if (options.dryRun) throw new InputError("--dry-run cannot be combined with --backend exec");
   return await openExec(config, log, run);
 }
 

@@ -87,8 +87,8 @@ const OWN_HELP: ReadonlyArray<readonly [string, string]> = [
   ["--manifests PATH", `cluster objects: a YAML file or a directory of them (repeatable)`],
   ["--dry-run", `compute and print the changes, apply nothing`],
   ["--once", `sync once and exit`],
-  ["--output text|table|json", `how to print the result (default text)`],
-  ["--state FILE", `the dry-run backend's simulated kernel, kept between runs`],
+  ["--output text|table|json", `how --once or --cleanup prints its result (default text)`],
+  ["--state FILE", `the dry-run backend's simulated kernel, kept between --once runs`],
   ["--node-ip IP", `this node's IP address(es); repeatable or comma-separated`],
   [
     "--backend exec|dry-run|netlink",
@@ -157,7 +157,7 @@ export function parseFlags(args: readonly string[]): CliOptions {
   const values = runParseArgs(goStyleBooleans(args));
   const text = (name: string) => values[name] as string | undefined;
   const on = (name: string) => values[name] === true;
-  return {
+  const options: CliOptions = {
     configFile: text("config") ?? "",
     manifests: (values.manifests as string[] | undefined) ?? [],
     dryRun: on("dry-run"),
@@ -170,6 +170,41 @@ export function parseFlags(args: readonly string[]): CliOptions {
     help: on("help"),
     proxyFlags: proxyFlags(values),
   };
+  if (!options.help) checkCombinations(options);
+  return options;
+}
+
+/**
+ * Refuses flags that the rest of the command line would silently ignore or contradict: a
+ * `--dry-run` that an explicit `--backend` would turn into real kernel changes, a `--state`
+ * that no dry run loads or saves, and an `--output` format that only a single run prints.
+ */
+function checkCombinations(options: CliOptions): void {
+  const dryRunBackend = options.backend === "dry-run" ||
+    (options.backend === "" && options.dryRun);
+  if (options.dryRun && options.backend !== "" && options.backend !== "dry-run") {
+    throw new UsageError(
+      `--dry-run cannot be combined with --backend ${options.backend}: ` +
+        `drop one of them (--dry-run changes nothing, --backend ${options.backend} changes the kernel)`,
+    );
+  }
+  if (options.stateFile !== "" && !dryRunBackend) {
+    throw new UsageError(
+      `--state ${JSON.stringify(options.stateFile)} is the dry-run backend's simulated kernel: ` +
+        `add --dry-run, or drop --state`,
+    );
+  }
+  const single = options.once || options.cleanup;
+  if (options.stateFile !== "" && !single) {
+    throw new UsageError(
+      `--state ${JSON.stringify(options.stateFile)} is saved after one run: add --once`,
+    );
+  }
+  if (options.output !== "text" && !single) {
+    throw new UsageError(
+      `--output ${options.output} prints the result of one run: add --once, or drop --output`,
+    );
+  }
 }
 
 /**

@@ -161,6 +161,32 @@ test("parseFlags() rejects an unknown --output or --backend and lists the choice
   );
 });
 
+test("parseFlags() refuses a --dry-run that --backend would turn into kernel changes", () => {
+  for (const backend of ["exec", "netlink"]) {
+    assertThrows(
+      () => parseFlags(["--cleanup", "--dry-run", "--backend", backend]),
+      UsageError,
+      `--dry-run cannot be combined with --backend ${backend}`,
+    );
+  }
+  assertEquals(parseFlags(["--dry-run", "--backend=dry-run", "--once"]).backend, "dry-run");
+});
+
+test("parseFlags() refuses --state and --output where nothing would load, save or print them", () => {
+  assertThrows(() => parseFlags(["--once", "--state=k.json"]), UsageError, "add --dry-run");
+  assertThrows(
+    () => parseFlags(["--once", "--backend=exec", "--state=k.json"]),
+    UsageError,
+    "add --dry-run",
+  );
+  assertThrows(() => parseFlags(["--dry-run", "--state=k.json"]), UsageError, "add --once");
+  assertThrows(() => parseFlags(["--output=json"]), UsageError, "--output json", "add --once");
+  assertThrows(() => parseFlags(["--output=table", "--dry-run"]), UsageError, "add --once");
+  assertEquals(parseFlags(["--cleanup", "--dry-run", "--state=k.json"]).stateFile, "k.json");
+  assertEquals(parseFlags(["--cleanup", "--output=json"]).output, "json");
+  assertEquals(parseFlags(["--backend=dry-run", "--once", "--state=k.json"]).stateFile, "k.json");
+});
+
 test("parseFlags() rejects a bad --node-ip", () => {
   assertThrows(() => parseFlags(["--node-ip=10.0.0.300"]), UsageError, '"10.0.0.300"');
   assertThrows(() => parseFlags(["--node-ip", "10.0.0.1,node-a"]), UsageError, '"node-a"');

@@ -16,7 +16,9 @@ import { type CliOptions, parseFlags, USAGE, UsageError } from "./flags.ts";
 import { renderPlanText, renderStateJson } from "../render/plan_text.ts";
 import { renderIpvsTable } from "../render/ipvs_table.ts";
 import { formatSyncLine } from "../sync/sync_loop.ts";
-import { type SyncContext, syncOnce, type SyncReport } from "./sync_once.ts";
+import { type SyncContext, syncOnce } from "./sync_once.ts";
+import type { Plan } from "../plan/types.ts";
+import type { KernelState } from "../state/types.ts";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { saveStateFile } from "../../backends/dry_run/state_file.ts";
 import { NodePreparationError } from "../../backends/exec/startup.ts";
@@ -64,18 +66,23 @@ async function loadCluster(options: CliOptions, io: CliIo): Promise<ClusterSnaps
   return snapshot;
 }
 
+/**
+ * Prints a run's result in the `--output` format: the plan as review text, the kernel's
+ * virtual servers as a table, or one JSON object of `state` (read only when printed) and the plan.
+ */
 async function printResult(
-  report: SyncReport,
+  plan: Plan,
+  state: () => Promise<KernelState>,
   backend: Backend,
   options: CliOptions,
   io: CliIo,
 ): Promise<void> {
   if (options.output === "json") {
-    io.stdout(renderStateJson(report.desired.state, report.plan));
+    io.stdout(renderStateJson(await state(), plan));
   } else if (options.output === "table") {
     io.stdout(renderIpvsTable((await backend.read()).virtualServers));
   } else {
-    io.stdout(renderPlanText(report.plan));
+    io.stdout(renderPlanText(plan));
   }
 }
 
@@ -102,7 +109,7 @@ async function runOnce(
   if (options.stateFile && backend instanceof DryRunBackend) {
     await saveStateFile(options.stateFile, backend.state());
   }
-  await printResult(report, backend, options, io);
+  await printResult(report.plan, () => Promise.resolve(report.desired.state), backend, options, io);
   return report.result.failures.length > 0 ? 1 : 0;
 }
 
@@ -147,7 +154,7 @@ async function runCleanup(options: CliOptions, io: CliIo): Promise<number> {
   if (options.stateFile && backend instanceof DryRunBackend) {
     await saveStateFile(options.stateFile, backend.state());
   }
-  io.stdout(renderPlanText(plan));
+  await printResult(plan, () => backend.read(), backend, options, io);
   return result.failures.length > 0 ? 1 : 0;
 }
 

@@ -270,3 +270,59 @@ Deno.test("--cleanup leaves the virtual servers inside --ipvs-exclude-cidrs", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("--cleanup --dry-run --backend exec exits 2 and runs no tool", async () => {
+  const tools = scriptedRunner({});
+  const result = await run(["--cleanup", "--dry-run", "--backend", "exec"], {}, tools);
+  assert.equal(result.code, 2, result.stderr.join("\n"));
+  assert.match(result.stderr.join("\n"), /--dry-run cannot be combined with --backend exec/);
+  assert.deepEqual(tools.calls, []);
+  assert.equal(result.stdout, "");
+});
+
+Deno.test("--state without --dry-run exits 2 before any tool runs", async () => {
+  const tools = scriptedRunner({});
+  const result = await run(
+    [...DRY_RUN.filter((a) => a !== "--dry-run"), "--state", "k.json"],
+    {},
+    tools,
+  );
+  assert.equal(result.code, 2);
+  assert.match(result.stderr.join("\n"), /--state "k\.json".*add --dry-run/);
+  assert.deepEqual(tools.calls, []);
+});
+
+Deno.test("--output json without --once exits 2 instead of printing review text", async () => {
+  let stdout = "";
+  const stderr: string[] = [];
+  const args = [...DRY_RUN.filter((a) => a !== "--once"), "--output", "json"];
+  // Were the loop to start, it would end at once and bind no port.
+  const code = await main([...args, "--healthz-bind-address=", "--metrics-bind-address="], {
+    stdout: (text) => stdout += text,
+    stderr: (line) => stderr.push(line),
+    env: {},
+    hostname: () => "node-a",
+    signal: AbortSignal.abort(),
+    run: scriptedRunner({}),
+  });
+  assert.equal(code, 2, stderr.join("\n"));
+  assert.match(stderr.join("\n"), /--output json prints the result of one run/);
+  assert.equal(stdout, "");
+});
+
+Deno.test("--cleanup --output json prints one JSON object: the kernel after cleanup and the plan", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const state = ["--state", `${dir}/kernel.json`];
+    assert.equal((await run([...DRY_RUN, ...state])).code, 0);
+    const result = await run(["--cleanup", "--dry-run", ...state, "--output", "json"]);
+    assert.equal(result.code, 0, result.stderr.join("\n"));
+    const json = JSON.parse(result.stdout);
+    assert.deepEqual([json.virtualServers, json.ipsets, json.addresses], [[], [], []]);
+    assert.ok(json.plan.some((op: { op: string }) => op.op === "ipvs.deleteVirtualServer"));
+    const table = await run(["--cleanup", "--dry-run", ...state, "--output", "table"]);
+    assert.match(table.stdout, /^IP Virtual Server version/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
