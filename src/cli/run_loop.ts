@@ -26,7 +26,8 @@ import { logSyncProblems } from "./report.ts";
 
 /**
  * kube-proxy checks draining real servers (graceful termination) every minute, whatever the
- * sync period; syncing at least that often does the same here.
+ * sync period; syncing at least that often does the same here (or once per minSyncPeriod, when
+ * that is longer).
  */
 export const GRACEFUL_TERMINATION_CHECK_MS = 60_000;
 
@@ -110,7 +111,12 @@ function serviceHealthUpdater(context: LoopContext, health: HealthState) {
 /** Runs until `context.signal` aborts; returns the exit code. */
 export async function runLoop(context: LoopContext): Promise<number> {
   const clock = context.clock ?? realClock;
-  const syncPeriodMs = Math.min(context.config.ipvs.syncPeriodMs, GRACEFUL_TERMINATION_CHECK_MS);
+  const { minSyncPeriodMs } = context.config.ipvs;
+  // Never below minSyncPeriod, which may itself be longer than the draining check.
+  const syncPeriodMs = Math.max(
+    minSyncPeriodMs,
+    Math.min(context.config.ipvs.syncPeriodMs, GRACEFUL_TERMINATION_CHECK_MS),
+  );
   const health = new HealthState({ clock, syncPeriodMs });
   const metrics = new SyncMetrics();
   const servers = startServers(context.config, health, metrics);
@@ -136,7 +142,7 @@ export async function runLoop(context: LoopContext): Promise<number> {
       },
       clock,
       syncPeriodMs,
-      minSyncPeriodMs: context.config.ipvs.minSyncPeriodMs,
+      minSyncPeriodMs,
       signal: context.signal,
       log: context.log,
       metrics,

@@ -57,3 +57,36 @@ Deno.test("the loop syncs at start, re-syncs on a manifest edit and stops on abo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a minSyncPeriod longer than a minute (a valid config) does not stop the loop from starting", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/web.yaml`, SERVICE("10.0.0.5"));
+  const log: string[] = [];
+  const controller = new AbortController();
+  try {
+    const loop = runLoop({
+      config: testConfig({
+        healthzBindAddress: "",
+        metricsBindAddress: "",
+        ipvs: { syncPeriodMs: 300_000, minSyncPeriodMs: 120_000 },
+      }),
+      backend: new DryRunBackend(),
+      nodeName: "node-a",
+      nodeIPFlags: ["192.168.0.10"],
+      manifests: [dir],
+      printPlans: false,
+      stdout: () => {},
+      log: (line) => log.push(line),
+      signal: controller.signal,
+    });
+    let failed: Error | undefined;
+    loop.catch((error: Error) => failed = error);
+    await until(() => failed !== undefined || log.some((l) => l.startsWith("sync:")), "a sync");
+    assert.equal(failed, undefined);
+    controller.abort();
+    assert.equal(await loop, 0);
+  } finally {
+    controller.abort();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
