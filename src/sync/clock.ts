@@ -20,7 +20,9 @@ export interface Clock {
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * The real clock: `Date.now()` and `setTimeout`.
+ * The real clock: epoch milliseconds that never go back (the wall time at process start plus
+ * the monotonic time since, so a clock set back by NTP or `date -s` cannot hold the sync
+ * schedule back by as much), and `setTimeout`.
  *
  * @example
  * ```ts
@@ -29,7 +31,7 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  * ```
  */
 export const realClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.timeOrigin + performance.now(),
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {

@@ -62,3 +62,19 @@ Deno.test({
     await assert.rejects(sleeping, /stop/);
   },
 });
+
+Deno.test({
+  name: "realClock.now() does not go back when the wall clock is set back",
+  permissions: "none",
+  fn() {
+    const wallClock = Date.now;
+    const before = realClock.now();
+    try {
+      Date.now = () => wallClock() - 3_600_000; // an NTP step or `date -s` an hour back
+      assert.ok(realClock.now() >= before, "the sync schedule would wait an extra hour");
+    } finally {
+      Date.now = wallClock;
+    }
+    assert.ok(Math.abs(realClock.now() - Date.now()) < 60_000, "still epoch milliseconds");
+  },
+});
