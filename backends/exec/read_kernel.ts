@@ -16,6 +16,7 @@ import type {
   IptablesFamilyState,
   VirtualServer,
 } from "../../src/state/types.ts";
+import { isOurSetName } from "../../src/proxier/ownership.ts";
 import { IPVS_DEVICE } from "../../src/state/types.ts";
 import {
   parseIpvsadmList,
@@ -46,7 +47,7 @@ export async function readSavedVirtualServers(run: CommandRunner): Promise<Virtu
 }
 
 /**
- * Every set `ipset save` prints, or only those named `KUBE-` with `oursOnly`. Lines of other
+ * Every set `ipset save` prints, or only ours (`isOurSetName`) with `oursOnly`. Lines of other
  * sets are dropped before parsing, so a foreign set can never make the read fail:
  * `create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x046c7216`
  * `add KUBE-CLUSTER-IP 10.96.0.1,tcp:443`
@@ -54,7 +55,7 @@ export async function readSavedVirtualServers(run: CommandRunner): Promise<Virtu
 export async function readIpsets(run: CommandRunner, oursOnly = true): Promise<IpSet[]> {
   const text = await runOrThrow(run, ["ipset", "save"], { tool: "ipset save" });
   const kept = oursOnly
-    ? text.split("\n").filter((line) => /^\s*(create|add)\s+KUBE-/.test(line)).join("\n")
+    ? text.split("\n").filter((line) => isOurSetName(line.trim().split(/\s+/)[1] ?? "")).join("\n")
     : text;
   return parseIpsetSave(kept);
 }

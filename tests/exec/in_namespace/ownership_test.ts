@@ -132,7 +132,7 @@ Deno.test("running the cleanup a second time finds nothing and writes nothing", 
 Deno.test("an ipset entry of the wrong family is reported with the tool, its line and ipset's stderr", async () => {
   await prepareNamespace();
   await cleanUp();
-  const set = "KUBE-TEST-WRONG-FAMILY";
+  const set = "KUBE-CLUSTER-IP";
   const plan: Operation[] = [
     { op: "ipset.create", set: { name: set, type: "hash:ip,port", family: "inet" } },
     { op: "ipset.add", set, entry: "10.0.0.1,tcp:80" },
