@@ -8,9 +8,8 @@
  */
 
 import type { Backend } from "../../backends/backend.ts";
-import { loadManifests, watchManifests } from "../cluster/manifest_source.ts";
+import { watchManifests } from "../cluster/manifest_source.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
-import { formatObjectWarning } from "../cluster/object_warning.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/health_checks.ts";
 import { renderPlanText } from "../render/plan_text.ts";
@@ -22,6 +21,7 @@ import { ServiceHealthServers } from "../sync/service_health_servers.ts";
 import { runSyncLoop } from "../sync/sync_loop.ts";
 import type { SyncOutcome } from "../sync/sync_outcome.ts";
 import { syncOnce, type SyncReport } from "./sync_once.ts";
+import { ManifestSnapshots } from "./manifest_snapshots.ts";
 import { logSyncProblems } from "./report.ts";
 
 /**
@@ -44,31 +44,6 @@ export interface LoopContext {
   readonly log: (line: string) => void;
   readonly signal: AbortSignal;
   readonly clock?: Clock;
-}
-
-/** Loads the manifests on demand and logs each distinct set of warnings once. */
-class ManifestSnapshots {
-  #snapshot: ClusterSnapshot | undefined;
-  #stale = true;
-  #lastWarnings = "";
-
-  constructor(readonly paths: readonly string[], readonly log: (line: string) => void) {}
-
-  markStale(): void {
-    this.#stale = true;
-  }
-
-  async current(): Promise<ClusterSnapshot> {
-    if (this.#stale || !this.#snapshot) {
-      this.#stale = false;
-      const { snapshot, warnings } = await loadManifests(this.paths);
-      const lines = warnings.map(formatObjectWarning);
-      if (lines.join("\n") !== this.#lastWarnings) lines.forEach((l) => this.log(`warning: ${l}`));
-      this.#lastWarnings = lines.join("\n");
-      this.#snapshot = snapshot;
-    }
-    return this.#snapshot;
-  }
 }
 
 function reportDetails(report: SyncReport, context: LoopContext): void {
@@ -125,18 +100,21 @@ export async function runLoop(context: LoopContext): Promise<number> {
   try {
     await runSyncLoop({
       syncOnce: async (): Promise<SyncOutcome> => {
-        const snapshot = await snapshots.current();
+        const { snapshot, serviceChanges, endpointChanges } = await snapshots.read();
         const report = await syncOnce(context, snapshot);
         reportDetails(report, context);
         serviceHealth.update(snapshot, report.nodeIPs);
-        return report.outcome;
+        return { ...report.outcome, serviceChanges, endpointChanges };
       },
-      // Manifests are complete when read, so the first snapshot is there as soon as it loads.
-      waitForFirstSnapshot: async () => void await snapshots.current(),
+      // Manifests are complete whenever they are read: the first sync can start at once.
+      waitForFirstSnapshot: () => Promise.resolve(),
       subscribe: (onChange) => {
-        const watcher = watchManifests(context.manifests, () => {
-          snapshots.markStale();
-          onChange();
+        const watcher = watchManifests(context.manifests, onChange, {
+          onError: (error) =>
+            context.log(
+              `warning: watching the manifests stopped (${error}); the periodic sync ` +
+                "still reads them",
+            ),
         });
         return () => watcher.close();
       },

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { dirname, resolve } from "node:path";
 import { decodeManifestText } from "./decode.ts";
 import { type ManifestDocument, parseObjects } from "./parse.ts";
 import { buildSnapshot } from "./snapshot.ts";
@@ -184,15 +185,22 @@ export function watchManifests(
   options: WatchOptions = {},
 ): ManifestWatcher {
   const debounceMs = options.debounceMs ?? 100;
-  let watcher: Deno.FsWatcher;
+  let targets: ReturnType<typeof watchTargets>;
+  let watchers: Deno.FsWatcher[];
   try {
-    watcher = Deno.watchFs([...paths], { recursive: true });
+    targets = watchTargets(paths);
+    watchers = [
+      ...(targets.directories.length > 0
+        ? [Deno.watchFs(targets.directories, { recursive: true })]
+        : []),
+      ...(targets.fileParents.length > 0
+        ? [Deno.watchFs(targets.fileParents, { recursive: false })]
+        : []),
+    ];
   } catch (error) {
     throw new ManifestError(
       `Cannot watch manifests in ${paths.map(quote).join(", ")}: ${reason(error)}`,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
   let open = true;
@@ -201,11 +209,14 @@ export function watchManifests(
     timer = undefined;
     if (open) onChange();
   };
-  const closed = (async () => {
+  const relevant = (event: Deno.FsEvent) =>
+    // "access" is the close after a write, already reported as "modify".
+    event.kind !== "access" &&
+    event.paths.some((path) => targets.isWatched(path));
+  const follow = async (watcher: Deno.FsWatcher) => {
     try {
       for await (const event of watcher) {
-        // "access" is the close after a write, already reported as "modify".
-        if (event.kind === "access") continue;
+        if (!relevant(event)) continue;
         clearTimeout(timer);
         timer = setTimeout(fire, debounceMs);
       }
@@ -214,16 +225,38 @@ export function watchManifests(
     } finally {
       if (open) close();
     }
-  })();
+  };
+  const closed = Promise.all(watchers.map(follow)).then(() => {});
   function close(): void {
     if (!open) return;
     open = false;
     clearTimeout(timer);
-    try {
-      watcher.close();
-    } catch {
-      // Already closed by a failure of the watcher itself.
+    for (const watcher of watchers) {
+      try {
+        watcher.close();
+      } catch {
+        // Already closed by a failure of the watcher itself.
+      }
     }
   }
   return { close, closed };
+}
+
+/**
+ * What to watch for `paths`: directories recursively; a single file through its parent
+ * directory, because editors and `sed -i` save by renaming a new file over the old one, after
+ * which a watch on the file itself sees nothing more.
+ */
+function watchTargets(paths: readonly string[]) {
+  const directories: string[] = [];
+  const files = new Set<string>();
+  for (const path of paths) {
+    const absolute = resolve(path);
+    if (Deno.statSync(absolute).isDirectory) directories.push(absolute);
+    else files.add(absolute);
+  }
+  const fileParents = [...new Set([...files].map(dirname))];
+  const isWatched = (path: string) =>
+    files.has(path) || directories.some((dir) => path === dir || path.startsWith(`${dir}/`));
+  return { directories, fileParents, isWatched };
 }

@@ -147,6 +147,41 @@ Deno.test({
 });
 
 Deno.test({
+  name: "watchManifests() on a file keeps seeing edits saved by renaming a new file over it",
+  permissions: PERMISSIONS,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const file = `${dir}/web.yaml`;
+      await Deno.writeTextFile(file, SERVICE("web"));
+      let calls = 0;
+      const watcher = watchManifests([file], () => calls++, { debounceMs: 30 });
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+      // The way editors and `sed -i` save: write a new file, rename it over the old one.
+      const saveByRename = async (port: number) => {
+        await Deno.writeTextFile(`${dir}/.web.yaml.tmp`, SERVICE("web", port));
+        await Deno.rename(`${dir}/.web.yaml.tmp`, file);
+        await settle();
+      };
+      try {
+        await saveByRename(81);
+        const afterFirst = calls;
+        await saveByRename(82);
+        assertEquals(afterFirst >= 1, true);
+        assertEquals(calls > afterFirst, true);
+        // Other files in the same directory are not manifests being watched.
+        const before = calls;
+        await Deno.writeTextFile(`${dir}/notes.txt`, "unrelated");
+        await settle();
+        assertEquals(calls, before);
+      } finally {
+        watcher.close();
+        await watcher.closed;
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "watching a missing path throws ManifestError",
   permissions: PERMISSIONS,
   fn() {

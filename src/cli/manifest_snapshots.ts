@@ -1,0 +1,66 @@
+/**
+ * The manifests as the sync loop sees them: read again for every sync (a periodic sync must
+ * pick up an edit even if the file watcher missed it), with each distinct set of warnings
+ * logged once, and the Services and EndpointSlices that changed since the last read counted
+ * for kube-proxy's `*_changes_total` metrics.
+ *
+ * @module
+ */
+
+import { loadManifests } from "../cluster/manifest_source.ts";
+import { formatObjectWarning } from "../cluster/object_warning.ts";
+import type { ClusterSnapshot } from "../cluster/types.ts";
+
+/** One read of the manifests, with what changed since the read before. */
+export interface SnapshotRead {
+  readonly snapshot: ClusterSnapshot;
+  /** Services added, removed or changed since the previous read (all of them at first). */
+  readonly serviceChanges: number;
+  /** EndpointSlices added, removed or changed since the previous read. */
+  readonly endpointChanges: number;
+}
+
+type Fingerprints = Map<string, string>;
+
+function fingerprints(objects: readonly { namespace: string; name: string }[]): Fingerprints {
+  // `source` names the file, which does not change what the proxier does with the object.
+  return new Map(
+    objects.map((o) => [`${o.namespace}/${o.name}`, JSON.stringify({ ...o, source: "" })]),
+  );
+}
+
+function countChanges(before: Fingerprints, after: Fingerprints): number {
+  let changes = 0;
+  for (const [key, value] of after) if (before.get(key) !== value) changes++;
+  for (const key of before.keys()) if (!after.has(key)) changes++;
+  return changes;
+}
+
+/** Reads the manifests for each sync. */
+export class ManifestSnapshots {
+  #lastWarnings = "";
+  #services: Fingerprints = new Map();
+  #slices: Fingerprints = new Map();
+
+  constructor(readonly paths: readonly string[], readonly log: (line: string) => void) {}
+
+  /** Reads the manifests now. */
+  async read(): Promise<SnapshotRead> {
+    const { snapshot, warnings } = await loadManifests(this.paths);
+    const lines = warnings.map(formatObjectWarning).join("\n");
+    if (lines !== this.#lastWarnings && lines !== "") {
+      for (const line of lines.split("\n")) this.log(`warning: ${line}`);
+    }
+    this.#lastWarnings = lines;
+    const services = fingerprints(snapshot.services);
+    const slices = fingerprints(snapshot.endpointSlices);
+    const read = {
+      snapshot,
+      serviceChanges: countChanges(this.#services, services),
+      endpointChanges: countChanges(this.#slices, slices),
+    };
+    this.#services = services;
+    this.#slices = slices;
+    return read;
+  }
+}
