@@ -20,8 +20,26 @@ export interface CommandResult {
 /** Runs one tool; resolves with its result whatever the exit code. */
 export type CommandRunner = (
   argv: readonly string[],
-  options?: { stdin?: string },
+  options?: RunOptions,
 ) => Promise<CommandResult>;
+
+/** How to run one tool. */
+export interface RunOptions {
+  /** Text for the tool's stdin; none (`/dev/null`) when absent. */
+  readonly stdin?: string;
+  /**
+   * How long the tool may run before it is killed and reported with exit code 124, so a tool
+   * stuck on a lock (an `iptables-restore` waiting for the xtables lock) cannot hang the sync.
+   * @default {120000}
+   */
+  readonly timeoutMs?: number;
+}
+
+/** The exit code of a tool killed for running too long (as coreutils' `timeout` uses). */
+export const TIMED_OUT = 124;
+
+/** A tool that runs longer than this is stuck; a real sync's batches take seconds at most. */
+export const DEFAULT_TOOL_TIMEOUT_MS = 120_000;
 
 /** Runs its arguments and exits with their status, 128+N when a signal N killed them. */
 const SIGNAL_SAFE_WRAPPER = '"$@"; exit $?';
@@ -31,10 +49,11 @@ const SIGNAL_SAFE_WRAPPER = '"$@"; exit $?';
  * nothing (`/dev/null`), stdout and stderr are captured. Never throws for a non-zero exit; a
  * program that is not on PATH gives code 127 and a `command not found` stderr.
  *
- * dax-sh 0.44.1 reports a child killed by a signal it did not send itself (the OOM killer,
- * `kill -9`) as exit code 0, which would make a killed `iptables-restore` look like a success.
- * So the tool runs under a constant `sh -c '"$@"'` wrapper that turns such a death into the
- * shell's usual 128+signal status; the arguments still travel as an array (`"$@"`), never as
+ * The tool runs as `sh -c '"$@"; exit $?' sh timeout -k 5 SECONDS TOOL ARGS...`: coreutils'
+ * `timeout` kills a tool stuck past `timeoutMs` (exit code 124), and the constant `sh` wrapper
+ * turns a death by signal into the usual 128+N status, because dax-sh 0.44.1 reports a child
+ * killed by a signal (the OOM killer, `kill -9`) as exit code 0, which would make a killed
+ * `iptables-restore` look like a success. The arguments travel as an array (`"$@"`), never as
  * shell text.
  *
  * @example
@@ -46,21 +65,28 @@ const SIGNAL_SAFE_WRAPPER = '"$@"; exit $?';
  */
 export const runCommand: CommandRunner = async (
   argv: readonly string[],
-  options: { stdin?: string } = {},
+  options: RunOptions = {},
 ): Promise<CommandResult> => {
   if (argv.length === 0) throw new TypeError("runCommand() needs at least a program name");
   const $ = await loadDax();
   // A resolved path, because dax runs its own built-ins for bare names like `cat` or `echo`.
   const program = argv[0].includes("/") ? argv[0] : await $.which(argv[0]);
   if (program === undefined) return notFound(argv[0]);
-  const base = $`${["sh", "-c", SIGNAL_SAFE_WRAPPER, "sh", program, ...argv.slice(1)]}`
+  const seconds = String((options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS) / 1000);
+  const guarded = ["timeout", "-k", "5", seconds, program, ...argv.slice(1)];
+  const base = $`${["sh", "-c", SIGNAL_SAFE_WRAPPER, "sh", ...guarded]}`
     .noThrow().stdout("piped").stderr("piped");
   const command = options.stdin === undefined ? base.stdin("null") : base.stdinText(options.stdin);
   try {
     const result = await command;
-    // The wrapper's shell says `sh: 1: /sbin/ipvsadm: not found` when a path does not exist.
-    if (result.code === 127 && /^sh: .*not found/.test(result.stderr)) {
+    // `timeout: failed to run command '/sbin/ipvsadm': No such file or directory`
+    if (result.code === 127 && /^timeout: failed to run command/.test(result.stderr)) {
       return notFound(argv[0]);
+    }
+    if (result.code === TIMED_OUT) {
+      const seconds = (options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS) / 1000;
+      const note = `${argv[0]}: killed after ${seconds} s (timed out)\n`;
+      return { code: TIMED_OUT, stdout: result.stdout, stderr: result.stderr + note };
     }
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   } catch (error) {

@@ -59,6 +59,18 @@ Deno.test({
 });
 
 Deno.test({
+  name: "runCommand() kills a tool that runs past its timeout and reports code 124",
+  permissions: RUN,
+  async fn() {
+    const started = Date.now();
+    const result = await runCommand(["sleep", "30"], { timeoutMs: 200 });
+    assert.equal(result.code, 124);
+    assert.match(result.stderr, /sleep: killed after 0\.2 s \(timed out\)/);
+    assert.ok(Date.now() - started < 10_000);
+  },
+});
+
+Deno.test({
   name: "runCommand() reports a missing program as code 127 with a clear message",
   permissions: RUN,
   async fn() {
