@@ -29,8 +29,13 @@ export function backendKind(options: CliOptions): "dry-run" | "exec" | "netlink"
 }
 
 async function openDryRun(options: CliOptions): Promise<DryRunBackend> {
-  const initial = options.stateFile ? await loadStateFile(options.stateFile) : undefined;
-  return new DryRunBackend({ initial });
+  if (!options.stateFile) return new DryRunBackend();
+  try {
+    return new DryRunBackend({ initial: await loadStateFile(options.stateFile) });
+  } catch (error) {
+    // The state file is the user's input, like the config: a bad one is exit code 2.
+    throw new InputError((error as Error).message, { cause: error });
+  }
 }
 
 /** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */

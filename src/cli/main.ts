@@ -163,6 +163,16 @@ function isInputError(error: unknown): boolean {
     error instanceof ManifestError || error instanceof InputError;
 }
 
+/** An unexpected error's message and its causes, without a stack trace. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause === undefined ? error.message : `${error.message} (${describe(error.cause)})`;
+}
+
+function oneLine(text: string): string {
+  return text.trim().replaceAll(/\s*\n\s*/g, " | ");
+}
+
 /** Runs the command line; returns the exit code. */
 export async function main(args: readonly string[], io: CliIo): Promise<number> {
   try {
@@ -184,7 +194,7 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
       io.stderr(`error: ${error.message}`);
       return 1;
     }
-    io.stderr(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    io.stderr(`error: ${oneLine(describe(error))}`);
     return 1;
   }
 }

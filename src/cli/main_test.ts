@@ -326,3 +326,16 @@ Deno.test("--cleanup --output json prints one JSON object: the kernel after clea
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a malformed --state file exits 2 naming the file, and prints no plan", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/kernel.json`, '{"virtualServers": "nope"}');
+    const result = await run([...DRY_RUN, "--state", `${dir}/kernel.json`]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr.join("\n"), /kernel\.json/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
