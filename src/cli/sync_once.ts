@@ -89,6 +89,7 @@ export async function syncOnce(
     operationsByKind: countByKind(plan),
     failures: result.failures.length,
     writes: result.writes,
+    iptablesRestoreFailed: result.failures.some((f) => /^ip6?tables-restore/.test(f.tool)),
   };
   return { desired, plan, result, outcome, nodeIPs };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { syncFailed, type SyncOutcome } from "./sync_outcome.ts";
+import type { SyncOutcome } from "./sync_outcome.ts";
 
 /** kube-proxy's metric name prefix. */
 export const METRIC_PREFIX = "kubeproxy_";
@@ -69,7 +69,8 @@ export class SyncMetrics {
     this.#durationCount++;
     this.#endpointChanges += outcome.endpointChanges ?? 0;
     this.#serviceChanges += outcome.serviceChanges ?? 0;
-    if (syncFailed(outcome)) this.#restoreFailures++;
+    // kube-proxy counts refused iptables-restore runs here, not every failed sync.
+    if (outcome.iptablesRestoreFailed) this.#restoreFailures++;
     else this.#lastSyncSeconds = nowMs / 1000;
   }
 

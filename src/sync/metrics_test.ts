@@ -41,7 +41,10 @@ Deno.test({
     const metrics = new SyncMetrics();
     const ok = { operationsByKind: {}, failures: 0, writes: 1, endpointChanges: 3 };
     metrics.recordSync({ ...ok, durationMs: 3, serviceChanges: 2 }, 1_700_000_000_000);
-    metrics.recordSync({ ...ok, durationMs: 20_000, failures: 1 }, 1_700_000_030_000);
+    metrics.recordSync(
+      { ...ok, durationMs: 20_000, failures: 1, iptablesRestoreFailed: true },
+      1_700_000_030_000,
+    );
     metrics.recordQueued(1_700_000_031_500);
     const lines = metrics.render().split("\n");
     const has = (line: string) => assert.ok(lines.includes(line), `missing ${line}`);
@@ -57,5 +60,18 @@ Deno.test({
     has("kubeproxy_sync_proxy_rules_iptables_restore_failures_total 1");
     has("kubeproxy_sync_proxy_rules_endpoint_changes_total 6");
     has("kubeproxy_sync_proxy_rules_service_changes_total 2");
+  },
+});
+
+Deno.test({
+  name: "only a refused iptables-restore counts as an iptables restore failure",
+  permissions: "none",
+  fn() {
+    const metrics = new SyncMetrics();
+    const failed = { operationsByKind: {}, failures: 1, writes: 1, durationMs: 5 };
+    metrics.recordSync({ ...failed, error: "ipset restore refused a line" }, 1_700_000_000_000);
+    assert.ok(metrics.render().includes("iptables_restore_failures_total 0"));
+    metrics.recordSync({ ...failed, iptablesRestoreFailed: true }, 1_700_000_001_000);
+    assert.ok(metrics.render().includes("iptables_restore_failures_total 1"));
   },
 });

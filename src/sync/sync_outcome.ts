@@ -14,6 +14,8 @@ export interface SyncOutcome {
   readonly failures: number;
   /** Processes started or netlink batches sent. */
   readonly writes: number;
+  /** Whether an `iptables-restore`/`ip6tables-restore` run was refused (a metric of its own). */
+  readonly iptablesRestoreFailed?: boolean;
   /** EndpointSlice changes this sync took in (kube-proxy's endpoint_changes_total). */
   readonly endpointChanges?: number;
   /** Service changes this sync took in (kube-proxy's service_changes_total). */
