@@ -233,3 +233,13 @@ export async function ipvsAvailable(readTextFile: ReadTextFile = readTextFileIfE
 > {
   return (await readTextFile("/proc/net/ip_vs")) !== undefined;
 }
+
+/**
+ * Whether the kernel runs IPv6 (`/proc/net/if_inet6` exists unless it was booted with
+ * `ipv6.disable=1`); without it `ip6tables-save` fails, so the IPv6 half is not read at all.
+ */
+export async function ipv6Available(readTextFile: ReadTextFile = readTextFileIfExists): Promise<
+  boolean
+> {
+  return (await readTextFile("/proc/net/if_inet6")) !== undefined;
+}

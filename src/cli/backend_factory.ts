@@ -11,7 +11,12 @@ import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { loadStateFile } from "../../backends/dry_run/state_file.ts";
 import { type CommandRunner, runCommand } from "../../backends/exec/command.ts";
 import { ExecBackend } from "../../backends/exec/exec_backend.ts";
-import { ipvsAvailable, readTextFileIfExists } from "../../backends/exec/kernel_modules.ts";
+import {
+  ipv6Available,
+  ipvsAvailable,
+  readTextFileIfExists,
+} from "../../backends/exec/kernel_modules.ts";
+import type { IptablesFamily } from "../state/types.ts";
 import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
 import { prepareNode } from "../../backends/exec/startup.ts";
 import type { ProxyConfig } from "../config/types.ts";
@@ -38,6 +43,11 @@ async function openDryRun(options: CliOptions): Promise<DryRunBackend> {
   }
 }
 
+/** The families the kernel runs: a node booted without IPv6 has no ip6tables to read. */
+async function kernelFamilies(): Promise<IptablesFamily[]> {
+  return await ipv6Available() ? ["ipv4", "ipv6"] : ["ipv4"];
+}
+
 /** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */
 async function openExec(
   config: ProxyConfig,
@@ -51,7 +61,7 @@ async function openExec(
   });
   if (!report.ok) throw new PreflightError(formatPreflightFailure(report));
   for (const line of await prepareNode({ config: config.ipvs, run })) log(line);
-  return new ExecBackend({ run });
+  return new ExecBackend({ run, families: await kernelFamilies() });
 }
 
 /** Opens the backend a sync run uses; `run` runs the exec backend's tools. */
@@ -82,5 +92,5 @@ export async function openCleanupBackend(
   if (kind === "netlink") {
     throw new InputError("the netlink backend is not available yet; use --backend exec");
   }
-  return new ExecBackend({ run, ipvs: await ipvsAvailable() });
+  return new ExecBackend({ run, ipvs: await ipvsAvailable(), families: await kernelFamilies() });
 }
