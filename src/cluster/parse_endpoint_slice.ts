@@ -87,9 +87,10 @@ function parseEndpoint(raw: unknown, path: string, addressType: AddressType): En
   );
   const conditions = fieldsAt(raw, "conditions", path) ?? {};
   const conditionsPath = join(path, "conditions");
-  // The API's nil rules: ready nil -> true, serving nil -> ready, terminating nil -> false.
+  // kube-proxy's nil rules (endpointslicecache.go): ready and serving nil -> true,
+  // terminating nil -> false.
   const ready = booleanAt(conditions, "ready", conditionsPath) ?? true;
-  const serving = booleanAt(conditions, "serving", conditionsPath) ?? ready;
+  const serving = booleanAt(conditions, "serving", conditionsPath) ?? true;
   const terminating = booleanAt(conditions, "terminating", conditionsPath) ?? false;
   const nodeName = stringAt(raw, "nodeName", path) ?? "";
   if (nodeName !== "" && !isDns1123Subdomain(nodeName)) {

@@ -34,12 +34,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "nil conditions follow the API: ready true, serving = ready, terminating false",
+  name: "nil conditions read as kube-proxy reads them: ready and serving true, terminating false",
   permissions: "none",
   fn() {
     const cases = [
       [{}, { ready: true, serving: true, terminating: false }],
-      [{ ready: false }, { ready: false, serving: false, terminating: false }],
+      [{ ready: false }, { ready: false, serving: true, terminating: false }],
+      // Not ready, terminating, serving unset: a fallback endpoint for kube-proxy.
+      [{ ready: false, terminating: true }, { ready: false, serving: true, terminating: true }],
       [{ ready: null, serving: null, terminating: null }, {
         ready: true,
         serving: true,

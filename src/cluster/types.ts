@@ -69,11 +69,11 @@ export interface Service {
   readonly source: string;
 }
 
-/** `endpoints[].conditions` with the API's nil rules applied. */
+/** `endpoints[].conditions` with kube-proxy's nil rules applied. */
 export interface EndpointConditions {
   /** nil means true. */
   readonly ready: boolean;
-  /** nil means the value of ready. */
+  /** nil means true (as kube-proxy reads it). */
   readonly serving: boolean;
   /** nil means false. */
   readonly terminating: boolean;
