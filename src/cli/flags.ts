@@ -119,7 +119,7 @@ const PROXY_HELP: ReadonlyArray<readonly [string, string]> = [
   ["--hostname-override NAME", `this node's name (default: the host name)`],
   ["--healthz-bind-address IP:PORT", `health check server address (default 0.0.0.0:10256)`],
   ["--metrics-bind-address IP:PORT", `metrics server address (default 127.0.0.1:10249)`],
-  ["--kubeconfig FILE", `kubeconfig for the API server`],
+  ["--kubeconfig FILE", `accepted; cluster objects come from --manifests, not an API server`],
   ["--feature-gates GATES", `e.g. SupportIPVSProxyMode=true (comma list of Name=bool)`],
 ];
 
