@@ -90,3 +90,60 @@ Deno.test("a minSyncPeriod longer than a minute (a valid config) does not stop t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const LOCAL_LB = (healthPort: number) => `
+apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.0.0.7
+  externalTrafficPolicy: Local
+  healthCheckNodePort: ${healthPort}
+  ports: [{name: http, port: 80, nodePort: 30080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: shop-1, namespace: default, labels: {kubernetes.io/service-name: shop}}
+addressType: IPv4
+endpoints:
+  - {addresses: [10.244.1.5], nodeName: node-a}
+  - {addresses: [10.244.2.5], nodeName: node-b}
+ports: [{name: http, port: 80}]
+`;
+
+Deno.test("the loop serves each Local LoadBalancer's health check node port with its local count", async () => {
+  const dir = await Deno.makeTempDir();
+  const controller = new AbortController();
+  // A free port: bind to port 0, note it, release it.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const healthPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await Deno.writeTextFile(`${dir}/shop.yaml`, LOCAL_LB(healthPort));
+  const log: string[] = [];
+  try {
+    const loop = runLoop({
+      config: testConfig({ healthzBindAddress: "", metricsBindAddress: "" }),
+      backend: new DryRunBackend(),
+      nodeName: "node-a",
+      nodeIPFlags: ["192.168.0.10"],
+      manifests: [dir],
+      printPlans: false,
+      stdout: () => {},
+      log: (line) => log.push(line),
+      signal: controller.signal,
+    });
+    await until(() => log.some((l) => l.startsWith("sync:")), "the first sync");
+    const response = await fetch(`http://127.0.0.1:${healthPort}/`);
+    const body = await response.json();
+    assert.equal(response.status, 200);
+    assert.deepEqual(body.service, { namespace: "default", name: "shop" });
+    assert.equal(body.localEndpoints, 1);
+    controller.abort();
+    assert.equal(await loop, 0);
+    await assert.rejects(fetch(`http://127.0.0.1:${healthPort}/`));
+  } finally {
+    controller.abort();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
