@@ -64,6 +64,15 @@ async function openExec(
   return new ExecBackend({ run, families: await kernelFamilies() });
 }
 
+/** The backend the flags ask for, refusing one that does not exist yet. */
+function availableKind(options: CliOptions): "dry-run" | "exec" {
+  const kind = backendKind(options);
+  if (kind === "netlink") {
+    throw new InputError("the netlink backend is not available yet; use --backend exec");
+  }
+  return kind;
+}
+
 /** Opens the backend a sync run uses; `run` runs the exec backend's tools. */
 export async function openBackend(
   options: CliOptions,
@@ -71,11 +80,7 @@ export async function openBackend(
   log: (line: string) => void,
   run: CommandRunner = runCommand,
 ): Promise<Backend> {
-  const kind = backendKind(options);
-  if (kind === "dry-run") return await openDryRun(options);
-  if (kind === "netlink") {
-    throw new InputError("the netlink backend is not available yet; use --backend exec");
-  }
+  if (availableKind(options) === "dry-run") return await openDryRun(options);
   return await openExec(config, log, run);
 }
 
@@ -87,10 +92,6 @@ export async function openCleanupBackend(
   options: CliOptions,
   run: CommandRunner = runCommand,
 ): Promise<Backend> {
-  const kind = backendKind(options);
-  if (kind === "dry-run") return await openDryRun(options);
-  if (kind === "netlink") {
-    throw new InputError("the netlink backend is not available yet; use --backend exec");
-  }
+  if (availableKind(options) === "dry-run") return await openDryRun(options);
   return new ExecBackend({ run, ipvs: await ipvsAvailable(), families: await kernelFamilies() });
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { testConfig } from "../proxier/testing.ts";
+import type { ProxyConfig } from "../config/types.ts";
 import { runLoop } from "./run_loop.ts";
 
 const SERVICE = (clusterIP: string) => `
@@ -20,29 +21,35 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A loop over the manifests in `dir` with a dry-run backend and no HTTP servers. */
+function startLoop(dir: string, ipvs: Partial<ProxyConfig["ipvs"]> = {}) {
+  const log: string[] = [];
+  const output = { stdout: "" };
+  const controller = new AbortController();
+  const backend = new DryRunBackend();
+  const loop = runLoop({
+    config: testConfig({ healthzBindAddress: "", metricsBindAddress: "", ipvs }),
+    backend,
+    nodeName: "node-a",
+    nodeIPFlags: ["192.168.0.10"],
+    manifests: [dir],
+    printPlans: true,
+    stdout: (text) => output.stdout += text,
+    log: (line) => log.push(line),
+    signal: controller.signal,
+  });
+  const syncs = () => log.filter((l) => l.startsWith("sync:"));
+  return { loop, log, output, controller, backend, syncs };
+}
+
 Deno.test("the loop syncs at start, re-syncs on a manifest edit and stops on abort", async () => {
   const dir = await Deno.makeTempDir();
   const file = `${dir}/web.yaml`;
   await Deno.writeTextFile(file, SERVICE("10.0.0.5"));
-  const log: string[] = [];
-  let stdout = "";
-  const controller = new AbortController();
-  const backend = new DryRunBackend();
+  const { loop, output, controller, backend, syncs } = startLoop(dir);
   try {
-    const loop = runLoop({
-      config: testConfig({ healthzBindAddress: "", metricsBindAddress: "" }),
-      backend,
-      nodeName: "node-a",
-      nodeIPFlags: ["192.168.0.10"],
-      manifests: [dir],
-      printPlans: true,
-      stdout: (text) => stdout += text,
-      log: (line) => log.push(line),
-      signal: controller.signal,
-    });
-    const syncs = () => log.filter((l) => l.startsWith("sync:"));
     await until(() => syncs().length === 1, "the first sync");
-    assert.match(stdout, /-A -t 10\.0\.0\.5:80 -s rr/);
+    assert.match(output.stdout, /-A -t 10\.0\.0\.5:80 -s rr/);
 
     await Deno.writeTextFile(file, SERVICE("10.0.0.6"));
     await until(() => syncs().length === 2, "the sync after the edit");
@@ -61,27 +68,14 @@ Deno.test("the loop syncs at start, re-syncs on a manifest edit and stops on abo
 Deno.test("a minSyncPeriod longer than a minute (a valid config) does not stop the loop from starting", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/web.yaml`, SERVICE("10.0.0.5"));
-  const log: string[] = [];
-  const controller = new AbortController();
+  const { loop, syncs, controller } = startLoop(dir, {
+    syncPeriodMs: 300_000,
+    minSyncPeriodMs: 120_000,
+  });
   try {
-    const loop = runLoop({
-      config: testConfig({
-        healthzBindAddress: "",
-        metricsBindAddress: "",
-        ipvs: { syncPeriodMs: 300_000, minSyncPeriodMs: 120_000 },
-      }),
-      backend: new DryRunBackend(),
-      nodeName: "node-a",
-      nodeIPFlags: ["192.168.0.10"],
-      manifests: [dir],
-      printPlans: false,
-      stdout: () => {},
-      log: (line) => log.push(line),
-      signal: controller.signal,
-    });
     let failed: Error | undefined;
     loop.catch((error: Error) => failed = error);
-    await until(() => failed !== undefined || log.some((l) => l.startsWith("sync:")), "a sync");
+    await until(() => failed !== undefined || syncs().length > 0, "a sync");
     assert.equal(failed, undefined);
     controller.abort();
     assert.equal(await loop, 0);
@@ -114,26 +108,14 @@ ports: [{name: http, port: 80}]
 
 Deno.test("the loop serves each Local LoadBalancer's health check node port with its local count", async () => {
   const dir = await Deno.makeTempDir();
-  const controller = new AbortController();
   // A free port: bind to port 0, note it, release it.
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const healthPort = (probe.addr as Deno.NetAddr).port;
   probe.close();
   await Deno.writeTextFile(`${dir}/shop.yaml`, LOCAL_LB(healthPort));
-  const log: string[] = [];
+  const { loop, syncs, controller } = startLoop(dir);
   try {
-    const loop = runLoop({
-      config: testConfig({ healthzBindAddress: "", metricsBindAddress: "" }),
-      backend: new DryRunBackend(),
-      nodeName: "node-a",
-      nodeIPFlags: ["192.168.0.10"],
-      manifests: [dir],
-      printPlans: false,
-      stdout: () => {},
-      log: (line) => log.push(line),
-      signal: controller.signal,
-    });
-    await until(() => log.some((l) => l.startsWith("sync:")), "the first sync");
+    await until(() => syncs().length > 0, "the first sync");
     const response = await fetch(`http://127.0.0.1:${healthPort}/`);
     const body = await response.json();
     assert.equal(response.status, 200);
