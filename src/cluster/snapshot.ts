@@ -19,7 +19,7 @@ export interface SnapshotInput {
 
 /**
  * Sorts services and slices by namespace, then name, nodes by name, and deep-freezes the result
- * (copies are frozen; the input is left as it was).
+ * (copies are frozen and the input is left as it was, unless `copy: false`).
  *
  * @example
  * ```ts
@@ -27,11 +27,20 @@ export interface SnapshotInput {
  * Object.isFrozen(snapshot.services[0].ports); // true
  * ```
  */
-export function buildSnapshot(parsed: SnapshotInput): ClusterSnapshot {
+export function buildSnapshot(
+  parsed: SnapshotInput,
+  options: { readonly copy?: boolean } = {},
+): ClusterSnapshot {
+  // Without copies (a caller that owns its objects and keeps them unchanged), objects are
+  // frozen in place and an object frozen once is not walked again: a source that keeps its
+  // parsed objects between reads pays for each object once.
+  const copy = options.copy ?? true;
+  const own = <T>(items: readonly T[]): T[] =>
+    copy ? items.map((i) => structuredClone(i)) : [...items];
   return deepFreeze({
-    services: sortByIdentity(parsed.services.map((s) => structuredClone(s))),
-    endpointSlices: sortByIdentity(parsed.endpointSlices.map((s) => structuredClone(s))),
-    nodes: parsed.nodes.map((n) => structuredClone(n)).sort((x, y) => compare(x.name, y.name)),
+    services: sortByIdentity(own(parsed.services)),
+    endpointSlices: sortByIdentity(own(parsed.endpointSlices)),
+    nodes: own(parsed.nodes).sort((x, y) => compare(x.name, y.name)),
   });
 }
 
