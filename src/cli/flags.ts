@@ -42,6 +42,8 @@ export interface CliOptions {
   readonly cleanup: boolean;
   /** `--help` / `-h`. */
   readonly help: boolean;
+  /** `--master URL`: the API server, over the kubeconfig's; "" when not given. */
+  readonly master: string;
   /** kube-proxy's flags, raw; only the given ones are set. */
   readonly proxyFlags: ProxyFlagOverrides;
 }
@@ -69,6 +71,7 @@ const OWN_OPTIONS: Record<string, OptionSpec> = {
   backend: { type: "string" },
   cleanup: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  master: { type: "string" },
 };
 
 /** Every flag parseArgs knows. */
@@ -119,7 +122,8 @@ const PROXY_HELP: ReadonlyArray<readonly [string, string]> = [
   ["--hostname-override NAME", `this node's name (default: the host name)`],
   ["--healthz-bind-address IP:PORT", `health check server address (default 0.0.0.0:10256)`],
   ["--metrics-bind-address IP:PORT", `metrics server address (default 127.0.0.1:10249)`],
-  ["--kubeconfig FILE", `accepted; cluster objects come from --manifests, not an API server`],
+  ["--kubeconfig FILE", `kubeconfig of the API server to read the cluster from`],
+  ["--master URL", `the API server's URL (over the kubeconfig's server)`],
   ["--feature-gates GATES", `e.g. SupportIPVSProxyMode=true (comma list of Name=bool)`],
 ];
 
@@ -168,6 +172,7 @@ export function parseFlags(args: readonly string[]): CliOptions {
     backend: text("backend") === undefined ? "" : oneOf("--backend", text("backend")!, BACKENDS),
     cleanup: on("cleanup"),
     help: on("help"),
+    master: text("master") ?? "",
     proxyFlags: proxyFlags(values),
   };
   if (!options.help) checkCombinations(options);

@@ -18,6 +18,7 @@ test("parseFlags() gives the defaults for an empty command line", () => {
     backend: "",
     cleanup: false,
     help: false,
+    master: "",
     proxyFlags: {},
   });
 });

@@ -8,9 +8,12 @@
 import { ConfigError, resolveConfig } from "../config/load.ts";
 import { readConfigFile } from "../config/read_config_file.ts";
 import type { ProxyConfig } from "../config/types.ts";
-import { loadManifests, ManifestError } from "../cluster/manifest_source.ts";
-import type { ClusterSnapshot } from "../cluster/types.ts";
-import { formatObjectWarning } from "../cluster/object_warning.ts";
+import { ManifestError } from "../cluster/manifest_source.ts";
+import type { ClusterSource } from "../cluster/source.ts";
+import { ApiClusterSource } from "../cluster/api/api_source.ts";
+import { recordStartingEvent } from "../cluster/api/events.ts";
+import { KubeconfigError } from "../cluster/api/kubeconfig.ts";
+import type { ReflectorTuning } from "../cluster/api/reflector.ts";
 import { runLoop } from "./run_loop.ts";
 import { type CliOptions, parseFlags, USAGE, UsageError } from "./flags.ts";
 import { renderPlanText, renderStateJson } from "../render/plan_text.ts";
@@ -27,6 +30,12 @@ import type { CommandRunner } from "../../backends/exec/command.ts";
 import { failureLine, logSyncProblems } from "./report.ts";
 import { cleanupPlan } from "../plan/diff.ts";
 import { InputError, openBackend, openCleanupBackend, PreflightError } from "./backend_factory.ts";
+import {
+  ListTimeoutError,
+  ONCE_LIST_TIMEOUT_MS,
+  openClusterSource,
+  waitForSource,
+} from "./cluster_source.ts";
 
 /** Where the CLI writes; injectable so tests capture output. */
 export interface CliIo {
@@ -46,6 +55,13 @@ export interface CliIo {
    * @default {runCommand}
    */
   readonly run?: CommandRunner;
+  /**
+   * How long `--once` waits for the API's initial lists.
+   * @default {ONCE_LIST_TIMEOUT_MS}
+   */
+  readonly listTimeoutMs?: number;
+  /** The API reflectors' timing (tests make retries fast). */
+  readonly reflectorTuning?: ReflectorTuning;
 }
 
 async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> {
@@ -58,12 +74,6 @@ async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> 
   });
   for (const warning of warnings) io.stderr(`warning: ${warning}`);
   return config;
-}
-
-async function loadCluster(options: CliOptions, io: CliIo): Promise<ClusterSnapshot> {
-  const { snapshot, warnings } = await loadManifests(options.manifests);
-  for (const warning of warnings) io.stderr(`warning: ${formatObjectWarning(warning)}`);
-  return snapshot;
 }
 
 /**
@@ -93,10 +103,11 @@ function nodeNameOf(config: ProxyConfig, io: CliIo): string {
 async function runOnce(
   options: CliOptions,
   config: ProxyConfig,
+  source: ClusterSource,
   backend: Backend,
   io: CliIo,
 ): Promise<number> {
-  const snapshot = await loadCluster(options, io);
+  const { snapshot } = await source.read();
   const context: SyncContext = {
     config,
     backend,
@@ -114,23 +125,44 @@ async function runOnce(
 }
 
 async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise<number> {
-  if (options.manifests.length === 0) {
-    throw new InputError("no cluster objects: give --manifests PATH (a file or directory)");
-  }
-  const backend = await openBackend(options, config, io.stderr, io.run);
-  io.stderr("Using ipvs Proxier.");
-  if (options.once) return await runOnce(options, config, backend, io);
-  return await runLoop({
-    config,
-    backend,
-    nodeName: nodeNameOf(config, io),
-    nodeIPFlags: options.nodeIPs,
+  const nodeName = nodeNameOf(config, io);
+  const source = openClusterSource({
     manifests: options.manifests,
-    printPlans: backend instanceof DryRunBackend,
-    stdout: io.stdout,
+    config,
+    master: options.master,
+    nodeName,
+    env: io.env,
     log: io.stderr,
-    signal: io.signal ?? new AbortController().signal,
+    tuning: io.reflectorTuning,
   });
+  const signal = io.signal ?? new AbortController().signal;
+  try {
+    // Nothing touches the node before the first complete snapshot: a bad --manifests path or
+    // an API server that cannot be listed leaves the node as it was.
+    const timeoutMs = options.once ? io.listTimeoutMs ?? ONCE_LIST_TIMEOUT_MS : undefined;
+    await waitForSource(source, signal, timeoutMs);
+    if (signal.aborted) return 0;
+    const backend = await openBackend(options, config, io.stderr, io.run);
+    io.stderr("Using ipvs Proxier.");
+    if (source instanceof ApiClusterSource) {
+      const { client } = source;
+      await recordStartingEvent(client, nodeName, io.hostname(), (line) => io.stderr(line));
+    }
+    if (options.once) return await runOnce(options, config, source, backend, io);
+    return await runLoop({
+      config,
+      backend,
+      nodeName,
+      nodeIPFlags: options.nodeIPs,
+      source,
+      printPlans: backend instanceof DryRunBackend,
+      stdout: io.stdout,
+      log: io.stderr,
+      signal,
+    });
+  } finally {
+    await source.close();
+  }
 }
 
 /**
@@ -160,7 +192,8 @@ async function runCleanup(options: CliOptions, io: CliIo): Promise<number> {
 
 function isInputError(error: unknown): boolean {
   return error instanceof UsageError || error instanceof ConfigError ||
-    error instanceof ManifestError || error instanceof InputError;
+    error instanceof ManifestError || error instanceof InputError ||
+    error instanceof KubeconfigError;
 }
 
 /** An unexpected error's message and its causes, without a stack trace. */
@@ -190,7 +223,10 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
       io.stderr(`error: ${(error as Error).message}`);
       return 2;
     }
-    if (error instanceof PreflightError || error instanceof NodePreparationError) {
+    if (
+      error instanceof PreflightError || error instanceof NodePreparationError ||
+      error instanceof ListTimeoutError
+    ) {
       io.stderr(`error: ${error.message}`);
       return 1;
     }

@@ -7,18 +7,11 @@
  * @module
  */
 
-import { loadManifests } from "../cluster/manifest_source.ts";
+import { listManifestFiles, loadManifests, watchManifests } from "../cluster/manifest_source.ts";
 import { formatObjectWarning } from "../cluster/object_warning.ts";
-import type { ClusterSnapshot } from "../cluster/types.ts";
+import type { ClusterSource, SnapshotRead } from "../cluster/source.ts";
 
-/** One read of the manifests, with what changed since the read before. */
-export interface SnapshotRead {
-  readonly snapshot: ClusterSnapshot;
-  /** Services added, removed or changed since the previous read (all of them at first). */
-  readonly serviceChanges: number;
-  /** EndpointSlices added, removed or changed since the previous read. */
-  readonly endpointChanges: number;
-}
+export type { SnapshotRead } from "../cluster/source.ts";
 
 type Fingerprints = Map<string, string>;
 
@@ -36,13 +29,42 @@ function countChanges(before: Fingerprints, after: Fingerprints): number {
   return changes;
 }
 
-/** Reads the manifests for each sync. */
-export class ManifestSnapshots {
+/** Reads the manifests for each sync: the {@link ClusterSource} of `--manifests`. */
+export class ManifestSnapshots implements ClusterSource {
   #lastWarnings = "";
   #services: Fingerprints = new Map();
   #slices: Fingerprints = new Map();
 
   constructor(readonly paths: readonly string[], readonly log: (line: string) => void) {}
+
+  /** `manifests a.yaml, dir/`. */
+  get description(): string {
+    return `manifests ${this.paths.join(", ")}`;
+  }
+
+  /**
+   * Manifests are complete whenever they are read: ready once the paths exist.
+   * @throws {ManifestError} when a path is missing, before anything touches the node.
+   */
+  async ready(): Promise<void> {
+    await listManifestFiles(this.paths);
+  }
+
+  /** Watches the files (debounced); the periodic sync still reads them if the watch fails. */
+  subscribe(onChange: () => void): () => void {
+    const watcher = watchManifests(this.paths, onChange, {
+      onError: (error) =>
+        this.log(
+          `warning: watching the manifests stopped (${error}); the periodic sync still reads them`,
+        ),
+    });
+    return () => watcher.close();
+  }
+
+  /** Nothing to stop: each read is complete in itself. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 
   /** Reads the manifests now. */
   async read(): Promise<SnapshotRead> {

@@ -8,7 +8,6 @@
  */
 
 import type { Backend } from "../../backends/backend.ts";
-import { watchManifests } from "../cluster/manifest_source.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/health_checks.ts";
@@ -21,7 +20,7 @@ import { ServiceHealthServers } from "../sync/service_health_servers.ts";
 import { runSyncLoop } from "../sync/sync_loop.ts";
 import type { SyncOutcome } from "../sync/sync_outcome.ts";
 import { syncOnce, type SyncReport } from "./sync_once.ts";
-import { ManifestSnapshots } from "./manifest_snapshots.ts";
+import type { ClusterSource } from "../cluster/source.ts";
 import { logSyncProblems } from "./report.ts";
 
 /**
@@ -37,7 +36,8 @@ export interface LoopContext {
   readonly backend: Backend;
   readonly nodeName: string;
   readonly nodeIPFlags: readonly string[];
-  readonly manifests: readonly string[];
+  /** Where the cluster's objects come from (manifests or the API). */
+  readonly source: ClusterSource;
   /** Print each non-empty plan on stdout (the dry-run's live review). */
   readonly printPlans: boolean;
   readonly stdout: (text: string) => void;
@@ -96,28 +96,17 @@ export async function runLoop(context: LoopContext): Promise<number> {
   const metrics = new SyncMetrics();
   const servers = startServers(context.config, health, metrics);
   const serviceHealth = serviceHealthUpdater(context, health);
-  const snapshots = new ManifestSnapshots(context.manifests, context.log);
   try {
     await runSyncLoop({
       syncOnce: async (): Promise<SyncOutcome> => {
-        const { snapshot, serviceChanges, endpointChanges } = await snapshots.read();
+        const { snapshot, serviceChanges, endpointChanges } = await context.source.read();
         const report = await syncOnce(context, snapshot);
         reportDetails(report, context);
         serviceHealth.update(snapshot, report.nodeIPs);
         return { ...report.outcome, serviceChanges, endpointChanges };
       },
-      // Manifests are complete whenever they are read: the first sync can start at once.
-      waitForFirstSnapshot: () => Promise.resolve(),
-      subscribe: (onChange) => {
-        const watcher = watchManifests(context.manifests, onChange, {
-          onError: (error) =>
-            context.log(
-              `warning: watching the manifests stopped (${error}); the periodic sync ` +
-                "still reads them",
-            ),
-        });
-        return () => watcher.close();
-      },
+      waitForFirstSnapshot: () => context.source.ready(context.signal),
+      subscribe: (onChange) => context.source.subscribe(onChange),
       clock,
       syncPeriodMs,
       minSyncPeriodMs,

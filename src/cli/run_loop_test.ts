@@ -1,3 +1,4 @@
+import { ManifestSnapshots } from "./manifest_snapshots.ts";
 import assert from "node:assert/strict";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { testConfig } from "../proxier/testing.ts";
@@ -32,7 +33,7 @@ function startLoop(dir: string, ipvs: Partial<ProxyConfig["ipvs"]> = {}) {
     backend,
     nodeName: "node-a",
     nodeIPFlags: ["192.168.0.10"],
-    manifests: [dir],
+    source: new ManifestSnapshots([dir], () => {}),
     printPlans: true,
     stdout: (text) => output.stdout += text,
     log: (line) => log.push(line),
