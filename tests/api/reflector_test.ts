@@ -1,0 +1,244 @@
+/**
+ * The API source's reflectors against the fake API server, counting the requests they send:
+ * pagination, relist after 410, resume after a closed stream, backoff while the server is away
+ * or failing, token rotation, the label selectors, and no snapshot before every list is done.
+ */
+import assert from "node:assert/strict";
+import { ApiClient } from "../../src/cluster/api/api_client.ts";
+import { ApiClusterSource } from "../../src/cluster/api/api_source.ts";
+import { CredentialProvider } from "../../src/cluster/api/credentials.ts";
+import type { ApiConnection } from "../../src/cluster/api/kubeconfig.ts";
+import type { ReflectorTuning } from "../../src/cluster/api/reflector.ts";
+import { type FakeApiServer, startFakeApiServer } from "../fake_apiserver/fake_apiserver.ts";
+import { endpointSlice, eventually, node, service } from "./objects.ts";
+
+const FAST: ReflectorTuning = {
+  backoff: { initialMs: 20, maxMs: 200 },
+  minWatchMs: 50,
+  random: () => 0,
+};
+
+function connection(url: string, credentials: ApiConnection["credentials"] = { kind: "none" }) {
+  return {
+    server: new URL(url),
+    tls: { caCerts: [], insecureSkipTlsVerify: false },
+    credentials,
+    origin: "test",
+  };
+}
+
+interface Harness {
+  readonly server: FakeApiServer;
+  readonly source: ApiClusterSource;
+  readonly log: string[];
+  requests(verb: "list" | "watch", path: string): number;
+}
+
+async function withSource(
+  setup: { objects?: Parameters<FakeApiServer["upsert"]>[0][]; tuning?: ReflectorTuning },
+  fn: (h: Harness) => Promise<void>,
+  options: { client?: (server: FakeApiServer) => ApiClient } = {},
+): Promise<void> {
+  const server = await startFakeApiServer({ objects: setup.objects ?? [] });
+  const log: string[] = [];
+  const client = options.client?.(server) ??
+    new ApiClient(connection(server.url), { qps: -1 });
+  const source = new ApiClusterSource({
+    client,
+    nodeName: "node-a",
+    log: (line) => log.push(line),
+    tuning: { ...FAST, ...setup.tuning },
+  });
+  const requests = (verb: "list" | "watch", path: string) =>
+    server.requests.filter((r) =>
+      r.path === path && (verb === "watch") === (r.query.watch === "true")
+    ).length;
+  try {
+    await fn({ server, source, log, requests });
+  } finally {
+    await source.close();
+    await server.close();
+  }
+}
+
+const SERVICES = "/api/v1/services";
+const SLICES = "/apis/discovery.k8s.io/v1/endpointslices";
+
+Deno.test("a big list is read page by page into one consistent snapshot", async () => {
+  const objects = Array.from(
+    { length: 1200 },
+    (_, i) => service(`s${i}`, `10.0.${i >> 8}.${i & 255}`, 80),
+  );
+  await withSource({ objects, tuning: { pageSize: 500 } }, async ({ source, requests, server }) => {
+    await source.ready(AbortSignal.timeout(5000));
+    assert.equal((await source.read()).snapshot.services.length, 1200);
+    assert.equal(requests("list", SERVICES), 3);
+    const pages = server.requests.filter((r) => r.path === SERVICES && r.query.watch !== "true");
+    assert.deepEqual(pages.map((p) => p.query.limit), ["500", "500", "500"]);
+    assert.equal(pages[0].query.continue, undefined);
+    assert.ok(pages[1].query.continue && pages[2].query.continue);
+  });
+});
+
+Deno.test("changes arrive through the watch and are counted once per object", async () => {
+  await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async ({ source, server }) => {
+    await source.ready(AbortSignal.timeout(5000));
+    assert.equal((await source.read()).serviceChanges, 1);
+    let notified = 0;
+    source.subscribe(() => notified++);
+    server.upsert(service("api", "10.0.0.81", 81));
+    server.upsert(endpointSlice("api-1", "api", ["10.244.1.5"], 8080));
+    server.remove("Service", "default", "web");
+    await eventually(() => notified >= 3, "three changes");
+    const read = await source.read();
+    assert.deepEqual(read.snapshot.services.map((s) => s.name), ["api"]);
+    assert.deepEqual(read.snapshot.endpointSlices.map((s) => s.name), ["api-1"]);
+    assert.deepEqual([read.serviceChanges, read.endpointChanges], [2, 1]);
+    assert.deepEqual([(await source.read()).serviceChanges], [0]);
+  });
+});
+
+Deno.test("a 410 after compaction leads to exactly one fresh list, and nothing is lost", async () => {
+  await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async (h) => {
+    await h.source.ready(AbortSignal.timeout(5000));
+    assert.equal(h.requests("list", SERVICES), 1);
+    // Changes the watch will not see: the stream ends, history is compacted, then they happen.
+    h.server.compact();
+    h.server.closeWatches();
+    h.server.upsert(service("api", "10.0.0.81", 81));
+    h.server.compact();
+    await eventually(() => h.requests("list", SERVICES) === 2, "a relist");
+    await eventually(
+      () => h.source.reflectors.services.store.has("default/api"),
+      "the service added during the gap",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(h.requests("list", SERVICES), 2, "one relist, not a storm");
+    assert.deepEqual((await h.source.read()).snapshot.services.map((s) => s.name), ["api", "web"]);
+  });
+});
+
+Deno.test("a closed watch is resumed from the last resourceVersion, one request per close", async () => {
+  await withSource({}, async (h) => {
+    await h.source.ready(AbortSignal.timeout(5000));
+    for (let i = 0; i < 3; i++) {
+      h.server.upsert(service(`s${i}`, `10.0.1.${i + 1}`, 80));
+      await eventually(() => h.source.reflectors.services.store.has(`default/s${i}`), `s${i}`);
+      const before = h.requests("watch", SERVICES);
+      h.server.closeWatches();
+      await eventually(() => h.requests("watch", SERVICES) === before + 1, "the resumed watch");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(h.requests("list", SERVICES), 1, "no relist after a clean close");
+    const watches = h.server.requests.filter((r) => r.path === SERVICES && r.query.watch);
+    assert.ok(watches.every((w) => w.query.allowWatchBookmarks === "true"));
+    // Each resumed watch starts where the stream before it stopped, never from scratch.
+    const versions = watches.map((w) => Number(w.query.resourceVersion));
+    assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
+    assert.ok(versions.every((v) => v > 0));
+  });
+});
+
+Deno.test("while the server refuses connections the reflectors back off, then recover", async () => {
+  await withSource({}, async (h) => {
+    await h.source.ready(AbortSignal.timeout(5000));
+    await h.server.refuseConnections(true);
+    const before = h.server.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await h.server.refuseConnections(false);
+    h.server.upsert(service("back", "10.0.0.9", 80));
+    await eventually(() => h.source.reflectors.services.store.has("default/back"), "recovery");
+    // With a 20 ms initial delay doubling to 200 ms, a second of refusals allows about 8 tries
+    // per resource; a storm would be hundreds. The refused ones never reach the log of requests,
+    // so count the retry lines instead.
+    const retries = h.log.filter((l) => /cannot read services from/.test(l)).length;
+    assert.ok(retries >= 2 && retries <= 12, `${retries} retries for services in 1 s`);
+    assert.ok(h.server.requests.length - before < 40);
+    assert.match(
+      h.log.find((l) => l.includes("services from"))!,
+      /^warning: cannot read services from http:\/\/127\.0\.0\.1:\d+: .*; retrying in \d+\.\ds$/,
+    );
+  });
+});
+
+Deno.test("500 answers are retried with backoff and the list completes", async () => {
+  await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async (h) => {
+    h.server.failNext(4, 500);
+    await h.source.ready(AbortSignal.timeout(5000));
+    assert.equal((await h.source.read()).snapshot.services.length, 1);
+    assert.ok(h.log.some((l) => / 500\b/.test(l)), h.log.join("\n"));
+  });
+});
+
+Deno.test("services and slices labelled service-proxy-name or headless never reach the snapshot", async () => {
+  const objects = [
+    service("plain", "10.0.0.1", 80),
+    service("other-proxy", "10.0.0.2", 80, { "service.kubernetes.io/service-proxy-name": "x" }),
+    service("headless", "10.0.0.3", 80, { "service.kubernetes.io/headless": "" }),
+  ];
+  await withSource({ objects }, async (h) => {
+    await h.source.ready(AbortSignal.timeout(5000));
+    assert.deepEqual((await h.source.read()).snapshot.services.map((s) => s.name), ["plain"]);
+    const lists = h.server.requests.filter((r) => r.path === SERVICES || r.path === SLICES);
+    assert.ok(lists.every((r) =>
+      r.query.labelSelector ===
+        "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+    ));
+    // A label added later removes the service, as the API server's watch reports it.
+    h.server.upsert(service("plain", "10.0.0.1", 80, { "service.kubernetes.io/headless": "" }));
+    await eventually(() => !h.source.reflectors.services.store.has("default/plain"), "removal");
+  });
+});
+
+Deno.test("only this node's Node is read", async () => {
+  const objects = [node("node-a", "192.168.0.10"), node("node-b", "192.168.0.11")];
+  await withSource({ objects }, async (h) => {
+    await h.source.ready(AbortSignal.timeout(5000));
+    assert.deepEqual((await h.source.read()).snapshot.nodes.map((n) => n.name), ["node-a"]);
+    const nodeLists = h.server.requests.filter((r) => r.path === "/api/v1/nodes");
+    assert.ok(nodeLists.every((r) => r.query.fieldSelector === "metadata.name=node-a"));
+  });
+});
+
+Deno.test("no snapshot is ready before every initial list is complete", async () => {
+  await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async (h) => {
+    h.server.setForbidden([{ verb: "list", resource: "nodes" }]);
+    let ready = false;
+    const waiting = h.source.ready(AbortSignal.timeout(5000)).then(() => ready = true);
+    await eventually(() => h.source.reflectors.services.synced, "the services list");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(ready, false);
+    assert.match(h.source.pendingReasons().join("\n"), /nodes from .*: .*403 Forbidden/);
+    h.server.setForbidden([]);
+    await waiting;
+    assert.equal(ready, true);
+  });
+});
+
+Deno.test("a rotated token file is read again after a 401", async () => {
+  const dir = await Deno.makeTempDir();
+  const tokenFile = `${dir}/token`;
+  await Deno.writeTextFile(tokenFile, "old-token");
+  try {
+    await withSource({}, async (h) => {
+      h.server.setTokens(["old-token"]);
+      await h.source.ready(AbortSignal.timeout(5000));
+      await Deno.writeTextFile(tokenFile, "new-token");
+      h.server.setTokens(["new-token"]);
+      h.server.closeWatches();
+      h.server.upsert(service("after", "10.0.0.7", 80));
+      await eventually(() => h.source.reflectors.services.store.has("default/after"), "rotation");
+      const users = h.server.requests.filter((r) => r.path === SERVICES).map((r) => r.user);
+      assert.ok(users.includes(undefined), "the old token was refused once");
+      assert.equal(users.at(-1), "system:kube-proxy");
+    }, {
+      client: (server) =>
+        new ApiClient(connection(server.url, { kind: "tokenFile", path: tokenFile }), {
+          qps: -1,
+          credentials: new CredentialProvider({ kind: "tokenFile", path: tokenFile }),
+        }),
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
