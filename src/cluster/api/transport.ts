@@ -80,7 +80,11 @@ export function sendRequest(request: TransportRequest): Promise<TransportRespons
         ),
       );
     const req = (secure ? https : http).request(url, options, (res) => {
-      resolve(wrapResponse(req, res));
+      const response = wrapResponse(req, res);
+      // The request's own signal does not end a response already streaming: a watch would
+      // outlive its reflector.
+      request.signal?.addEventListener("abort", () => response.cancel(), { once: true });
+      resolve(response);
     });
     req.on("error", fail);
     if (request.body !== undefined) req.write(request.body);

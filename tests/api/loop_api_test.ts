@@ -1,0 +1,94 @@
+/**
+ * The sync loop following the fake API server: a change through the API syncs, and losing the
+ * server changes nothing on the node while the periodic syncs go on.
+ */
+import assert from "node:assert/strict";
+import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
+import { ApiClient } from "../../src/cluster/api/api_client.ts";
+import { ApiClusterSource } from "../../src/cluster/api/api_source.ts";
+import { runLoop } from "../../src/cli/run_loop.ts";
+import { testConfig } from "../../src/proxier/testing.ts";
+import { startFakeApiServer } from "../fake_apiserver/fake_apiserver.ts";
+import { endpointSlice, eventually, node, service } from "./objects.ts";
+
+Deno.test("the loop follows the API, and a lost server leaves the node as it was", async () => {
+  const server = await startFakeApiServer({
+    objects: [
+      service("web", "10.0.0.80", 80),
+      endpointSlice("web-1", "web", ["10.244.1.5"], 8080),
+      node("node-a", "192.168.0.10"),
+    ],
+  });
+  const log: string[] = [];
+  const source = new ApiClusterSource({
+    client: new ApiClient({
+      server: new URL(server.url),
+      tls: { caCerts: [], insecureSkipTlsVerify: false },
+      credentials: { kind: "none" },
+      origin: "test",
+    }, { qps: -1 }),
+    nodeName: "node-a",
+    log: (line) => log.push(line),
+    tuning: { backoff: { initialMs: 50, maxMs: 200 }, random: () => 0 },
+  });
+  const backend = new DryRunBackend();
+  const controller = new AbortController();
+  const loop = runLoop({
+    config: testConfig({
+      healthzBindAddress: "",
+      metricsBindAddress: "",
+      ipvs: { syncPeriodMs: 200, minSyncPeriodMs: 0 },
+    }),
+    backend,
+    nodeName: "node-a",
+    nodeIPFlags: [],
+    source,
+    printPlans: false,
+    stdout: () => {},
+    log: (line) => log.push(line),
+    signal: controller.signal,
+  });
+  const syncs = () => log.filter((l) => l.startsWith("sync:"));
+  const realServers = async () =>
+    (await backend.read()).virtualServers.flatMap((vs) =>
+      vs.realServers.map((rs) => `${vs.address}:${vs.port}->${rs.address}`)
+    ).sort();
+  try {
+    await eventually(() => syncs().length >= 1, "the first sync");
+    assert.deepEqual(await realServers(), ["10.0.0.80:80->10.244.1.5"]);
+
+    server.upsert(endpointSlice("web-1", "web", ["10.244.1.5", "10.244.2.6"], 8080));
+    await eventually(
+      () => syncs().slice(1).some((l) => /ipvs\.addRealServer 1/.test(l)),
+      "the change",
+    );
+    assert.deepEqual(await realServers(), [
+      "10.0.0.80:80->10.244.1.5",
+      "10.0.0.80:80->10.244.2.6",
+    ]);
+
+    const before = JSON.stringify(await backend.read());
+    await server.refuseConnections(true);
+    const syncsBefore = syncs().length;
+    await eventually(() => syncs().length >= syncsBefore + 3, "periodic syncs without a server");
+    assert.equal(JSON.stringify(await backend.read()), before, "the node is unchanged");
+    assert.ok(
+      syncs().slice(syncsBefore).every((l) => /, no changes$/.test(l)),
+      syncs().join("\n"),
+    );
+    assert.ok(log.some((l) => /^warning: cannot read .* from http:\/\/127\.0\.0\.1/.test(l)));
+
+    await server.refuseConnections(false);
+    server.remove("Service", "default", "web");
+    await eventually(
+      () => syncs().some((l) => /ipvs\.deleteVirtualServer 1/.test(l)),
+      "the removal after recovery",
+    );
+    assert.deepEqual(await realServers(), []);
+  } finally {
+    controller.abort();
+    await loop;
+    await source.close();
+    await server.close();
+  }
+});
