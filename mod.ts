@@ -42,6 +42,30 @@ export type {
   ManifestWatcher,
   WatchOptions,
 } from "./src/cluster/manifest_source.ts";
+export type { ClusterSource, SnapshotRead } from "./src/cluster/source.ts";
+export { ApiClusterSource, PROXY_LABEL_SELECTOR } from "./src/cluster/api/api_source.ts";
+export type { ApiSourceOptions, Resource } from "./src/cluster/api/api_source.ts";
+export { ApiClient, ApiStatusError } from "./src/cluster/api/api_client.ts";
+export type { ApiClientOptions, WatchEvent } from "./src/cluster/api/api_client.ts";
+export { resolveConnection } from "./src/cluster/api/connection.ts";
+export type { ConnectionInput } from "./src/cluster/api/connection.ts";
+export { KubeconfigError, loadKubeconfig } from "./src/cluster/api/kubeconfig.ts";
+export type { ApiConnection, KubeconfigOptions, ReadText } from "./src/cluster/api/kubeconfig.ts";
+export { CredentialProvider } from "./src/cluster/api/credentials.ts";
+export type {
+  CredentialIo,
+  Credentials,
+  ExecCredential,
+  ExecPlugin,
+} from "./src/cluster/api/credentials.ts";
+export type { TlsSettings } from "./src/cluster/api/transport.ts";
+export type {
+  ChangeListener,
+  RawObject,
+  ReflectorTuning,
+  ResourceSpec,
+} from "./src/cluster/api/reflector.ts";
+export { Reflector } from "./src/cluster/api/reflector.ts";
 export { computeDesiredState } from "./src/proxier/desired_state.ts";
 export type { DesiredState, ProxierInput } from "./src/proxier/desired_state.ts";
 export { cleanupPlan, diffStates } from "./src/plan/diff.ts";

@@ -10,6 +10,7 @@ import type { ClusterSnapshot } from "./types.ts";
 
 /** One read of a source, with what changed since the read before. */
 export interface SnapshotRead {
+  /** Every valid object the source holds now. */
   readonly snapshot: ClusterSnapshot;
   /** Services added, removed or changed since the previous read (all of them at first). */
   readonly serviceChanges: number;

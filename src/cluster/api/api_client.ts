@@ -40,7 +40,9 @@ export function isGone(error: unknown): boolean {
 
 /** One watch event. */
 export interface WatchEvent {
+  /** The event type; `ERROR` carries a `Status`. */
   readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  /** The object (for `BOOKMARK`, only its `metadata.resourceVersion`). */
   readonly object: Record<string, unknown>;
 }
 
@@ -82,6 +84,7 @@ export class ApiClient {
   readonly #userAgent: string;
   readonly #watchIdleMs: number;
 
+  /** A client of `connection`'s server, limited to `options.qps` requests per second. */
   constructor(connection: ApiConnection, options: ApiClientOptions = {}) {
     this.#connection = connection;
     this.#credentials = options.credentials ?? new CredentialProvider(connection.credentials);

@@ -47,11 +47,13 @@ export function proxyResources(nodeName: string): Record<Resource, ResourceSpec>
   };
 }
 
-type Resource = "services" | "endpointslices" | "nodes";
+/** The resources kube-proxy follows. */
+export type Resource = "services" | "endpointslices" | "nodes";
 type Parsed = Service | EndpointSlice | Node;
 
 /** Options of {@link ApiClusterSource}. */
 export interface ApiSourceOptions {
+  /** The client the reflectors list and watch with. */
   readonly client: ApiClient;
   /** This node's name: its Node object is the only one read. */
   readonly nodeName: string;
@@ -77,6 +79,7 @@ export interface ApiSourceOptions {
  * ```
  */
 export class ApiClusterSource implements ClusterSource {
+  /** One reflector per resource: their stores and request counts. */
   readonly reflectors: Readonly<Record<Resource, Reflector>>;
   readonly #options: ApiSourceOptions;
   readonly #parsed: Record<Resource, Map<string, { version: string; object?: Parsed }>> = {
@@ -93,6 +96,7 @@ export class ApiClusterSource implements ClusterSource {
   readonly #stop = new AbortController();
   #running: Promise<unknown> | undefined;
 
+  /** A source that starts following the API at the first `start()` or `ready()`. */
   constructor(options: ApiSourceOptions) {
     this.#options = options;
     const specs = proxyResources(options.nodeName);

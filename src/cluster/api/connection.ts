@@ -18,8 +18,10 @@ export interface ConnectionInput {
   readonly kubeconfig: string;
   /** `--master`; "" when not given. */
   readonly master: string;
+  /** The environment: `KUBERNETES_SERVICE_HOST`/`_PORT` for the in-cluster config. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** @default Deno.readTextFileSync */
+  /** Reads the kubeconfig and the files it names. */
   readonly readText?: (path: string) => string;
 }
 

@@ -11,6 +11,7 @@
 export interface ExecPlugin {
   /** The program: an absolute path, or a name looked up in `PATH`. */
   readonly command: string;
+  /** Its arguments. */
   readonly args: readonly string[];
   /** Extra environment variables. */
   readonly env: Readonly<Record<string, string>>;
@@ -28,6 +29,7 @@ export type Credentials =
 
 /** What an exec plugin printed that we use. */
 export interface ExecCredential {
+  /** A bearer token. */
   readonly token?: string;
   /** PEM client certificate and key, when the plugin gives them instead of a token. */
   readonly clientCert?: { readonly cert: string; readonly key: string };
@@ -49,8 +51,11 @@ export const TOKEN_FILE_REREAD_MS = 60_000;
 
 /** Injectable I/O of {@link CredentialProvider}. */
 export interface CredentialIo {
+  /** Reads a token file. */
   readonly readText: (path: string) => Promise<string>;
+  /** Runs an exec plugin. */
   readonly runPlugin: (plugin: ExecPlugin) => Promise<ExecCredential>;
+  /** Epoch milliseconds. */
   readonly now: () => number;
 }
 
@@ -74,6 +79,7 @@ export class CredentialProvider {
   readonly #io: CredentialIo;
   #cached?: { readonly value: ExecCredential; readonly until: number };
 
+  /** A provider of `credentials`, with the default I/O unless `io` replaces parts of it. */
   constructor(readonly credentials: Credentials, io: Partial<CredentialIo> = {}) {
     this.#io = { ...defaultIo, ...io };
   }

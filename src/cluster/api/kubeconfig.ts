@@ -17,7 +17,9 @@ import type { TlsSettings } from "./transport.ts";
 export interface ApiConnection {
   /** The server's base URL, e.g. `https://10.0.0.1:6443`. */
   readonly server: URL;
+  /** The CA, the client certificate, and whether to verify the server. */
   readonly tls: TlsSettings;
+  /** The user's token, token file, basic auth or exec plugin. */
   readonly credentials: Credentials;
   /** Where these settings came from, for messages: `kubeconfig /etc/k.conf (context ctx)`. */
   readonly origin: string;
@@ -38,8 +40,8 @@ function isFields(value: unknown): value is Fields {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Reads a file named by the kubeconfig, naming the field that named it when it fails. */
-type ReadText = (path: string) => string;
+/** Reads a file named by the kubeconfig (synchronously: a kubeconfig is read once at start). */
+export type ReadText = (path: string) => string;
 
 const readTextSync: ReadText = (path) => Deno.readTextFileSync(path);
 

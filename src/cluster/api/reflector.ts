@@ -21,8 +21,11 @@ export interface ResourceSpec {
   readonly path: string;
   /** Set on every stored object (list items carry neither). */
   readonly kind: string;
+  /** `v1`, `discovery.k8s.io/v1`. */
   readonly apiVersion: string;
+  /** Sent as `labelSelector` on every LIST and WATCH. */
   readonly labelSelector?: string;
+  /** Sent as `fieldSelector` on every LIST and WATCH. */
   readonly fieldSelector?: string;
 }
 
@@ -36,8 +39,11 @@ export interface ReflectorTuning {
   readonly minWatchMs?: number;
   /** `timeoutSeconds` of each watch: client-go picks 5-10 minutes at random. */
   readonly watchTimeoutSeconds?: () => number;
+  /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** Waits between retries; resolves early when `signal` aborts. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Monotonic milliseconds. @default performance.now */
   readonly now?: () => number;
 }
 
@@ -105,6 +111,7 @@ export class Reflector {
   /** Resolves when the first complete LIST is in the store. */
   readonly firstList: Promise<void>;
 
+  /** A reflector of `spec` through `client`; `handlers.onChange` hears every store update. */
   constructor(
     client: ApiClient,
     spec: ResourceSpec,
