@@ -1,0 +1,111 @@
+// End to end from the Kubernetes API: the proxy's loop (exec backend) follows the fake API
+// server, and real traffic follows the API: an endpoint added through the API gets
+// connections, a 410 in between changes nothing that works, a deleted Service's address stops
+// answering.
+import assert from "node:assert/strict";
+import { main } from "../../src/cli/main.ts";
+import { startFakeApiServer } from "../fake_apiserver/fake_apiserver.ts";
+import { kernelTest, sh } from "./harness.ts";
+import { startHttpServer } from "./netns.ts";
+import { httpGet, httpGetMany } from "./servers.ts";
+import {
+  createNode,
+  createPod,
+  endpointSlice,
+  NODE_IP,
+  NODE_NAME,
+  realServersOf,
+  savedIpvs,
+  service,
+  waitFor,
+} from "./cluster.ts";
+
+type KubeObject = Record<string, unknown>;
+
+const WEB = service({
+  name: "web",
+  clusterIP: "10.96.0.40",
+  ports: [{ port: 80, targetPort: 8080 }],
+});
+
+function webSlice(ips: readonly string[]) {
+  return endpointSlice({
+    service: "web",
+    endpoints: ips.map((ip) => ({ ip })),
+    ports: [{ port: 8080 }],
+  }) as KubeObject;
+}
+
+kernelTest(
+  "the loop follows the API: new endpoints get traffic, a 410 changes nothing, a deleted Service stops answering",
+  async () => {
+    await using node = await createNode();
+    await using podA = await createPod("api-a", "10.244.1.41");
+    await using podB = await createPod("api-b", "10.244.1.42");
+    await using _a = await startHttpServer(podA, { port: 8080 });
+    await using _b = await startHttpServer(podB, { port: 8080 });
+    const server = await startFakeApiServer({
+      objects: [WEB as KubeObject, webSlice([podA.nsAddress]), {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: NODE_NAME },
+        status: { addresses: [{ type: "InternalIP", address: NODE_IP }] },
+      }],
+    });
+    const controller = new AbortController();
+    const log: string[] = [];
+    const loop = main([
+      "--proxy-mode=ipvs",
+      "--master",
+      server.url,
+      "--hostname-override",
+      NODE_NAME,
+      "--ipvs-sync-period=2s",
+      "--healthz-bind-address=127.0.0.1:10356",
+      "--metrics-bind-address=127.0.0.1:10349",
+    ], {
+      stdout: () => {},
+      stderr: (line) => log.push(line),
+      env: {},
+      hostname: () => NODE_NAME,
+      signal: controller.signal,
+    });
+    try {
+      await waitFor(
+        "the first sync",
+        async () => (await realServersOf("10.96.0.40:80")).length === 1,
+      );
+      assert.equal(await httpGet("10.96.0.40", 80), "backend api-a\n");
+
+      server.upsert(webSlice([podA.nsAddress, podB.nsAddress]));
+      await waitFor("endpoint b", async () => (await realServersOf("10.96.0.40:80")).length === 2);
+      const bodies = await httpGetMany("10.96.0.40", 80, 6);
+      assert.ok(bodies.includes("backend api-b\n"), `api-b got none of ${bodies}`);
+
+      // The watch is cut and its history compacted: the reflectors list afresh (410), and the
+      // node stays exactly as it was.
+      const before = await savedIpvs();
+      server.compact();
+      server.closeWatches();
+      const lists = () =>
+        server.requests.filter((r) => r.path === "/api/v1/services" && !r.query.watch);
+      await waitFor("the relist", () => Promise.resolve(lists().length >= 2));
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // a periodic sync in between
+      assert.deepEqual(await savedIpvs(), before);
+      assert.equal(await httpGet("10.96.0.40", 80).then((b) => b.startsWith("backend api-")), true);
+
+      server.remove("Service", "default", "web");
+      await waitFor(
+        "the removal",
+        async () => !(await savedIpvs()).some((l) => l.includes("10.96.0.40")),
+      );
+      await assert.rejects(httpGet("10.96.0.40", 80, 2000));
+      assert.doesNotMatch(await sh(["ip", "addr", "show", "kube-ipvs0"]), /10\.96\.0\.40/);
+    } finally {
+      controller.abort();
+      const code = await loop;
+      await server.close();
+      assert.equal(code, 0, log.join("\n"));
+    }
+  },
+);
