@@ -109,7 +109,7 @@ Deno.test("a 410 after compaction leads to exactly one fresh list, and nothing i
     h.server.compact();
     await eventually(() => h.requests("list", SERVICES) === 2, "a relist");
     await eventually(
-      () => h.source.reflectors.services.store.has("default/api"),
+      () => h.source.reflectors.services.versions.has("default/api"),
       "the service added during the gap",
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -123,7 +123,7 @@ Deno.test("a closed watch is resumed from the last resourceVersion, one request 
     await h.source.ready(AbortSignal.timeout(5000));
     for (let i = 0; i < 3; i++) {
       h.server.upsert(service(`s${i}`, `10.0.1.${i + 1}`, 80));
-      await eventually(() => h.source.reflectors.services.store.has(`default/s${i}`), `s${i}`);
+      await eventually(() => h.source.reflectors.services.versions.has(`default/s${i}`), `s${i}`);
       const before = h.requests("watch", SERVICES);
       h.server.closeWatches();
       await eventually(() => h.requests("watch", SERVICES) === before + 1, "the resumed watch");
@@ -147,7 +147,7 @@ Deno.test("while the server refuses connections the reflectors back off, then re
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await h.server.refuseConnections(false);
     h.server.upsert(service("back", "10.0.0.9", 80));
-    await eventually(() => h.source.reflectors.services.store.has("default/back"), "recovery");
+    await eventually(() => h.source.reflectors.services.versions.has("default/back"), "recovery");
     // With a 20 ms initial delay doubling to 200 ms, a second of refusals allows about 8 tries
     // per resource; a storm would be hundreds. The refused ones never reach the log of requests,
     // so count the retry lines instead.
@@ -186,7 +186,7 @@ Deno.test("services and slices labelled service-proxy-name or headless never rea
     ));
     // A label added later removes the service, as the API server's watch reports it.
     h.server.upsert(service("plain", "10.0.0.1", 80, { "service.kubernetes.io/headless": "" }));
-    await eventually(() => !h.source.reflectors.services.store.has("default/plain"), "removal");
+    await eventually(() => !h.source.reflectors.services.versions.has("default/plain"), "removal");
   });
 });
 
@@ -227,7 +227,10 @@ Deno.test("a rotated token file is read again after a 401", async () => {
       h.server.setTokens(["new-token"]);
       h.server.closeWatches();
       h.server.upsert(service("after", "10.0.0.7", 80));
-      await eventually(() => h.source.reflectors.services.store.has("default/after"), "rotation");
+      await eventually(
+        () => h.source.reflectors.services.versions.has("default/after"),
+        "rotation",
+      );
       const users = h.server.requests.filter((r) => r.path === SERVICES).map((r) => r.user);
       assert.ok(users.includes(undefined), "the old token was refused once");
       assert.equal(users.at(-1), "system:kube-proxy");

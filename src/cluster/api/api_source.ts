@@ -102,7 +102,7 @@ export class ApiClusterSource implements ClusterSource {
     const specs = proxyResources(options.nodeName);
     const make = (resource: Resource) =>
       new Reflector(options.client, specs[resource], {
-        onChange: (keys) => this.#onChange(resource, keys),
+        onChange: (changes) => this.#onChange(resource, changes),
         log: options.log,
       }, options.tuning);
     this.reflectors = {
@@ -178,11 +178,9 @@ export class ApiClusterSource implements ClusterSource {
     await this.#running;
   }
 
-  #onChange(resource: Resource, keys: readonly string[]): void {
-    const store = this.reflectors[resource].store;
+  #onChange(resource: Resource, changes: ReadonlyMap<string, RawObject | undefined>): void {
     const parsed = this.#parsed[resource];
-    for (const key of keys) {
-      const raw = store.get(key);
+    for (const [key, raw] of changes) {
       if (raw === undefined) {
         if (parsed.delete(key)) this.#changed[resource].add(key);
         continue;

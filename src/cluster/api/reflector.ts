@@ -2,8 +2,9 @@
  * client-go's reflector for one resource: LIST (paginated), then WATCH from the list's
  * resourceVersion with bookmarks; a watch that ends is resumed from the last resourceVersion
  * seen; 410 Gone (an expired resourceVersion or continue token) leads to a fresh LIST; every
- * other failure backs off with jitter. The store holds the raw objects by `namespace/name`, and
- * only a complete LIST replaces it, so nobody ever sees a half-listed resource.
+ * other failure backs off with jitter. It keeps only each object's resourceVersion (by
+ * `namespace/name`) and hands the objects to its listener; only a complete LIST replaces what it
+ * knows, so nobody ever sees a half-listed resource.
  *
  * @module
  */
@@ -47,8 +48,11 @@ export interface ReflectorTuning {
   readonly now?: () => number;
 }
 
-/** The keys whose objects changed (added, modified or deleted) in one store update. */
-export type ChangeListener = (keys: readonly string[]) => void;
+/**
+ * The objects that changed in one update, by key: the new object, or `undefined` when it was
+ * deleted. The reflector keeps only resourceVersions: the listener keeps what it needs.
+ */
+export type ChangeListener = (changes: ReadonlyMap<string, RawObject | undefined>) => void;
 
 const abortableSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -76,7 +80,7 @@ function resourceVersionOf(object: RawObject): string {
 }
 
 /**
- * Lists and watches one resource into {@link Reflector.store} until `run`'s signal aborts.
+ * Lists and watches one resource, handing every change to its listener, until `run`'s signal aborts.
  *
  * @example
  * ```ts
@@ -93,8 +97,8 @@ function resourceVersionOf(object: RawObject): string {
  * ```
  */
 export class Reflector {
-  /** The objects, by `namespace/name`. */
-  readonly store: Map<string, RawObject> = new Map();
+  /** Each object's resourceVersion, by `namespace/name`. */
+  readonly versions: Map<string, string> = new Map();
   /** The last error, for messages; undefined after a success. */
   lastError: string | undefined;
   /** Requests sent, by verb: tests count them. */
@@ -227,15 +231,14 @@ export class Reflector {
   }
 
   #replace(items: Map<string, RawObject>): void {
-    const changed: string[] = [];
+    const changes = new Map<string, RawObject | undefined>();
     for (const [key, object] of items) {
-      const old = this.store.get(key);
-      if (!old || resourceVersionOf(old) !== resourceVersionOf(object)) changed.push(key);
+      if (this.versions.get(key) !== resourceVersionOf(object)) changes.set(key, object);
     }
-    for (const key of this.store.keys()) if (!items.has(key)) changed.push(key);
-    this.store.clear();
-    for (const [key, object] of items) this.store.set(key, object);
-    if (changed.length > 0 || !this.#synced) this.#onChange(changed);
+    for (const key of this.versions.keys()) if (!items.has(key)) changes.set(key, undefined);
+    this.versions.clear();
+    for (const [key, object] of items) this.versions.set(key, resourceVersionOf(object));
+    if (changes.size > 0 || !this.#synced) this.#onChange(changes);
   }
 
   /** One watch; true when it lasted or delivered events (a healthy stream). */
@@ -265,9 +268,9 @@ export class Reflector {
     }
     const object = this.#normalise(event.object);
     const key = objectKey(object);
-    if (event.type === "DELETED") this.store.delete(key);
-    else this.store.set(key, object);
+    if (event.type === "DELETED") this.versions.delete(key);
+    else this.versions.set(key, version);
     if (version !== "") this.#resourceVersion = version;
-    this.#onChange([key]);
+    this.#onChange(new Map([[key, event.type === "DELETED" ? undefined : object]]));
   }
 }
