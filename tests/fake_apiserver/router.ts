@@ -223,6 +223,7 @@ function listOrWatch(
       fromRv: rvText === "" || rvText === "0" ? undefined : Number(rvText),
       bookmarks: query.get("allowWatchBookmarks") === "true",
       timeoutMs: timeout > 0 ? timeout * 1000 : undefined,
+      table: wantsTable(req.headers.accept),
     });
   }
   const cont = query.get("continue");
