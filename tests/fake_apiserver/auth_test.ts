@@ -37,6 +37,7 @@ Deno.test("a token is refused with 401 Unauthorized once setTokens has replaced 
       server.requests.map((r) => r.user),
       ["system:kube-proxy", undefined, "system:kube-proxy", "alice", undefined],
     );
+    assert.equal(server.requests[0].headers.authorization, "Bearer old");
   } finally {
     await server.close();
   }

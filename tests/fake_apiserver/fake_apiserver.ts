@@ -78,6 +78,8 @@ export interface RequestRecord {
   readonly query: Readonly<Record<string, string>>;
   /** The authenticated user's name; undefined when the request got 401. */
   readonly user?: string;
+  /** The request headers (lower-case names; repeated ones joined with ", "). */
+  readonly headers: Readonly<Record<string, string>>;
   /** `"https"` or `"http"`. */
   readonly scheme: string;
   readonly time: Date;
@@ -198,6 +200,9 @@ export async function startFakeApiServer(
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       user: user?.name,
+      headers: Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, [v ?? ""].flat().join(", ")]),
+      ),
       scheme,
       time: new Date(),
     });

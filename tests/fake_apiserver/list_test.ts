@@ -38,6 +38,11 @@ Deno.test("every page of a paginated list carries the first page's resourceVersi
     assert.equal(third.body.metadata.continue, undefined);
     assert.equal(third.body.metadata.resourceVersion, rv);
 
+    // As the real server: resourceVersion=0 is served from the watch cache, whole, ignoring limit.
+    const cached = await fetchJson(`${server.url}/api/v1/services?limit=2&resourceVersion=0`);
+    assert.equal(cached.body.items.length, 5);
+    assert.equal(cached.body.metadata.continue, undefined);
+
     const fresh = await fetchJson(`${server.url}/api/v1/services`);
     assert.deepEqual(names(fresh.body), ["a", "aa", "b", "c", "e"]);
     assert.notEqual(fresh.body.metadata.resourceVersion, rv);

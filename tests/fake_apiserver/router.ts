@@ -238,7 +238,8 @@ function listOrWatch(
       namespace,
       label,
       field,
-      limit: Number(query.get("limit") ?? 0) || undefined,
+      // As the real server: resourceVersion=0 is served from its watch cache, which ignores limit.
+      limit: rvText === "0" && !token ? undefined : Number(query.get("limit") ?? 0) || undefined,
       atRv: token?.rv ?? (exact ? Number(rvText) : undefined),
       after: token?.start,
       unfiltered: !query.get("labelSelector") && !query.get("fieldSelector"),
