@@ -13,8 +13,9 @@ export const KUBECTL_SKIP_TEXT =
   "skipped: needs kubectl (run tests/fake_apiserver/install_kubectl.sh)";
 
 /** Where `install_kubectl.sh` unpacks Debian's kubernetes-client. */
-export const CACHED_KUBECTL = new URL("../../.cache/kubectl/usr/bin/kubectl", import.meta.url)
-  .pathname;
+export const CACHED_KUBECTL: string =
+  new URL("../../.cache/kubectl/usr/bin/kubectl", import.meta.url)
+    .pathname;
 
 async function isFile(path: string): Promise<boolean> {
   try {

@@ -17,7 +17,9 @@ export type KubeObject = Record<string, unknown> & { metadata?: Record<string, u
 export interface StoredObject {
   /** `namespace/name`, or `name` for cluster-scoped objects (the order lists are served in). */
   readonly key: string;
+  /** The namespace; "" for cluster-scoped objects. */
   readonly namespace: string;
+  /** `metadata.name`. */
   readonly name: string;
   /** The resourceVersion this version was written at. */
   readonly rv: number;
@@ -31,7 +33,9 @@ export interface StoredObject {
 
 /** A change, as watches see it. */
 export interface Change {
+  /** What happened. */
   readonly type: "ADDED" | "MODIFIED" | "DELETED";
+  /** The changed object's resource. */
   readonly resource: ResourceInfo;
   /** The version before the change (none for ADDED). */
   readonly before?: StoredObject;
@@ -52,7 +56,9 @@ export class ExpiredError extends Error {
 export interface ListQuery {
   /** Only this namespace; every namespace when absent. */
   readonly namespace?: string;
+  /** The label selector. */
   readonly label: Matcher;
+  /** The field selector. */
   readonly field: Matcher;
   /** At most this many items; all when absent or 0. */
   readonly limit?: number;
@@ -68,6 +74,7 @@ export interface ListQuery {
 export interface ListPage {
   /** The list's resourceVersion (every page of one list carries the first page's). */
   readonly rv: number;
+  /** The page's objects, in key order. */
   readonly items: readonly StoredObject[];
   /** The last key served, when more items remain. */
   readonly lastKey?: string;

@@ -65,7 +65,9 @@ export async function fetchJson(
 
 /** One watch event. */
 export interface WatchEvent {
+  /** `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`. */
   readonly type: string;
+  /** The object (a Status for ERROR). */
   readonly object: Json;
 }
 

@@ -18,10 +18,13 @@ import { type Change, ExpiredError, type KubeObject, type Store } from "./store.
 
 /** What one watch request asked for. */
 export interface WatchRequest {
+  /** The watched resource. */
   readonly resource: ResourceInfo;
   /** Only this namespace; all when absent. */
   readonly namespace?: string;
+  /** The label selector. */
   readonly label: Matcher;
+  /** The field selector. */
   readonly field: Matcher;
   /** Start after this resourceVersion; absent: send the current objects as ADDED first. */
   readonly fromRv?: number;
