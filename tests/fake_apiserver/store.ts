@@ -107,10 +107,12 @@ function ordered(obj: KubeObject, resource: ResourceInfo, metadata: Record<strin
   return { kind: resource.kind, apiVersion: resource.apiVersion, metadata: meta, ...rest };
 }
 
+/** Serialises a stored version once; `obj` must start with `kind` and `apiVersion` ({@link ordered}). */
 function freeze(obj: KubeObject): Omit<StoredObject, "key" | "namespace" | "name"> {
-  const { kind: _k, apiVersion: _a, ...item } = obj;
   const rv = Number((obj.metadata as Record<string, unknown>).resourceVersion);
-  return { rv, obj: Object.freeze(obj), json: JSON.stringify(obj), itemJson: JSON.stringify(item) };
+  const json = JSON.stringify(obj);
+  const head = JSON.stringify({ kind: obj.kind, apiVersion: obj.apiVersion }).slice(0, -1);
+  return { rv, obj: Object.freeze(obj), json, itemJson: `{${json.slice(head.length + 1)}` };
 }
 
 function randomSuffix(): string {
@@ -175,7 +177,8 @@ export class Store {
    * `creationTimestamp` kept from the stored version or made. Returns the stored version.
    */
   put(resource: ResourceInfo, input: KubeObject): StoredObject {
-    const obj = structuredClone(input);
+    // A copy, so the caller's later changes to its object do not reach the store.
+    const obj = JSON.parse(JSON.stringify(input)) as KubeObject;
     const metadata = { ...(obj.metadata ?? {}) } as Record<string, unknown>;
     if (!metadata.name && metadata.generateName) {
       metadata.name = `${metadata.generateName}${randomSuffix()}`;
