@@ -36,11 +36,15 @@ export interface ForbidRule {
 
 /** What one request asks to do, for {@link Authorizer}. */
 export interface Attributes {
+  /** `get`, `list`, `watch`, `create`, ... */
   readonly verb: string;
+  /** The API group; "" for the core group. */
   readonly group: string;
+  /** The plural resource. */
   readonly resource: string;
   /** "" for a cluster-scoped request (including a list across every namespace). */
   readonly namespace: string;
+  /** The object's name, for a request on one object. */
   readonly name?: string;
 }
 

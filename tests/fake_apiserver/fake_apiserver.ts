@@ -71,6 +71,7 @@ export interface FakeApiServerOptions {
 
 /** One request as the server saw it. */
 export interface RequestRecord {
+  /** `GET`, `POST`, ... */
   readonly method: string;
   /** The URL path, without the query. */
   readonly path: string;
@@ -78,8 +79,11 @@ export interface RequestRecord {
   readonly query: Readonly<Record<string, string>>;
   /** The authenticated user's name; undefined when the request got 401. */
   readonly user?: string;
+  /** The request headers (lower-case names; repeated ones joined with ", "). */
+  readonly headers: Readonly<Record<string, string>>;
   /** `"https"` or `"http"`. */
   readonly scheme: string;
+  /** When the request arrived. */
   readonly time: Date;
 }
 
@@ -100,14 +104,17 @@ export interface FakeApiServer {
   /**
    * Creates or replaces an object (by `kind`/`apiVersion`, namespace and name): a new global
    * resourceVersion, `uid` and `creationTimestamp` kept or made; watchers get ADDED or MODIFIED.
-   * Returns the stored object.
+   * Returns a copy of the stored object.
    */
   upsert(obj: KubeObject): KubeObject;
-  /** Deletes an object (`kind` like `Service`, or a plural like `services`); watchers get DELETED. */
+  /**
+   * Deletes an object (`kind` like `Service`, or a plural like `services`; `Event` is the core
+   * group's; `namespace` is ignored for Nodes); watchers get DELETED. False when it was absent.
+   */
   remove(kind: string, namespace: string, name: string): boolean;
-  /** The stored object, if any. */
+  /** A copy of the stored object, if any. */
   get(kind: string, namespace: string, name: string): KubeObject | undefined;
-  /** Every stored object of a kind, in list order. */
+  /** Copies of every stored object of a kind, in list order. */
   list(kind: string): KubeObject[];
   /** Stores many objects at once (10,000 Services and 10,000 EndpointSlices in well under a second). */
   bulkLoad(objects: Iterable<KubeObject>): void;
@@ -175,9 +182,10 @@ function resourceByName(kind: string): ResourceInfo {
 export async function startFakeApiServer(
   options: FakeApiServerOptions = {},
 ): Promise<FakeApiServer> {
+  const now = options.now ?? (() => new Date());
   const store = new Store({
     historyLimit: options.historyLimit ?? 100_000,
-    now: options.now ?? (() => new Date()),
+    now,
   });
   for (const o of options.objects ?? []) store.put(store.resourceOf(o), o);
   const hub = new WatchHub(store, options.bookmarkIntervalMs);
@@ -198,8 +206,11 @@ export async function startFakeApiServer(
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
       user: user?.name,
+      headers: Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, [v ?? ""].flat().join(", ")]),
+      ),
       scheme,
-      time: new Date(),
+      time: now(),
     });
     if (failing.n > 0) {
       failing = { ...failing, n: failing.n - 1 };
@@ -242,11 +253,14 @@ export async function startFakeApiServer(
     get openWatches() {
       return hub.size;
     },
-    upsert: (obj) => store.put(store.resourceOf(obj), obj).obj,
+    upsert: (obj) => JSON.parse(store.put(store.resourceOf(obj), obj).json),
     remove: (kind, namespace, name) =>
       store.delete(resourceByName(kind), namespace, name) !== undefined,
-    get: (kind, namespace, name) => store.get(resourceByName(kind), namespace, name)?.obj,
-    list: (kind) => store.current(resourceByName(kind)).map((o) => o.obj),
+    get(kind, namespace, name) {
+      const o = store.get(resourceByName(kind), namespace, name);
+      return o && JSON.parse(o.json);
+    },
+    list: (kind) => store.current(resourceByName(kind)).map((o) => JSON.parse(o.json)),
     bulkLoad(objects) {
       for (const o of objects) store.put(store.resourceOf(o), o);
     },

@@ -26,8 +26,11 @@ import type { WatchHub } from "./watch.ts";
 
 /** What the router works with (owned by the server). */
 export interface RouterContext {
+  /** The objects and their history. */
   readonly store: Store;
+  /** The open watch streams. */
   readonly hub: WatchHub;
+  /** The 403 rules. */
   readonly authz: Authorizer;
   /** Events created through the API, oldest first. */
   readonly events: KubeObject[];
@@ -59,6 +62,15 @@ export function acceptsJson(accept: string | undefined): boolean {
     return type === "application/json" || type === "*/*" || type === "application/*";
   });
 }
+
+/** The authorisation verb of a request on one object (or a POST to a collection). */
+const VERBS: Readonly<Record<string, string>> = {
+  GET: "get",
+  POST: "create",
+  PUT: "update",
+  PATCH: "patch",
+  DELETE: "delete",
+};
 
 /** Serves one request from an authenticated user. */
 export async function route(
@@ -95,15 +107,9 @@ export async function route(
   const { resource, namespace, name } = target;
   const query = url.searchParams;
   const watch = query.get("watch") === "true" || query.get("watch") === "1";
-  const verb = req.method === "POST"
-    ? "create"
-    : req.method !== "GET"
-    ? req.method?.toLowerCase() ?? "get"
-    : name
-    ? "get"
-    : watch
-    ? "watch"
-    : "list";
+  const verb = name === undefined && req.method === "GET"
+    ? (watch ? "watch" : "list")
+    : VERBS[req.method ?? "GET"] ?? String(req.method).toLowerCase();
   const forbidden = ctx.authz.check(user, {
     verb,
     group: resource.group,
@@ -223,6 +229,7 @@ function listOrWatch(
       fromRv: rvText === "" || rvText === "0" ? undefined : Number(rvText),
       bookmarks: query.get("allowWatchBookmarks") === "true",
       timeoutMs: timeout > 0 ? timeout * 1000 : undefined,
+      table: wantsTable(req.headers.accept),
     });
   }
   const cont = query.get("continue");
@@ -237,7 +244,8 @@ function listOrWatch(
       namespace,
       label,
       field,
-      limit: Number(query.get("limit") ?? 0) || undefined,
+      // As the real server: resourceVersion=0 is served from its watch cache, which ignores limit.
+      limit: rvText === "0" && !token ? undefined : Number(query.get("limit") ?? 0) || undefined,
       atRv: token?.rv ?? (exact ? Number(rvText) : undefined),
       after: token?.start,
       unfiltered: !query.get("labelSelector") && !query.get("fieldSelector"),

@@ -12,6 +12,7 @@ export type Matcher = (obj: KubeObjectLike) => boolean;
 
 /** The part of an object selectors read. */
 export interface KubeObjectLike {
+  /** The object's name, namespace and labels. */
   readonly metadata?: {
     readonly name?: string;
     readonly namespace?: string;

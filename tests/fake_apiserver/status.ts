@@ -7,13 +7,21 @@
 
 /** A `Status` object as the API server sends it with a failure. */
 export interface StatusObject {
+  /** Always `Status`. */
   readonly kind: "Status";
+  /** Always `v1`. */
   readonly apiVersion: "v1";
+  /** Always empty. */
   readonly metadata: Record<string, unknown>;
+  /** Always `Failure`. */
   readonly status: "Failure";
+  /** What went wrong, for people. */
   readonly message: string;
+  /** What went wrong, for programs: `Expired`, `Forbidden`, ... */
   readonly reason: string;
+  /** The object concerned: `{name, group, kind}`. */
   readonly details?: Record<string, unknown>;
+  /** The HTTP status code. */
   readonly code: number;
 }
 

@@ -17,7 +17,9 @@ export type KubeObject = Record<string, unknown> & { metadata?: Record<string, u
 export interface StoredObject {
   /** `namespace/name`, or `name` for cluster-scoped objects (the order lists are served in). */
   readonly key: string;
+  /** The namespace; "" for cluster-scoped objects. */
   readonly namespace: string;
+  /** `metadata.name`. */
   readonly name: string;
   /** The resourceVersion this version was written at. */
   readonly rv: number;
@@ -31,7 +33,9 @@ export interface StoredObject {
 
 /** A change, as watches see it. */
 export interface Change {
+  /** What happened. */
   readonly type: "ADDED" | "MODIFIED" | "DELETED";
+  /** The changed object's resource. */
   readonly resource: ResourceInfo;
   /** The version before the change (none for ADDED). */
   readonly before?: StoredObject;
@@ -52,7 +56,9 @@ export class ExpiredError extends Error {
 export interface ListQuery {
   /** Only this namespace; every namespace when absent. */
   readonly namespace?: string;
+  /** The label selector. */
   readonly label: Matcher;
+  /** The field selector. */
   readonly field: Matcher;
   /** At most this many items; all when absent or 0. */
   readonly limit?: number;
@@ -68,6 +74,7 @@ export interface ListQuery {
 export interface ListPage {
   /** The list's resourceVersion (every page of one list carries the first page's). */
   readonly rv: number;
+  /** The page's objects, in key order. */
   readonly items: readonly StoredObject[];
   /** The last key served, when more items remain. */
   readonly lastKey?: string;
@@ -100,10 +107,12 @@ function ordered(obj: KubeObject, resource: ResourceInfo, metadata: Record<strin
   return { kind: resource.kind, apiVersion: resource.apiVersion, metadata: meta, ...rest };
 }
 
+/** Serialises a stored version once; `obj` must start with `kind` and `apiVersion` ({@link ordered}). */
 function freeze(obj: KubeObject): Omit<StoredObject, "key" | "namespace" | "name"> {
-  const { kind: _k, apiVersion: _a, ...item } = obj;
   const rv = Number((obj.metadata as Record<string, unknown>).resourceVersion);
-  return { rv, obj: Object.freeze(obj), json: JSON.stringify(obj), itemJson: JSON.stringify(item) };
+  const json = JSON.stringify(obj);
+  const head = JSON.stringify({ kind: obj.kind, apiVersion: obj.apiVersion }).slice(0, -1);
+  return { rv, obj: Object.freeze(obj), json, itemJson: `{${json.slice(head.length + 1)}` };
 }
 
 function randomSuffix(): string {
@@ -168,7 +177,8 @@ export class Store {
    * `creationTimestamp` kept from the stored version or made. Returns the stored version.
    */
   put(resource: ResourceInfo, input: KubeObject): StoredObject {
-    const obj = structuredClone(input);
+    // A copy, so the caller's later changes to its object do not reach the store.
+    const obj = JSON.parse(JSON.stringify(input)) as KubeObject;
     const metadata = { ...(obj.metadata ?? {}) } as Record<string, unknown>;
     if (!metadata.name && metadata.generateName) {
       metadata.name = `${metadata.generateName}${randomSuffix()}`;

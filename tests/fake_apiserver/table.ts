@@ -67,19 +67,25 @@ const SERVICE_COLUMNS: readonly Column[] = [
   AGE,
 ];
 
-/** The Table for some objects of one resource. */
+/**
+ * The Table for some objects of one resource; `withColumns: false` leaves the column definitions
+ * out, as in a watch's events after the first.
+ */
 export function tableFor(
   resource: ResourceInfo,
-  items: readonly StoredObject[],
+  items: readonly Pick<StoredObject, "obj">[],
   resourceVersion: string,
   continueToken?: string,
+  withColumns = true,
 ): unknown {
   const columns = resource.kind === "Service" ? SERVICE_COLUMNS : [NAME, AGE];
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata: { resourceVersion, ...(continueToken ? { continue: continueToken } : {}) },
-    columnDefinitions: columns.map(({ cell: _cell, ...definition }) => definition),
+    columnDefinitions: withColumns
+      ? columns.map(({ cell: _cell, ...definition }) => definition)
+      : [],
     rows: items.map((o) => ({
       cells: columns.map((c) => c.cell(o.obj)),
       object: {

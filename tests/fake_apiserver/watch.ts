@@ -13,14 +13,18 @@ import type { ServerResponse } from "node:http";
 import type { ResourceInfo } from "./discovery.ts";
 import type { Matcher } from "./selectors.ts";
 import { tooOldResourceVersion } from "./status.ts";
+import { tableFor } from "./table.ts";
 import { type Change, ExpiredError, type KubeObject, type Store } from "./store.ts";
 
 /** What one watch request asked for. */
 export interface WatchRequest {
+  /** The watched resource. */
   readonly resource: ResourceInfo;
   /** Only this namespace; all when absent. */
   readonly namespace?: string;
+  /** The label selector. */
   readonly label: Matcher;
+  /** The field selector. */
   readonly field: Matcher;
   /** Start after this resourceVersion; absent: send the current objects as ADDED first. */
   readonly fromRv?: number;
@@ -28,6 +32,8 @@ export interface WatchRequest {
   readonly bookmarks: boolean;
   /** `timeoutSeconds`, in milliseconds: end the stream after this long. */
   readonly timeoutMs?: number;
+  /** The client asked for Tables (kubectl's human `--watch`): each event carries a one-row Table. */
+  readonly table?: boolean;
 }
 
 /** The open watch streams of one server. */
@@ -71,6 +77,7 @@ class WatchStream {
   #timers: ReturnType<typeof setTimeout>[] = [];
   #interval?: ReturnType<typeof setInterval>;
   #closed = false;
+  #sentColumns = false;
 
   constructor(
     readonly store: Store,
@@ -87,7 +94,7 @@ class WatchStream {
     res.on("close", () => this.close());
     if (request.fromRv === undefined) {
       for (const o of store.current(request.resource)) {
-        if (this.#matches(o.obj)) this.#write("ADDED", o.json);
+        if (this.#matches(o.obj)) this.#write("ADDED", o.json, o.obj);
       }
     } else {
       let replay: readonly Change[];
@@ -121,18 +128,25 @@ class WatchStream {
     const was = change.before !== undefined && this.#matches(change.before.obj);
     const is = this.#matches(change.after.obj);
     if (change.type === "DELETED") {
-      if (is) this.#write("DELETED", change.after.json);
+      if (is) this.#write("DELETED", change.after.json, change.after.obj);
     } else if (is) {
-      this.#write(was ? "MODIFIED" : "ADDED", change.after.json);
+      this.#write(was ? "MODIFIED" : "ADDED", change.after.json, change.after.obj);
     } else if (was && change.before) {
       // As the watch cache does: the previous content, at the event's resourceVersion.
       const metadata = { ...change.before.obj.metadata, resourceVersion: String(change.after.rv) };
-      this.#write("DELETED", JSON.stringify({ ...change.before.obj, metadata }));
+      const obj = { ...change.before.obj, metadata };
+      this.#write("DELETED", JSON.stringify(obj), obj);
     }
   }
 
-  #write(type: string, objectJson: string): void {
+  #write(type: string, objectJson: string, obj?: KubeObject): void {
     if (this.res.writableEnded || this.res.destroyed) return;
+    if (this.request.table && obj) {
+      const rv = String(obj.metadata?.resourceVersion ?? this.store.rv);
+      const table = tableFor(this.request.resource, [{ obj }], rv, undefined, !this.#sentColumns);
+      this.#sentColumns = true;
+      objectJson = JSON.stringify(table);
+    }
     this.res.write(`{"type":"${type}","object":${objectJson}}\n`);
   }
 
