@@ -87,3 +87,21 @@ Deno.test({
     assertEquals(documents[0].value, { base: { port: 80 }, port: { port: 80, name: "x" } });
   },
 });
+
+Deno.test({
+  name: "a JSON file decodes to the same document through the JSON fast path as through YAML",
+  permissions: YAML_PERMISSIONS,
+  fn() {
+    const object = {
+      apiVersion: "v1",
+      kind: "List",
+      items: [{ kind: "Service", a: [1, "x", null] }],
+    };
+    const json = JSON.stringify(object, null, 2);
+    const fast = decodeManifestText(json, "dump.json");
+    // A leading YAML comment line makes the same text take the YAML reader's path.
+    const slow = decodeManifestText(`# comment\n${json}`, "dump.json");
+    assertEquals(fast, slow);
+    assertEquals(fast.documents, [{ value: object, source: "dump.json", index: 1 }]);
+  },
+});
