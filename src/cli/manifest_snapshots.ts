@@ -1,30 +1,43 @@
 /**
  * The manifests as the sync loop sees them: read again for every sync (a periodic sync must
- * pick up an edit even if the file watcher missed it), with each distinct set of warnings
- * logged once, and the Services and EndpointSlices that changed since the last read counted
+ * pick up an edit even if the file watcher missed it; unchanged files are not decoded again,
+ * and bad input keeps the last good objects: see {@link ManifestReader}), with each distinct
+ * set of warnings logged once, and the Services and EndpointSlices that changed since the last read counted
  * for kube-proxy's `*_changes_total` metrics.
  *
  * @module
  */
 
-import { listManifestFiles, loadManifests, watchManifests } from "../cluster/manifest_source.ts";
+import { ManifestReader } from "../cluster/manifest_reader.ts";
+import { listManifestFiles, watchManifests } from "../cluster/manifest_source.ts";
 import { formatObjectWarning } from "../cluster/object_warning.ts";
 import type { ClusterSource, SnapshotRead } from "../cluster/source.ts";
 
 export type { SnapshotRead } from "../cluster/source.ts";
 
-type Fingerprints = Map<string, string>;
+interface Identified {
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: string;
+}
 
-function fingerprints(objects: readonly { namespace: string; name: string }[]): Fingerprints {
+type Fingerprints = Map<string, Identified>;
+
+function fingerprints(objects: readonly Identified[]): Fingerprints {
+  return new Map(objects.map((o) => [`${o.namespace}/${o.name}`, o]));
+}
+
+/** The same object read again from an unchanged file is the same value: no change. */
+function sameObject(a: Identified | undefined, b: Identified): boolean {
+  if (a === b) return true;
   // `source` names the file, which does not change what the proxier does with the object.
-  return new Map(
-    objects.map((o) => [`${o.namespace}/${o.name}`, JSON.stringify({ ...o, source: "" })]),
-  );
+  return a !== undefined &&
+    JSON.stringify({ ...a, source: "" }) === JSON.stringify({ ...b, source: "" });
 }
 
 function countChanges(before: Fingerprints, after: Fingerprints): number {
   let changes = 0;
-  for (const [key, value] of after) if (before.get(key) !== value) changes++;
+  for (const [key, value] of after) if (!sameObject(before.get(key), value)) changes++;
   for (const key of before.keys()) if (!after.has(key)) changes++;
   return changes;
 }
@@ -35,7 +48,11 @@ export class ManifestSnapshots implements ClusterSource {
   #services: Fingerprints = new Map();
   #slices: Fingerprints = new Map();
 
-  constructor(readonly paths: readonly string[], readonly log: (line: string) => void) {}
+  readonly #reader: ManifestReader;
+
+  constructor(readonly paths: readonly string[], readonly log: (line: string) => void) {
+    this.#reader = new ManifestReader(paths);
+  }
 
   /** `manifests a.yaml, dir/`. */
   get description(): string {
@@ -68,12 +85,14 @@ export class ManifestSnapshots implements ClusterSource {
 
   /** Reads the manifests now. */
   async read(): Promise<SnapshotRead> {
-    const { snapshot, warnings } = await loadManifests(this.paths);
+    const { snapshot, warnings, kept } = await this.#reader.read();
     const lines = warnings.map(formatObjectWarning).join("\n");
     if (lines !== this.#lastWarnings && lines !== "") {
       for (const line of lines.split("\n")) this.log(`warning: ${line}`);
     }
     this.#lastWarnings = lines;
+    // Kept objects are not what the files say: said at every read until the files are fixed.
+    for (const line of kept) this.log(`warning: ${line}`);
     const services = fingerprints(snapshot.services);
     const slices = fingerprints(snapshot.endpointSlices);
     const read = {

@@ -70,15 +70,21 @@ kernelTest(
       hostname: () => NODE_NAME,
       signal: controller.signal,
     });
+    // A sync is done once its line is logged (its tools run one after the other: the real
+    // servers are in before the address is bound).
+    const syncs = () => log.filter((line) => line.startsWith("sync:"));
+    const syncedWith = (pattern: RegExp, after: number) => () =>
+      Promise.resolve(syncs().slice(after).some((line) => pattern.test(line)));
     try {
-      await waitFor(
-        "the first sync",
-        async () => (await realServersOf("10.96.0.40:80")).length === 1,
-      );
+      // The start (preflight, node preparation) is slow under TCG: a minute for the first sync.
+      await waitFor("the first sync", syncedWith(/ipvs\.addVirtualServer 1/, 0), 60_000);
+      assert.deepEqual(await realServersOf("10.96.0.40:80"), [`${podA.nsAddress}:8080 -w 1`]);
       assert.equal(await httpGet("10.96.0.40", 80), "backend api-a\n");
 
+      const added = syncs().length;
       server.upsert(webSlice([podA.nsAddress, podB.nsAddress]));
-      await waitFor("endpoint b", async () => (await realServersOf("10.96.0.40:80")).length === 2);
+      await waitFor("endpoint b", syncedWith(/ipvs\.addRealServer 1/, added));
+      assert.equal((await realServersOf("10.96.0.40:80")).length, 2);
       const bodies = await httpGetMany("10.96.0.40", 80, 6);
       assert.ok(bodies.includes("backend api-b\n"), `api-b got none of ${bodies}`);
 
@@ -94,13 +100,17 @@ kernelTest(
       assert.deepEqual(await savedIpvs(), before);
       assert.equal(await httpGet("10.96.0.40", 80).then((b) => b.startsWith("backend api-")), true);
 
+      const removed = syncs().length;
       server.remove("Service", "default", "web");
-      await waitFor(
-        "the removal",
-        async () => !(await savedIpvs()).some((l) => l.includes("10.96.0.40")),
-      );
+      await waitFor("the removal", syncedWith(/ipvs\.deleteVirtualServer 1/, removed));
+      assert.ok(!(await savedIpvs()).some((l) => l.includes("10.96.0.40")));
       await assert.rejects(httpGet("10.96.0.40", 80, 2000));
       assert.doesNotMatch(await sh(["ip", "addr", "show", "kube-ipvs0"]), /10\.96\.0\.40/);
+    } catch (error) {
+      const log_ = log.join("\n");
+      throw new Error(`${(error as Error).message}\n--- the proxy's log ---\n${log_}`, {
+        cause: error,
+      });
     } finally {
       controller.abort();
       const code = await loop;
