@@ -70,7 +70,12 @@ export { computeDesiredState } from "./src/proxier/desired_state.ts";
 export type { DesiredState, ProxierInput } from "./src/proxier/desired_state.ts";
 export { cleanupPlan, diffStates } from "./src/plan/diff.ts";
 export type { DiffOptions } from "./src/plan/diff.ts";
-export { renderPlanText, renderStateJson } from "./src/render/plan_text.ts";
+export {
+  planTextChunks,
+  renderPlanText,
+  renderStateJson,
+  stateJsonChunks,
+} from "./src/render/plan_text.ts";
 export type { PlanTextOptions } from "./src/render/plan_text.ts";
 export { renderIpvsTable } from "./src/render/ipvs_table.ts";
 export type { IpvsTableOptions } from "./src/render/ipvs_table.ts";
@@ -98,9 +103,8 @@ if (import.meta.main) {
   let output = Promise.resolve();
   const code = await main(Deno.args, {
     signal: stopSignal(),
-    stdout: (text) => {
-      output = output.then(() => writeAll(Deno.stdout, text));
-    },
+    // Each chunk is written before the next is made: a large result streams.
+    stdout: (text) => output = output.then(() => writeAll(Deno.stdout, text)),
     stderr: (line) => console.error(line),
     env: Deno.env.toObject(),
     hostname: () => Deno.hostname(),

@@ -16,7 +16,7 @@ import { KubeconfigError } from "../cluster/api/kubeconfig.ts";
 import type { ReflectorTuning } from "../cluster/api/reflector.ts";
 import { runLoop } from "./run_loop.ts";
 import { type CliOptions, parseFlags, USAGE, UsageError } from "./flags.ts";
-import { renderPlanText, renderStateJson } from "../render/plan_text.ts";
+import { planTextChunks, stateJsonChunks } from "../render/plan_text.ts";
 import { renderIpvsTable } from "../render/ipvs_table.ts";
 import { formatSyncLine } from "../sync/sync_loop.ts";
 import { type SyncContext, syncOnce } from "./sync_once.ts";
@@ -39,8 +39,11 @@ import {
 
 /** Where the CLI writes; injectable so tests capture output. */
 export interface CliIo {
-  /** Receives results (the plan, the table, the JSON), as text chunks. */
-  readonly stdout: (text: string) => void;
+  /**
+   * Receives results (the plan, the table, the JSON), as text chunks; a returned promise is
+   * awaited before the next chunk is made, so a large result streams instead of piling up.
+   */
+  readonly stdout: (text: string) => unknown;
   /** Receives log lines, one call per line. */
   readonly stderr: (line: string) => void;
   /** The environment (`KUBE_PROXY_MODE`). */
@@ -88,11 +91,12 @@ async function printResult(
   io: CliIo,
 ): Promise<void> {
   if (options.output === "json") {
-    io.stdout(renderStateJson(await state(), plan));
+    const chunks = stateJsonChunks(await state(), plan);
+    for (const chunk of chunks) await io.stdout(chunk);
   } else if (options.output === "table") {
-    io.stdout(renderIpvsTable((await backend.read()).virtualServers));
+    await io.stdout(renderIpvsTable((await backend.read()).virtualServers));
   } else {
-    io.stdout(renderPlanText(plan));
+    for (const chunk of planTextChunks(plan)) await io.stdout(chunk);
   }
 }
 

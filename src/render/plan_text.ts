@@ -52,9 +52,24 @@ function summary(plan: Plan): string {
  * ```
  */
 export function renderPlanText(plan: Plan, options: PlanTextOptions = {}): string {
-  if (plan.length === 0) return NO_CHANGES;
-  const sections = toolInvocations(plan).map((run) => `${header(run)}\n${run.stdin}`);
-  return (options.summary ? summary(plan) + "\n" : "") + sections.join("\n");
+  return [...planTextChunks(plan, options)].join("");
+}
+
+/**
+ * {@linkcode renderPlanText} in pieces, one tool run at a time, so a 160,000-operation plan
+ * reaches stdout without first becoming one string.
+ */
+export function* planTextChunks(plan: Plan, options: PlanTextOptions = {}): Generator<string> {
+  if (plan.length === 0) {
+    yield NO_CHANGES;
+    return;
+  }
+  if (options.summary) yield summary(plan) + "\n";
+  let first = true;
+  for (const run of toolInvocations(plan)) {
+    yield `${first ? "" : "\n"}${header(run)}\n${run.stdin}`;
+    first = false;
+  }
 }
 
 function tablesOf(state: KernelState, family: IptablesFamily): Record<TableName, string> {
@@ -72,33 +87,86 @@ function tablesOf(state: KernelState, family: IptablesFamily): Record<TableName,
  * `addresses`, and `plan` (the operations as they are).
  */
 export function renderStateJson(state: KernelState, plan: Plan): string {
+  return [...stateJsonChunks(state, plan)].join("");
+}
+
+/** Bytes gathered before a chunk is handed on: few writes, and no giant string. */
+const CHUNK_CHARS = 1 << 16;
+
+/**
+ * {@linkcode renderStateJson} in pieces of about 64 KiB: the same text as
+ * `JSON.stringify(document, null, 2)`, built one array element at a time.
+ */
+export function* stateJsonChunks(state: KernelState, plan: Plan): Generator<string> {
+  let buffer = "";
+  for (const part of stateJsonParts(state, plan)) {
+    buffer += part;
+    if (buffer.length >= CHUNK_CHARS) {
+      yield buffer;
+      buffer = "";
+    }
+  }
+  yield buffer;
+}
+
+function* stateJsonParts(state: KernelState, plan: Plan): Generator<string> {
   const sorted = sortKernelState(state);
-  const document = {
-    virtualServers: sorted.virtualServers.map((vs) => ({
-      protocol: vs.protocol,
-      address: vs.address,
-      port: vs.port,
-      scheduler: vs.scheduler,
-      persistenceTimeout: vs.persistenceTimeout,
-      flags: vs.flags,
-      service: vs.service,
-      realServers: vs.realServers.map((rs) => ({
-        address: rs.address,
-        port: rs.port,
-        forward: rs.forward,
-        weight: rs.weight,
-      })),
-    })),
-    ipsets: sorted.ipsets.map((set) => ({
+  yield "{\n";
+  yield* arrayMember("virtualServers", sorted.virtualServers.map(virtualServerJson));
+  yield* arrayMember(
+    "ipsets",
+    sorted.ipsets.map((set) => ({
       name: set.name,
       type: set.type,
       family: set.family,
       entries: set.entries,
     })),
-    iptables: tablesOf(sorted, "ipv4"),
-    ip6tables: tablesOf(sorted, "ipv6"),
-    addresses: sorted.addresses.map((a) => ({ device: a.device, address: a.address })),
-    plan,
+  );
+  yield member("iptables", tablesOf(sorted, "ipv4")) + ",\n";
+  yield member("ip6tables", tablesOf(sorted, "ipv6")) + ",\n";
+  yield member(
+    "addresses",
+    sorted.addresses.map((a) => ({ device: a.device, address: a.address })),
+  );
+  yield ",\n";
+  yield* arrayMember("plan", plan, false);
+  yield "}\n";
+}
+
+function virtualServerJson(vs: KernelState["virtualServers"][number]) {
+  return {
+    protocol: vs.protocol,
+    address: vs.address,
+    port: vs.port,
+    scheduler: vs.scheduler,
+    persistenceTimeout: vs.persistenceTimeout,
+    flags: vs.flags,
+    service: vs.service,
+    realServers: vs.realServers.map((rs) => ({
+      address: rs.address,
+      port: rs.port,
+      forward: rs.forward,
+      weight: rs.weight,
+    })),
   };
-  return JSON.stringify(document, null, 2) + "\n";
+}
+
+/** `  "key": value` at depth 1 of a 2-space-indented document. */
+function member(key: string, value: unknown): string {
+  return `  ${JSON.stringify(key)}: ${JSON.stringify(value, null, 2).replaceAll("\n", "\n  ")}`;
+}
+
+/** A top-level array member, element by element (`[]` when empty), then `,` unless last. */
+function* arrayMember(key: string, items: readonly unknown[], comma = true): Generator<string> {
+  const end = comma ? ",\n" : "\n";
+  if (items.length === 0) {
+    yield `  ${JSON.stringify(key)}: []${end}`;
+    return;
+  }
+  yield `  ${JSON.stringify(key)}: [\n`;
+  for (const [i, item] of items.entries()) {
+    const text = JSON.stringify(item, null, 2).replaceAll("\n", "\n    ");
+    yield `    ${text}${i === items.length - 1 ? "\n" : ",\n"}`;
+  }
+  yield `  ]${end}`;
 }

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { Plan } from "../plan/types.ts";
 import type { KernelState } from "../state/types.ts";
 import { emptyKernelState } from "../state/keys.ts";
-import { renderPlanText, renderStateJson } from "./plan_text.ts";
+import { diffStates } from "../plan/diff.ts";
+import { renderPlanText, renderStateJson, stateJsonChunks } from "./plan_text.ts";
 import { toolInvocations } from "./tool_inputs.ts";
 
 const vsKey = { protocol: "tcp", address: "10.0.0.1", port: 443 } as const;
@@ -174,5 +175,23 @@ Deno.test({
     assert.deepEqual(parsed.ip6tables, { nat: "", filter: "" });
     assert.deepEqual(parsed.plan, [{ op: "link.add", device: "kube-ipvs0" }]);
     assert.equal(json, JSON.stringify(parsed, null, 2) + "\n");
+  },
+});
+
+Deno.test({
+  name: "the JSON output in chunks is exactly JSON.stringify of the whole document",
+  permissions: { read: ["tests/fixtures/"] },
+  fn() {
+    const state = JSON.parse(
+      Deno.readTextFileSync(
+        new URL("../../tests/fixtures/states/ipv4_two_services.json", import.meta.url),
+      ),
+    );
+    const plan = diffStates(emptyKernelState(), state, { excludeCIDRs: [] });
+    const chunks = [...stateJsonChunks(state, plan)];
+    const document = JSON.parse(chunks.join(""));
+    assert.equal(chunks.join(""), JSON.stringify(document, null, 2) + "\n");
+    assert.equal(document.plan.length, plan.length);
+    assert.ok(document.virtualServers.length > 0);
   },
 });
