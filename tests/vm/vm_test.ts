@@ -1,6 +1,7 @@
 // Runs the real-kernel suite (tests/kernel) in one VM. Skips, visibly, where the VM cannot run
 // (no qemu, no kernel in the cache and none downloadable), unless REQUIRE_KERNEL_TESTS=1.
 import assert from "node:assert/strict";
+import { cacheForChild, CONFIG_FLAGS, testFiles } from "../exec/child_deno.ts";
 import { onPath } from "./host_command.ts";
 import { prepareVm, type VmImage } from "./prepare.ts";
 import { runInVm, VmError, VmSetupError, writeTo } from "./vm.ts";
@@ -24,6 +25,8 @@ async function image(): Promise<VmImage | string> {
   }
 }
 
+const SUITE = "tests/kernel/";
+
 function skipOrFail(why: string): void {
   if (REQUIRE) throw new Error(`REQUIRE_KERNEL_TESTS=1 but the VM cannot run: ${why}`);
   console.log(`skipped: ${why}`);
@@ -33,10 +36,20 @@ Deno.test("the real-kernel suite (tests/kernel) passes in a VM", async () => {
   const vm = await image();
   if (typeof vm === "string") return skipOrFail(vm);
   const started = performance.now();
+  // The guest has no network: what it loads must be in the cache (DENO_DIR) it shares.
+  await cacheForChild(CONFIG_FLAGS, await testFiles(SUITE));
   const result = await runInVm({
     // --no-check: type-checking under TCG costs about 10 s, and `deno task check` already
     // checks tests/kernel on the host.
-    command: ["deno", "test", "--allow-all", "--no-check", "tests/kernel"],
+    command: [
+      "deno",
+      "test",
+      ...CONFIG_FLAGS,
+      "--cached-only",
+      "--allow-all",
+      "--no-check",
+      SUITE,
+    ],
     cwd: REPO_ROOT,
     env: { REQUIRE_KERNEL_TESTS: "1", NO_COLOR: "1" },
     timeoutMs: 15 * 60_000,
