@@ -63,8 +63,7 @@ export function createLine(header: IpSetHeader, name = header.name): string {
   const type = safeToken(header.type, "ipset type");
   if (header.type === "bitmap:port") return `create ${setName} ${type} range 0-65535 -exist`;
   const family = safeToken(header.family, "ipset family");
-  // kube-proxy creates its hash sets with the comment extension (REFERENCE section 2).
-  return `create ${setName} ${type} family ${family} hashsize 1024 maxelem 65536 comment -exist`;
+  return `create ${setName} ${type} family ${family} hashsize 1024 maxelem 65536 -exist`;
 }
 
 function entryLine(command: "add" | "del", set: string, entry: string): string {
