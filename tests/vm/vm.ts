@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { runInVm } from "./tests/vm/vm.ts";
+ * import { runInVm } from "./vm.ts";
  * const result = await runInVm({ command: ["ipvsadm", "-Ln"] });
  * console.log(result.code, result.stdout);
  * ```
