@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { formatObjectWarning, loadManifests } from "./src/cluster/mod.ts";
+ * import { formatObjectWarning, loadManifests } from "./mod.ts";
  * const { snapshot, warnings } = await loadManifests(["examples/cluster"]);
  * for (const w of warnings) console.warn(formatObjectWarning(w));
  * ```

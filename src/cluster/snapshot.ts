@@ -23,6 +23,15 @@ export interface SnapshotInput {
  *
  * @example
  * ```ts
+ * import { decodeManifestText } from "./decode.ts";
+ * import { parseObjects } from "./parse.ts";
+ * import { buildSnapshot } from "./snapshot.ts";
+ *
+ * const { documents } = decodeManifestText(
+ *   "kind: Service\napiVersion: v1\nmetadata: {name: web, namespace: default}\n" +
+ *     "spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}\n",
+ *   "web.yaml",
+ * );
  * const snapshot = buildSnapshot(parseObjects(documents));
  * Object.isFrozen(snapshot.services[0].ports); // true
  * ```

@@ -63,8 +63,7 @@ export function createLine(header: IpSetHeader, name = header.name): string {
   const type = safeToken(header.type, "ipset type");
   if (header.type === "bitmap:port") return `create ${setName} ${type} range 0-65535 -exist`;
   const family = safeToken(header.family, "ipset family");
-  // kube-proxy creates its hash sets with the comment extension (REFERENCE section 2).
-  return `create ${setName} ${type} family ${family} hashsize 1024 maxelem 65536 comment -exist`;
+  return `create ${setName} ${type} family ${family} hashsize 1024 maxelem 65536 -exist`;
 }
 
 function entryLine(command: "add" | "del", set: string, entry: string): string {
@@ -143,9 +142,11 @@ function parseCreate(words: string[], fail: (e: string) => never): SetBuilder {
  *
  * @example
  * ```ts
- * // ipset save prints:
- * //   create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 comment
- * //   add KUBE-CLUSTER-IP 10.0.0.1,tcp:443 comment "default/kubernetes:https"
+ * import { parseIpsetSave } from "./ipset.ts";
+ *
+ * // ipset save prints, for sets created as kube-proxy creates them:
+ * //   create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x6d5d2a1e
+ * //   add KUBE-CLUSTER-IP 10.0.0.1,tcp:443
  * //   create KUBE-NODE-PORT-TCP bitmap:port range 0-65535
  * parseIpsetSave("create KUBE-NODE-PORT-TCP bitmap:port range 0-65535\nadd KUBE-NODE-PORT-TCP 30080\n");
  * ```

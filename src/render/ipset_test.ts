@@ -23,7 +23,7 @@ Deno.test({
     assert.equal(
       text,
       [
-        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 comment -exist",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 -exist",
         "create KUBE-NODE-PORT-TCP bitmap:port range 0-65535 -exist",
         "add KUBE-CLUSTER-IP 10.0.0.1,tcp:443 -exist",
         "del KUBE-6-CLUSTER-IP fd00::1,udp:53 -exist",
@@ -46,7 +46,7 @@ Deno.test({
     assert.equal(
       text,
       [
-        "create KUBE-6-LOOP-BACK-TMP hash:ip,port,ip family inet6 hashsize 1024 maxelem 65536 comment -exist",
+        "create KUBE-6-LOOP-BACK-TMP hash:ip,port,ip family inet6 hashsize 1024 maxelem 65536 -exist",
         "flush KUBE-6-LOOP-BACK-TMP",
         "add KUBE-6-LOOP-BACK-TMP fd00::5,tcp:80,fd00::5 -exist",
         "swap KUBE-6-LOOP-BACK-TMP KUBE-6-LOOP-BACK",

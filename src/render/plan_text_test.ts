@@ -59,7 +59,7 @@ Deno.test({
         "link add kube-ipvs0 type dummy",
         "",
         "# ipset restore (2 lines)",
-        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 comment -exist",
+        "create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536 -exist",
         "add KUBE-CLUSTER-IP 10.0.0.1,tcp:443 -exist",
         "",
         "# iptables-restore --noflush -w (nat)",

@@ -2,14 +2,15 @@
  * Runs the exec backend's real tests (`tests/exec/in_namespace/`) in a child `deno test` inside
  * a fresh network namespace (`unshare -n`), so the ipsets, iptables rules and links they
  * create never touch the host's own network. The inner directory is excluded from the normal
- * run (deno.json `test.exclude`), so the child is started without the config's excludes and
- * with its import map.
+ * run (deno.json `test.exclude`), so the child is started without the config, with its import
+ * map and lockfile, from modules cached beforehand (the namespace has no network).
  */
 import assert from "node:assert/strict";
 import { runCommand } from "../../backends/exec/command.ts";
+import { cacheForChild, NO_CONFIG_FLAGS, repoPath, testFiles } from "./child_deno.ts";
 import { canRunKernelTests } from "./requirements.ts";
 
-const REPO = new URL("../../", import.meta.url);
+const INNER = "tests/exec/in_namespace/";
 const TOOLS = [
   ["unshare", "--version"],
   ["ipset", "--version"],
@@ -20,7 +21,7 @@ const TOOLS = [
 
 Deno.test("the exec backend's real tests pass in a private network namespace", async () => {
   if (!await canRunKernelTests(TOOLS)) return;
-  const path = (p: string) => new URL(p, REPO).pathname;
+  await cacheForChild(NO_CONFIG_FLAGS, await testFiles(INNER));
   // NO_COLOR: the inner output is matched below and shown as plain text on failure.
   const result = await runCommand([
     "env",
@@ -29,11 +30,10 @@ Deno.test("the exec backend's real tests pass in a private network namespace", a
     "-n",
     Deno.execPath(),
     "test",
-    "--no-config",
-    "--import-map",
-    path("deno.json"),
+    ...NO_CONFIG_FLAGS,
+    "--cached-only",
     "--allow-all",
-    path("tests/exec/in_namespace/"),
+    repoPath(INNER),
   ]);
   const output = `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
   assert.equal(result.code, 0, `the namespace tests failed (exit code ${result.code}):\n${output}`);

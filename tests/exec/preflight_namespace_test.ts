@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { runCommand } from "../../backends/exec/command.ts";
+import { cacheForChild, CONFIG_FLAGS } from "./child_deno.ts";
 import { canRunKernelTests } from "./requirements.ts";
 
 const REPO = new URL("../../", import.meta.url);
@@ -14,17 +15,25 @@ const TOOLS = [["ipset", "--version"], ["iptables", "--version"], ["ip", "-V"], 
   "--version",
 ]];
 
+/** The modules the children below import (cached on the host: the namespace has no network). */
+const CHILD_MODULES = [
+  "backends/exec/command.ts",
+  "backends/exec/kernel_modules.ts",
+  "backends/exec/preflight.ts",
+  "backends/exec/startup.ts",
+];
+
 /** Runs `code` (an ES module body) in a child deno inside a new network namespace. */
 async function runInNamespace(code: string): Promise<unknown> {
-  const config = new URL("deno.json", REPO).pathname;
+  await cacheForChild(CONFIG_FLAGS, CHILD_MODULES);
   const result = await runCommand([
     "unshare",
     "-n",
     Deno.execPath(),
     "eval",
     "--quiet",
-    "--config",
-    config,
+    ...CONFIG_FLAGS,
+    "--cached-only",
     code,
   ]);
   assert.equal(result.code, 0, `child failed (exit code ${result.code}):\n${result.stderr}`);

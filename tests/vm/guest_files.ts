@@ -19,6 +19,12 @@ export interface InitConf {
    * (and so cannot enforce its timeout) does not run forever.
    */
   deadlineSeconds: number;
+  /**
+   * The host's `DENO_DIR`, when set: shown at the same path in the guest under an overlay
+   * (writes vanish with the VM), because a cache under /tmp or /run would otherwise be hidden
+   * by the guest's fresh tmpfs mounts, and the guest has no network to fill another.
+   */
+  denoDir?: string;
 }
 
 /** The command the guest runs. */
@@ -53,6 +59,7 @@ export function renderInitConf(conf: InitConf): string {
     `MODULES_DIR=${shellQuote(conf.modulesDir)}`,
     `PRELOAD=${shellQuote(conf.preload.join(" "))}`,
     `DEADLINE=${Math.ceil(conf.deadlineSeconds)}`,
+    `DENO_CACHE_DIR=${shellQuote(conf.denoDir ?? "")}`,
     "",
   ].join("\n");
 }

@@ -57,8 +57,10 @@ Deno.test({
       modulesDir: "/cache/lib/modules/6.1.0-56-amd64",
       preload: ["ip_vs", "ip_vs_rr"],
       deadlineSeconds: 630,
+      denoDir: "/tmp/deno dir",
     });
     assert.match(conf, /^PROJECT_DIR='\/work\/my project'$/m);
+    assert.match(conf, /^DENO_CACHE_DIR='\/tmp\/deno dir'$/m);
     assert.match(conf, /^PRELOAD='ip_vs ip_vs_rr'$/m);
     assert.match(conf, /^DEADLINE=630$/m);
     assert.throws(

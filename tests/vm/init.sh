@@ -4,7 +4,8 @@
 #     tmpfs overlay, mount the project read-write at its host path, then switch_root into it;
 #   stage 2, in the overlay root: preload modules, run the request, report its exit code, power off.
 # The host writes two files into its run directory (seen here through the 9p root):
-#   init.conf  - shell variables PROJECT_DIR, MODULES_DIR, PRELOAD, DEADLINE (tests/vm/guest_files.ts)
+#   init.conf  - shell variables PROJECT_DIR, MODULES_DIR, PRELOAD, DEADLINE, DENO_CACHE_DIR
+#                (tests/vm/guest_files.ts)
 #   request.sh - the command, with cwd and environment, run by the host's own /bin/sh
 # Ports (virtio-serial, named by the host): stdout, stderr, status. The status port carries one line
 # per event: "ready <uptime>", "exit <code>" or "error <message>".
@@ -83,6 +84,14 @@ stage1() {
   # cache=none: the host reads what the guest writes here, right after the run.
   mount -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=512000 project "/newroot$PROJECT_DIR" ||
     die "cannot mount the project directory $PROJECT_DIR over 9p"
+
+  # The host's DENO_DIR at its own path, writable through an overlay whose writes vanish with the
+  # VM: the guest has no network, so it must see the cache the host filled, even under /tmp.
+  if [ -n "$DENO_CACHE_DIR" ]; then
+    mkdir -p /rw/deno-upper /rw/deno-work "/newroot$DENO_CACHE_DIR"
+    mount -t overlay -o "lowerdir=/lower$DENO_CACHE_DIR,upperdir=/rw/deno-upper,workdir=/rw/deno-work" \
+      overlay "/newroot$DENO_CACHE_DIR" || die "cannot mount the deno cache $DENO_CACHE_DIR"
+  fi
 
   # The kernel's module autoloading (request_module) runs the guest's /sbin/modprobe, which looks
   # in /lib/modules/<release>: show it the cached modules of this kernel there.

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { runInVm } from "./tests/vm/vm.ts";
+ * import { runInVm } from "./vm.ts";
  * const result = await runInVm({ command: ["ipvsadm", "-Ln"] });
  * console.log(result.code, result.stdout);
  * ```
@@ -161,6 +161,7 @@ export async function runInVm(options: RunInVmOptions): Promise<RunInVmResult> {
       preload: options.preload ?? DEFAULT_PRELOAD,
       // Later than the host's own timeout, which normally ends the VM first.
       deadlineSeconds: timeoutMs(options) / 1000 + 30,
+      ...await denoDirConf(),
     };
     await Deno.writeTextFile(`${runDir}/init.conf`, renderInitConf(conf));
     await Deno.writeTextFile(
@@ -175,6 +176,13 @@ export async function runInVm(options: RunInVmOptions): Promise<RunInVmResult> {
   } finally {
     await Deno.remove(runDir, { recursive: true }).catch(() => {});
   }
+}
+
+/** The host's DENO_DIR, when set and present, for the guest to see (see `InitConf.denoDir`). */
+async function denoDirConf(): Promise<{ denoDir?: string }> {
+  const denoDir = Deno.env.get("DENO_DIR");
+  if (denoDir === undefined || denoDir === "") return {};
+  return { denoDir: await realPath("deno cache (DENO_DIR)", denoDir) };
 }
 
 function timeoutMs(options: RunInVmOptions): number {

@@ -1,7 +1,10 @@
 // Runs the real-kernel suite (tests/kernel) in one VM. Skips, visibly, where the VM cannot run
 // (no qemu, no kernel in the cache and none downloadable), unless REQUIRE_KERNEL_TESTS=1.
 import assert from "node:assert/strict";
+import { runCommand } from "../../backends/exec/command.ts";
+import { cacheForChild, CONFIG_FLAGS, testFiles } from "../exec/child_deno.ts";
 import { onPath } from "./host_command.ts";
+import { assertWholeSuiteRan, parseSummary } from "./test_summary.ts";
 import { prepareVm, type VmImage } from "./prepare.ts";
 import { runInVm, VmError, VmSetupError, writeTo } from "./vm.ts";
 
@@ -24,6 +27,38 @@ async function image(): Promise<VmImage | string> {
   }
 }
 
+const SUITE = "tests/kernel/";
+
+// A filter no test name contains: deno loads every file, registers its tests and runs none.
+const MATCH_NOTHING = "no kernel test is named this";
+
+/**
+ * How many tests the kernel suite registers in the VM, counted on the host by deno itself:
+ * every file loaded as the guest loads it (`IPVS_PROXY_VM=1`, so suites that register only in
+ * the VM do), no test run. Adding a test changes it; nothing here needs editing.
+ */
+async function registeredKernelTests(): Promise<number> {
+  const result = await runCommand([
+    "env",
+    "NO_COLOR=1",
+    "IPVS_PROXY_VM=1",
+    Deno.execPath(),
+    "test",
+    ...CONFIG_FLAGS,
+    "--allow-all",
+    "--no-check",
+    "--filter",
+    MATCH_NOTHING,
+    SUITE,
+  ]);
+  const summary = parseSummary(result.stdout);
+  assert.equal(result.code, 0, `counting the kernel tests failed:\n${result.stderr}`);
+  assert.ok(summary, `no test summary in:\n${result.stdout}`);
+  assert.equal(summary.passed, 0, "the counting run must run no test");
+  assert.ok(summary.filtered > 0, `the kernel suite registers no test:\n${result.stdout}`);
+  return summary.filtered;
+}
+
 function skipOrFail(why: string): void {
   if (REQUIRE) throw new Error(`REQUIRE_KERNEL_TESTS=1 but the VM cannot run: ${why}`);
   console.log(`skipped: ${why}`);
@@ -33,10 +68,21 @@ Deno.test("the real-kernel suite (tests/kernel) passes in a VM", async () => {
   const vm = await image();
   if (typeof vm === "string") return skipOrFail(vm);
   const started = performance.now();
+  // The guest has no network: what it loads must be in the cache (DENO_DIR) it shares.
+  await cacheForChild(CONFIG_FLAGS, await testFiles(SUITE));
+  const expected = await registeredKernelTests();
   const result = await runInVm({
     // --no-check: type-checking under TCG costs about 10 s, and `deno task check` already
     // checks tests/kernel on the host.
-    command: ["deno", "test", "--allow-all", "--no-check", "tests/kernel"],
+    command: [
+      "deno",
+      "test",
+      ...CONFIG_FLAGS,
+      "--cached-only",
+      "--allow-all",
+      "--no-check",
+      SUITE,
+    ],
     cwd: REPO_ROOT,
     env: { REQUIRE_KERNEL_TESTS: "1", NO_COLOR: "1" },
     timeoutMs: 15 * 60_000,
@@ -57,6 +103,7 @@ Deno.test("the real-kernel suite (tests/kernel) passes in a VM", async () => {
     );
   }
   assert.equal(result.code, 0, `the kernel suite failed in the VM (exit code ${result.code})`);
+  assertWholeSuiteRan(result.stdout, expected);
 });
 
 Deno.test("a VM that outlives its timeout is killed and reported", async () => {
