@@ -18,7 +18,9 @@ import {
 } from "../../backends/exec/kernel_modules.ts";
 import type { IptablesFamily } from "../state/types.ts";
 import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
-import { prepareNode } from "../../backends/exec/startup.ts";
+import { applyNodePreparation, onlineCpus } from "../../backends/exec/node_preparation.ts";
+import { kernelRelease } from "../../backends/exec/kernel_modules.ts";
+import { computeNodePreparation, modulesOf } from "../node_prep/node_preparation.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import type { CliOptions } from "./flags.ts";
 
@@ -54,13 +56,18 @@ async function openExec(
   log: (line: string) => void,
   run: CommandRunner,
 ): Promise<Backend> {
+  const steps = computeNodePreparation(config.ipvs, {
+    cpus: await onlineCpus(),
+    kernelRelease: await kernelRelease(run, readTextFileIfExists),
+  });
   const report = await preflight({
     scheduler: config.ipvs.scheduler,
     run,
     readTextFile: readTextFileIfExists,
+    modules: modulesOf(steps),
   });
   if (!report.ok) throw new PreflightError(formatPreflightFailure(report));
-  for (const line of await prepareNode({ config: config.ipvs, run })) log(line);
+  for (const line of await applyNodePreparation(steps, { run })) log(line);
   return new ExecBackend({ run, families: await kernelFamilies() });
 }
 
