@@ -87,7 +87,14 @@ export async function openBackend(
   log: (line: string) => void,
   run: CommandRunner = runCommand,
 ): Promise<Backend> {
-  if (availableKind(options) === "dry-run") return await openDryRun(options);
+  if (availableKind(options) === "dry-run") {
+    const backend = await openDryRun(options);
+    // What a start would do to this node, for the dry run to print ahead of the sync plan.
+    backend.prepareNode(
+      computeNodePreparation(config.ipvs, { cpus: navigator.hardwareConcurrency }),
+    );
+    return backend;
+  }
   return await openExec(config, log, run);
 }
 
