@@ -95,6 +95,8 @@ export class DryRunBackend implements Backend {
    * Records the node preparation a start carries out (`computeNodePreparation`), which the
    * dry run prints ahead of the sync plan, and simulates its one effect on the state read
    * back: the dummy link exists afterwards, so the sync plan does not create it again.
+   *
+   * @internal
    */
   prepareNode(steps: readonly NodePreparationStep[]): void {
     this.#preparation.push(...steps);
@@ -105,7 +107,11 @@ export class DryRunBackend implements Backend {
     }
   }
 
-  /** Every node-preparation step recorded by {@linkcode DryRunBackend.prepareNode}, in order. */
+  /**
+   * Every node-preparation step recorded by {@linkcode DryRunBackend.prepareNode}, in order.
+   *
+   * @internal
+   */
   preparation(): NodePreparationStep[] {
     return [...this.#preparation];
   }

@@ -20,7 +20,11 @@ import type { IptablesFamily } from "../state/types.ts";
 import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
 import { applyNodePreparation, onlineCpus } from "../../backends/exec/node_preparation.ts";
 import { kernelRelease } from "../../backends/exec/kernel_modules.ts";
-import { computeNodePreparation, modulesOf } from "../node_prep/node_preparation.ts";
+import {
+  computeNodePreparation,
+  modulesOf,
+  type NodePreparationConfig,
+} from "../node_prep/node_preparation.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import type { CliOptions } from "./flags.ts";
 
@@ -50,13 +54,21 @@ async function kernelFamilies(): Promise<IptablesFamily[]> {
   return await ipv6Available() ? ["ipv4", "ipv6"] : ["ipv4"];
 }
 
+/**
+ * The config fields node preparation reads. (`ProxyConfig.conntrack`, once it exists, is
+ * passed here as `conntrack`: until then no conntrack setting is touched.)
+ */
+function nodePreparationConfig(config: ProxyConfig): NodePreparationConfig {
+  return config.ipvs;
+}
+
 /** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */
 async function openExec(
   config: ProxyConfig,
   log: (line: string) => void,
   run: CommandRunner,
 ): Promise<Backend> {
-  const steps = computeNodePreparation(config.ipvs, {
+  const steps = computeNodePreparation(nodePreparationConfig(config), {
     cpus: await onlineCpus(),
     kernelRelease: await kernelRelease(run, readTextFileIfExists),
   });
@@ -91,7 +103,9 @@ export async function openBackend(
     const backend = await openDryRun(options);
     // What a start would do to this node, for the dry run to print ahead of the sync plan.
     backend.prepareNode(
-      computeNodePreparation(config.ipvs, { cpus: navigator.hardwareConcurrency }),
+      computeNodePreparation(nodePreparationConfig(config), {
+        cpus: navigator.hardwareConcurrency,
+      }),
     );
     return backend;
   }

@@ -253,104 +253,106 @@ export class SyncMetrics {
     );
   }
 
+  /** kube-proxy's families: name (after the prefix), type, help (kube-proxy's), samples. */
   #proxyFamilies(): Family[] {
     const p = (name: string) => `${METRIC_PREFIX}${name}`;
-    const alpha = (help: string) => `[ALPHA] ${help}`;
     const histogram = (name: string, values: Map<string, Histogram>) =>
       [...values].flatMap(([family, h]) => h.lines(p(name), this.#labels(family)));
     const one = (name: string, value: number) => [`${p(name)} ${formatGoFloat(value)}`];
     const byCode = (name: string, counts: Map<string, number>) =>
       [...counts].map(([code, n]) => `${p(name)}{code="${code}"} ${formatGoFloat(n)}`);
-    const noLocal = [...this.#noLocal].flatMap(([family, counts]) =>
-      (["external", "internal"] as const).map((policy) =>
-        `${p("sync_proxy_rules_no_local_endpoints_total")}${
-          labelText({ ...this.#labels(family), traffic_policy: policy })
-        } ${formatGoFloat(counts[policy])}`
-      )
-    );
-    const family = (
-      name: string,
-      type: Family["type"],
-      help: string,
-      lines: string[],
-    ): Family => ({ name: p(name), type, help: alpha(help), lines });
-    return [
-      family(
+    const perFamily = (name: string, values: Map<string, number>) =>
+      this.#perFamily(values, p(name));
+    const rows: [string, Family["type"], string, (name: string) => string[]][] = [
+      [
         "network_programming_duration_seconds",
         "histogram",
         "In Cluster Network Programming Latency in seconds",
-        histogram("network_programming_duration_seconds", this.#networkProgramming),
-      ),
-      family(
+        (n) => histogram(n, this.#networkProgramming),
+      ],
+      [
         "proxy_healthz_total",
         "counter",
         "Cumulative proxy healthz HTTP status",
-        byCode("proxy_healthz_total", this.#healthz),
-      ),
-      family(
+        (n) => byCode(n, this.#healthz),
+      ],
+      [
         "proxy_livez_total",
         "counter",
         "Cumulative proxy livez HTTP status",
-        byCode("proxy_livez_total", this.#livez),
-      ),
-      family(
+        (n) => byCode(n, this.#livez),
+      ],
+      [
         "sync_proxy_rules_duration_seconds",
         "histogram",
         "SyncProxyRules latency in seconds",
-        histogram("sync_proxy_rules_duration_seconds", this.#duration),
-      ),
-      family(
+        (n) => histogram(n, this.#duration),
+      ],
+      [
         "sync_proxy_rules_endpoint_changes_pending",
         "gauge",
         "Pending proxy rules Endpoint changes",
-        one("sync_proxy_rules_endpoint_changes_pending", this.#endpointChangesPending),
-      ),
-      family(
+        (n) => one(n, this.#endpointChangesPending),
+      ],
+      [
         "sync_proxy_rules_endpoint_changes_total",
         "counter",
         "Cumulative proxy rules Endpoint changes",
-        one("sync_proxy_rules_endpoint_changes_total", this.#endpointChanges),
-      ),
-      family(
+        (n) => one(n, this.#endpointChanges),
+      ],
+      [
         "sync_proxy_rules_iptables_restore_failures_total",
         "counter",
         "Cumulative proxy iptables restore failures",
-        this.#perFamily(
-          this.#restoreFailures,
-          p("sync_proxy_rules_iptables_restore_failures_total"),
-        ),
-      ),
-      family(
+        (n) => perFamily(n, this.#restoreFailures),
+      ],
+      [
         "sync_proxy_rules_last_queued_timestamp_seconds",
         "gauge",
         "The last time a sync of proxy rules was queued",
-        this.#perFamily(this.#lastQueued, p("sync_proxy_rules_last_queued_timestamp_seconds")),
-      ),
-      family(
+        (n) => perFamily(n, this.#lastQueued),
+      ],
+      [
         "sync_proxy_rules_last_timestamp_seconds",
         "gauge",
         "The last time proxy rules were successfully synced",
-        this.#perFamily(this.#lastSync, p("sync_proxy_rules_last_timestamp_seconds")),
-      ),
-      family(
+        (n) => perFamily(n, this.#lastSync),
+      ],
+      [
         "sync_proxy_rules_no_local_endpoints_total",
         "gauge",
         "Number of services with a Local traffic policy and no endpoints",
-        noLocal,
-      ),
-      family(
+        (n) => this.#noLocalLines(p(n)),
+      ],
+      [
         "sync_proxy_rules_service_changes_pending",
         "gauge",
         "Pending proxy rules Service changes",
-        one("sync_proxy_rules_service_changes_pending", this.#serviceChangesPending),
-      ),
-      family(
+        (n) => one(n, this.#serviceChangesPending),
+      ],
+      [
         "sync_proxy_rules_service_changes_total",
         "counter",
         "Cumulative proxy rules Service changes",
-        one("sync_proxy_rules_service_changes_total", this.#serviceChanges),
-      ),
+        (n) => one(n, this.#serviceChanges),
+      ],
     ];
+    // component-base marks every kube-proxy metric's help with its stability level.
+    return rows.map(([name, type, help, lines]) => ({
+      name: p(name),
+      type,
+      help: `[ALPHA] ${help}`,
+      lines: lines(name),
+    }));
+  }
+
+  #noLocalLines(name: string): string[] {
+    return [...this.#noLocal].flatMap(([family, counts]) =>
+      (["external", "internal"] as const).map((policy) => {
+        const labels = labelText({ ...this.#labels(family), traffic_policy: policy });
+        return `${name}${labels} ${formatGoFloat(counts[policy])}`;
+      })
+    );
   }
 
   #processFamilies(): Family[] {
