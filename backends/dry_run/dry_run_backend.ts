@@ -92,19 +92,14 @@ export class DryRunBackend implements Backend {
   }
 
   /**
-   * Records the node preparation a start carries out (`computeNodePreparation`), which the
-   * dry run prints ahead of the sync plan, and simulates its one effect on the state read
-   * back: the dummy link exists afterwards, so the sync plan does not create it again.
+   * Records the node preparation a start carries out (`computeNodePreparation`), for the dry
+   * run to print ahead of the sync plan. The simulated kernel is not changed: its effect on
+   * what the sync reads (kube-ipvs0) stays in the sync plan, as it always has.
    *
    * @internal
    */
   prepareNode(steps: readonly NodePreparationStep[]): void {
     this.#preparation.push(...steps);
-    for (const step of steps) {
-      if (step.kind === "dummy-link" && !this.#links.linkPresent) {
-        this.#links.apply({ op: "link.add", device: step.name });
-      }
-    }
   }
 
   /**

@@ -28,6 +28,6 @@ Deno.test({
     backend.prepareNode(steps);
     backend.prepareNode(steps);
     assert.deepEqual(backend.preparation(), [...steps, ...steps]);
-    assert.equal((await backend.read()).linkPresent, true);
+    assert.equal((await backend.read()).linkPresent, false);
   },
 });
