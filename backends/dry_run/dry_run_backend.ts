@@ -93,13 +93,23 @@ export class DryRunBackend implements Backend {
 
   /**
    * Records the node preparation a start carries out (`computeNodePreparation`), for the dry
-   * run to print ahead of the sync plan. The simulated kernel is not changed: its effect on
-   * what the sync reads (kube-ipvs0) stays in the sync plan, as it always has.
+   * run to print ahead of the sync plan. With `simulate`, its one effect on what a sync reads
+   * is applied to the simulated kernel, as the exec backend's start applies it to the real
+   * one: kube-ipvs0 then exists, and the sync plan no longer creates it.
    *
    * @internal
    */
-  prepareNode(steps: readonly NodePreparationStep[]): void {
+  prepareNode(
+    steps: readonly NodePreparationStep[],
+    options: { readonly simulate?: boolean } = {},
+  ): void {
     this.#preparation.push(...steps);
+    if (!options.simulate) return;
+    for (const step of steps) {
+      if (step.kind === "dummy-link" && !this.#links.linkPresent) {
+        this.#links.apply({ op: "link.add", device: step.name });
+      }
+    }
   }
 
   /**

@@ -31,3 +31,16 @@ Deno.test({
     assert.equal((await backend.read()).linkPresent, false);
   },
 });
+
+Deno.test({
+  name: "DryRunBackend.prepareNode() with simulate creates kube-ipvs0 as a start would, once",
+  permissions: "none",
+  async fn() {
+    const backend = new DryRunBackend();
+    const steps: NodePreparationStep[] = [{ kind: "dummy-link", name: "kube-ipvs0" }];
+    backend.prepareNode(steps, { simulate: true });
+    backend.prepareNode(steps, { simulate: true });
+    assert.equal((await backend.read()).linkPresent, true);
+    assert.deepEqual(backend.recorded(), []);
+  },
+});
