@@ -173,12 +173,17 @@ function sysctlProblem(key: string, value: string, error: unknown): string {
 /** kube-proxy only ever raises `nf_conntrack_max`: a higher value set by the admin stays. */
 async function raiseConntrackMax(step: ConntrackMaxStep, io: Io, progress: Progress) {
   const key = "net/netfilter/nf_conntrack_max";
-  const current = Number((await io.readSysctl(key))?.trim());
+  const text = await io.readSysctl(key);
+  const current = Number(text?.trim());
   if (Number.isInteger(current) && current >= step.value) return;
   try {
     await io.writeSysctl(key, String(step.value));
-    progress.log.push(`Set sysctl ${key}=${step.value} (${step.reason}; was ${current})`);
+    progress.log.push(`Set sysctl ${key}=${step.value} (${step.reason}; was ${text?.trim()})`);
   } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      fail(progress, sysctlProblem(key, String(step.value), error), error);
+      return;
+    }
     fail(
       progress,
       `cannot raise ${key} to ${step.value} (${step.reason}): ${errorText(error)}; it is ` +

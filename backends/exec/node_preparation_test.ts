@@ -181,3 +181,16 @@ Deno.test({
     assert.equal(await onlineCpus(() => Promise.resolve(undefined)), navigator.hardwareConcurrency);
   },
 });
+
+Deno.test({
+  name: "applyNodePreparation() says to load nf_conntrack when its sysctls do not exist",
+  permissions: "none",
+  async fn() {
+    const node = fakeNode({}, { "/proc/mounts": RW_SYS });
+    const error = await applyNodePreparation(conntrackSteps(DEFAULT_CONNTRACK, 2), node.options)
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof NodePreparationError, String(error));
+    assert.ok(error.problems.length >= 2);
+    for (const problem of error.problems) assert.match(problem, /modprobe -- nf_conntrack/);
+  },
+});
