@@ -19,6 +19,7 @@ import {
 } from "../../src/render/tool_inputs.ts";
 import type { IpOperation } from "../../src/render/ip_batch.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
+import type { NodePreparationStep } from "../../src/node_prep/node_preparation.ts";
 import { Rejected } from "./rejected.ts";
 import { SimulatedIpsets } from "./simulated_ipsets.ts";
 import { SimulatedIptables } from "./simulated_iptables_families.ts";
@@ -59,6 +60,7 @@ export class DryRunBackend implements Backend {
   readonly #iptables: SimulatedIptables;
   readonly #links: SimulatedLinks;
   readonly #recorded: Operation[] = [];
+  readonly #preparation: NodePreparationStep[] = [];
 
   /** A simulated kernel holding `options.initial` (empty by default). */
   constructor(options: DryRunOptions = {}) {
@@ -87,6 +89,36 @@ export class DryRunBackend implements Backend {
   /** Every operation that took effect so far, in order. */
   recorded(): Plan {
     return [...this.#recorded];
+  }
+
+  /**
+   * Records the node preparation a start carries out (`computeNodePreparation`), for the dry
+   * run to print ahead of the sync plan. With `simulate`, its one effect on what a sync reads
+   * is applied to the simulated kernel, as the exec backend's start applies it to the real
+   * one: kube-ipvs0 then exists, and the sync plan no longer creates it.
+   *
+   * @internal
+   */
+  prepareNode(
+    steps: readonly NodePreparationStep[],
+    options: { readonly simulate?: boolean } = {},
+  ): void {
+    this.#preparation.push(...steps);
+    if (!options.simulate) return;
+    for (const step of steps) {
+      if (step.kind === "dummy-link" && !this.#links.linkPresent) {
+        this.#links.apply({ op: "link.add", device: step.name });
+      }
+    }
+  }
+
+  /**
+   * Every node-preparation step recorded by {@linkcode DryRunBackend.prepareNode}, in order.
+   *
+   * @internal
+   */
+  preparation(): NodePreparationStep[] {
+    return [...this.#preparation];
   }
 
   /** Test hook: give a real server connection counts, as traffic would. */

@@ -46,6 +46,12 @@ export interface PreflightOptions {
   run: CommandRunner;
   /** Reads /proc and /lib/modules files. */
   readTextFile: ReadTextFile;
+  /**
+   * The modules to find or load: the `modprobe` steps of the node preparation
+   * (`modulesOf(computeNodePreparation(...))`).
+   * @default requiredModules(this kernel's version, scheduler)
+   */
+  modules?: readonly string[];
 }
 
 /** kube-proxy's `MinIPSetCheckVersion`. */
@@ -74,7 +80,7 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRep
   const scheduler = options.scheduler === "" ? DEFAULT_SCHEDULER : options.scheduler;
   const release = await kernelRelease(run, readTextFile);
   const modules = await ensureModules({
-    modules: requiredModules(parseKernelRelease(release ?? ""), scheduler),
+    modules: options.modules ?? requiredModules(parseKernelRelease(release ?? ""), scheduler),
     release,
     run,
     readTextFile,

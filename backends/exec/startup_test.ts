@@ -264,3 +264,42 @@ Deno.test({
     assert.equal(run.writes(), 0);
   },
 });
+
+Deno.test({
+  name: "prepareNode() applies kube-proxy's conntrack settings when the config has them",
+  permissions: "none",
+  async fn() {
+    const sysctls = fakeSysctls({
+      "net/ipv4/ip_forward": "1\n",
+      ...IPVS_SYSCTLS,
+      "net/netfilter/nf_conntrack_max": "65536\n",
+      "net/netfilter/nf_conntrack_tcp_timeout_established": "432000\n",
+      "net/netfilter/nf_conntrack_tcp_timeout_close_wait": "3600\n",
+    });
+    const files: Record<string, string> = {
+      "/sys/module/nf_conntrack/parameters/hashsize": "65536\n",
+      "/sys/devices/system/cpu/online": "0-7\n",
+    };
+    const conntrack = {
+      maxPerCore: 32768,
+      min: 131072,
+      tcpEstablishedTimeoutMs: 86_400_000,
+      tcpCloseWaitTimeoutMs: 3_600_000,
+      tcpBeLiberal: false,
+      udpTimeoutMs: 0,
+      udpStreamTimeoutMs: 0,
+    };
+    await prepareNode({
+      config: { ...DEFAULTS, conntrack },
+      run: scriptedRunner({ "ip -j link show kube-ipvs0": LINK_EXISTS }),
+      ...sysctls,
+      readFile: (path) => Promise.resolve(files[path]),
+      writeFile: () => Promise.reject(new Error("the hash size is large enough")),
+    });
+    // 8 online CPUs x 32768 = 262144; the close-wait timeout already holds its value.
+    assert.deepEqual(sysctls.writes.filter((w) => w.startsWith("net/netfilter/")), [
+      "net/netfilter/nf_conntrack_max=262144",
+      "net/netfilter/nf_conntrack_tcp_timeout_established=86400",
+    ]);
+  },
+});

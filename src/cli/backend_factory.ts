@@ -18,7 +18,13 @@ import {
 } from "../../backends/exec/kernel_modules.ts";
 import type { IptablesFamily } from "../state/types.ts";
 import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
-import { prepareNode } from "../../backends/exec/startup.ts";
+import { applyNodePreparation, onlineCpus } from "../../backends/exec/node_preparation.ts";
+import { kernelRelease } from "../../backends/exec/kernel_modules.ts";
+import {
+  computeNodePreparation,
+  modulesOf,
+  type NodePreparationConfig,
+} from "../node_prep/node_preparation.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import type { CliOptions } from "./flags.ts";
 
@@ -48,19 +54,32 @@ async function kernelFamilies(): Promise<IptablesFamily[]> {
   return await ipv6Available() ? ["ipv4", "ipv6"] : ["ipv4"];
 }
 
+/**
+ * The config fields node preparation reads. (`ProxyConfig.conntrack`, once it exists, is
+ * passed here as `conntrack`: until then no conntrack setting is touched.)
+ */
+function nodePreparationConfig(config: ProxyConfig): NodePreparationConfig {
+  return config.ipvs;
+}
+
 /** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */
 async function openExec(
   config: ProxyConfig,
   log: (line: string) => void,
   run: CommandRunner,
 ): Promise<Backend> {
+  const steps = computeNodePreparation(nodePreparationConfig(config), {
+    cpus: await onlineCpus(),
+    kernelRelease: await kernelRelease(run, readTextFileIfExists),
+  });
   const report = await preflight({
     scheduler: config.ipvs.scheduler,
     run,
     readTextFile: readTextFileIfExists,
+    modules: modulesOf(steps),
   });
   if (!report.ok) throw new PreflightError(formatPreflightFailure(report));
-  for (const line of await prepareNode({ config: config.ipvs, run })) log(line);
+  for (const line of await applyNodePreparation(steps, { run })) log(line);
   return new ExecBackend({ run, families: await kernelFamilies() });
 }
 
@@ -80,7 +99,16 @@ export async function openBackend(
   log: (line: string) => void,
   run: CommandRunner = runCommand,
 ): Promise<Backend> {
-  if (availableKind(options) === "dry-run") return await openDryRun(options);
+  if (availableKind(options) === "dry-run") {
+    const backend = await openDryRun(options);
+    // What a start would do to this node, for the dry run to print ahead of the sync plan.
+    backend.prepareNode(
+      computeNodePreparation(nodePreparationConfig(config), {
+        cpus: navigator.hardwareConcurrency,
+      }),
+    );
+    return backend;
+  }
   return await openExec(config, log, run);
 }
 

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "./clock.ts";
-import { HealthState } from "./health_state.ts";
+import { HealthState, nodeEligible, TO_BE_DELETED_TAINT } from "./health_state.ts";
 import {
+  formatGoTime,
   healthHandler,
+  metricsHandler,
   parseBindAddress,
   startHealthServer,
   startMetricsServer,
@@ -36,71 +38,106 @@ Deno.test({
 });
 
 Deno.test({
-  name: "HealthState is unhealthy before the first sync and after 2x syncPeriod without success",
+  name: "formatGoTime() prints Go's time.Time String() in UTC, with the monotonic part when asked",
   permissions: "none",
-  async fn() {
-    const clock = new FakeClock(1_000);
-    const health = new HealthState({ clock, syncPeriodMs: 30_000 });
-    assert.equal(health.check().healthy, false);
-    health.recordSync(CLEAN);
-    await clock.advance(60_000);
-    health.recordSync(FAILED);
-    health.recordSync(FAILED);
-    assert.deepEqual(health.check(), {
-      healthy: true,
-      lastUpdatedMs: 1_000,
-      currentTimeMs: 61_000,
-      consecutiveFailures: 2,
-    });
-    await clock.advance(1);
-    assert.equal(health.check().healthy, false);
-    health.recordSync(CLEAN);
-    assert.equal(health.check().healthy, true);
-    assert.equal(health.check().consecutiveFailures, 0);
+  fn() {
+    const ms = Date.UTC(2024, 0, 2, 3, 4, 5, 123) + 0.456;
+    assert.equal(formatGoTime(ms), "2024-01-02 03:04:05.123456 +0000 UTC");
+    assert.equal(formatGoTime(Date.UTC(2024, 0, 2)), "2024-01-02 00:00:00 +0000 UTC");
+    assert.equal(
+      formatGoTime(Date.UTC(2024, 0, 2, 0, 0, 1, 500), Date.UTC(2024, 0, 2)),
+      "2024-01-02 00:00:01.5 +0000 UTC m=+1.500000000",
+    );
+    assert.equal(formatGoTime(undefined), "0001-01-01 00:00:00 +0000 UTC");
   },
 });
 
 Deno.test({
-  name: "healthHandler() answers /healthz and /livez with kube-proxy's JSON and 404 elsewhere",
+  name:
+    "healthHandler() answers /healthz and /livez with kube-proxy's exact bodies and 404 elsewhere",
   permissions: "none",
   async fn() {
     const clock = new FakeClock(Date.UTC(2024, 0, 1));
     const health = new HealthState({ clock, syncPeriodMs: 30_000 });
-    const handle = healthHandler(health);
-    const before = handle(new Request("http://node/healthz"));
-    assert.equal(before.status, 503);
-    assert.deepEqual(await before.json(), {
-      lastUpdated: null,
-      currentTime: "2024-01-01T00:00:00.000Z",
-      consecutiveFailures: 0,
-    });
-    health.recordSync(CLEAN);
-    const after = handle(new Request("http://node/livez"));
-    assert.equal(after.status, 200);
-    assert.equal(after.headers.get("content-type"), "application/json");
-    assert.equal((await after.json()).lastUpdated, "2024-01-01T00:00:00.000Z");
+    const metrics = new SyncMetrics({ processStats: false });
+    const handle = healthHandler(health, { metrics });
+    // Healthy while starting up: lastUpdated is the current time, as kube-proxy reports it.
+    const start = handle(new Request("http://node/healthz"));
+    assert.equal(start.status, 200);
+    assert.equal(start.headers.get("content-type"), "application/json");
+    assert.equal(start.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(
+      await start.text(),
+      '{"lastUpdated": "2024-01-01 00:00:00 +0000 UTC","currentTime": "2024-01-01 00:00:00 +0000 UTC", "nodeEligible": true}',
+    );
+    health.recordQueued();
+    await clock.advance(60_000);
+    const late = handle(new Request("http://node/livez"));
+    assert.equal(late.status, 503);
+    assert.equal(
+      await late.text(),
+      '{"lastUpdated": "0001-01-01 00:00:00 +0000 UTC","currentTime": "2024-01-01 00:01:00 +0000 UTC"}',
+    );
     assert.equal(handle(new Request("http://node/")).status, 404);
+    assert.match(metrics.render(), /^kubeproxy_proxy_healthz_total\{code="200"\} 1$/m);
+    assert.match(metrics.render(), /^kubeproxy_proxy_livez_total\{code="503"\} 1$/m);
   },
 });
 
 Deno.test({
-  name: "startHealthServer() serves 503 then 200 on 127.0.0.1 with a kernel-chosen port",
+  name: "/healthz turns 503 for a node that is not eligible while /livez stays 200",
+  permissions: "none",
+  async fn() {
+    const clock = new FakeClock(Date.UTC(2024, 0, 1));
+    const health = new HealthState({ clock, syncPeriodMs: 30_000 });
+    health.recordSync(CLEAN);
+    health.setNodeEligible(nodeEligible({ deleting: false, taintKeys: [TO_BE_DELETED_TAINT] }));
+    const handle = healthHandler(health);
+    const healthz = handle(new Request("http://node/healthz"));
+    assert.equal(healthz.status, 503);
+    assert.match(await healthz.text(), /"nodeEligible": false\}$/);
+    assert.equal(handle(new Request("http://node/livez")).status, 200);
+  },
+});
+
+Deno.test({
+  name: "startHealthServer() serves 200, then 503 once a change waited 2x syncPeriod, on 127.0.0.1",
   permissions: { net: ["127.0.0.1"] },
   async fn() {
-    const health = new HealthState({ clock: new FakeClock(), syncPeriodMs: 30_000 });
+    const clock = new FakeClock();
+    const health = new HealthState({ clock, syncPeriodMs: 30_000 });
     const server = startHealthServer("127.0.0.1:0", health);
     assert.ok(server && server.port > 0);
     try {
       const first = await fetch(`http://127.0.0.1:${server.port}/healthz`);
-      assert.equal(first.status, 503);
+      assert.equal(first.status, 200);
       await first.body?.cancel();
-      health.recordSync(CLEAN);
+      health.recordSync(FAILED);
+      await clock.advance(60_000);
       const second = await fetch(`http://127.0.0.1:${server.port}/healthz`);
-      assert.equal(second.status, 200);
-      assert.equal((await second.json()).consecutiveFailures, 0);
+      assert.equal(second.status, 503);
+      assert.match(await second.text(), /^\{"lastUpdated": "0001-01-01 00:00:00 \+0000 UTC",/);
     } finally {
       await server.close();
     }
+  },
+});
+
+Deno.test({
+  name: "the metrics address serves /proxyMode, /configz and /healthz as kube-proxy's does",
+  permissions: "none",
+  async fn() {
+    const handle = metricsHandler(new SyncMetrics({ processStats: false }), {
+      configz: () => ({ "kubeproxy.config.k8s.io": { mode: "ipvs" } }),
+    });
+    const mode = handle(new Request("http://node/proxyMode"));
+    assert.equal(await mode.text(), "ipvs");
+    assert.equal(mode.headers.get("content-type"), "text/plain; charset=utf-8");
+    const configz = handle(new Request("http://node/configz"));
+    assert.equal(configz.headers.get("content-type"), "application/json");
+    assert.deepEqual(await configz.json(), { "kubeproxy.config.k8s.io": { mode: "ipvs" } });
+    assert.equal(await handle(new Request("http://node/healthz")).text(), "ok");
+    assert.equal(metricsHandler(new SyncMetrics())(new Request("http://node/configz")).status, 404);
   },
 });
 
@@ -118,7 +155,7 @@ Deno.test({
       assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
       assert.match(
         await response.text(),
-        /^kubeproxy_sync_proxy_rules_last_timestamp_seconds 1700000000$/m,
+        /^kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7e\+09$/m,
       );
     } finally {
       await server.close();
