@@ -11,6 +11,7 @@ import type { Backend } from "../../backends/backend.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/health_checks.ts";
+import { API_FAMILY, detectFamilies } from "../proxier/node_addresses.ts";
 import { renderPlanText } from "../render/plan_text.ts";
 import { type Clock, realClock } from "../sync/clock.ts";
 import { HealthState } from "../sync/health_state.ts";
@@ -53,8 +54,11 @@ function reportDetails(report: SyncReport, context: LoopContext): void {
 
 function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMetrics) {
   const servers = [
-    startHealthServer(config.healthzBindAddress, health),
-    startMetricsServer(config.metricsBindAddress, metrics),
+    startHealthServer(config.healthzBindAddress, health, {
+      metrics,
+      monotonicOriginMs: performance.timeOrigin,
+    }),
+    startMetricsServer(config.metricsBindAddress, metrics, { proxyMode: config.mode }),
   ];
   return { close: () => Promise.all(servers.map((s) => s?.close())) };
 }
@@ -93,7 +97,9 @@ export async function runLoop(context: LoopContext): Promise<number> {
     Math.min(context.config.ipvs.syncPeriodMs, GRACEFUL_TERMINATION_CHECK_MS),
   );
   const health = new HealthState({ clock, syncPeriodMs });
-  const metrics = new SyncMetrics();
+  // kube-proxy labels its sync metrics with the families it programs, the primary first.
+  const families = detectFamilies(context.nodeIPFlags, context.config.clusterCIDRs);
+  const metrics = new SyncMetrics({ ipFamilies: families.map((f) => API_FAMILY[f]) });
   const servers = startServers(context.config, health, metrics);
   const serviceHealth = serviceHealthUpdater(context, health);
   try {

@@ -146,6 +146,7 @@ export async function runSyncLoop(options: SyncLoopOptions): Promise<void> {
   });
   const unsubscribe = options.subscribe(() => {
     metrics?.recordQueued(clock.now());
+    health?.recordQueued();
     runner.run();
   });
   runner.start();
