@@ -11,10 +11,13 @@ import ipaddr from "ipaddr.js";
 import type { IpSet } from "../../src/state/types.ts";
 import { parseIpsetSave } from "../../src/render/ipset.ts";
 import { Rejected } from "./rejected.ts";
+import { isCanonicalIpv4 } from "../../src/net/ip.ts";
 
 const MISSING = "The set with the given name does not exist";
 
 function isIp(text: string, family: IpSet["family"]): boolean {
+  // The canonical IPv4 form (what the proxier writes) checked cheaply; anything else the slow way.
+  if (isCanonicalIpv4(text)) return family === "inet";
   return ipaddr.isValid(text) &&
     ipaddr.parse(text).kind() === (family === "inet" ? "ipv4" : "ipv6");
 }

@@ -7,6 +7,7 @@
  */
 
 import ipaddr from "ipaddr.js";
+import { isCanonicalIpv4 } from "../../src/net/ip.ts";
 import type { BoundAddress } from "../../src/state/types.ts";
 import { IPVS_DEVICE } from "../../src/state/types.ts";
 import type { IpOperation } from "../../src/render/ip_batch.ts";
@@ -53,9 +54,7 @@ export class SimulatedLinks {
       for (const [k, a] of this.#addresses) if (a.device === op.device) this.#addresses.delete(k);
       return;
     }
-    try {
-      ipaddr.parseCIDR(op.address);
-    } catch {
+    if (!isValidPrefix(op.address)) {
       throw new Rejected(`Error: any valid prefix is expected rather than "${op.address}".`);
     }
     const key = id(op);
@@ -67,5 +66,19 @@ export class SimulatedLinks {
       if (!present) throw new Rejected("RTNETLINK answers: Cannot assign requested address");
       this.#addresses.delete(key);
     }
+  }
+}
+
+/** What `ip address add` takes: an address with a prefix length (host bits may be set). */
+function isValidPrefix(text: string): boolean {
+  const [address, bits, ...rest] = text.split("/");
+  if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+  // The canonical IPv4 form (what the proxier writes) checked cheaply; anything else the slow way.
+  if (isCanonicalIpv4(address)) return Number(bits) <= 32;
+  try {
+    ipaddr.parseCIDR(text);
+    return true;
+  } catch {
+    return false;
   }
 }

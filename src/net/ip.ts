@@ -10,6 +10,11 @@ import ipaddr from "ipaddr.js";
 const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4_FOUR_PART_DECIMAL = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
 
+/** True for IPv4 in canonical form (four decimal parts, no leading zeros): a cheap first check. */
+export function isCanonicalIpv4(text: string): boolean {
+  return IPV4_FOUR_PART_DECIMAL.test(text);
+}
+
 /** An IP family, as the Kubernetes API spells it. */
 export type IpFamilyName = "IPv4" | "IPv6";
 
