@@ -105,3 +105,35 @@ Deno.test({
     assertEquals(fast.documents, [{ value: object, source: "dump.json", index: 1 }]);
   },
 });
+
+Deno.test({
+  name: "the fast YAML reader gives the yaml library's documents for every example manifest",
+  permissions: { ...YAML_PERMISSIONS, read: ["examples/"] },
+  fn() {
+    for (const entry of Deno.readDirSync("examples/cluster")) {
+      if (!entry.name.endsWith(".yaml")) continue;
+      const text = Deno.readTextFileSync(`examples/cluster/${entry.name}`);
+      // A comment that looks like an anchor sends the same text through the yaml library.
+      const slow = decodeManifestText(`# &slow\n${text}`, entry.name);
+      assertEquals(decodeManifestText(text, entry.name), slow, entry.name);
+    }
+  },
+});
+
+Deno.test({
+  name: "merge keys, YAML 1.2 scalars and empty documents read alike on both paths",
+  permissions: YAML_PERMISSIONS,
+  fn() {
+    const text =
+      "a: {b: 1}\nyes: no\nn: 010\no: 0o10\nt: 2024-01-01T00:00:00Z\n---\n---\nk: [1, null, ~]\n";
+    assertEquals(
+      decodeManifestText(text, "x.yaml"),
+      decodeManifestText(`# &slow\n${text}`, "x.yaml"),
+    );
+    // A merge key without an alias (an inline map) stays on the fast path.
+    const merged = "svc:\n  <<: {port: 80, name: old}\n  name: web\n";
+    const fast = decodeManifestText(merged, "m.yaml");
+    assertEquals(fast.documents[0].value, { svc: { port: 80, name: "web" } });
+    assertEquals(fast, decodeManifestText(`# &slow\n${merged}`, "m.yaml"));
+  },
+});
