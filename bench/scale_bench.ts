@@ -1,0 +1,190 @@
+/**
+ * The CLI at cluster scale, measured as a user runs it: `kubectl get services,endpointslices,nodes
+ * -A -o json`-style dumps of 1,000, 10,000 and 40,000 Services x 10 endpoints (20% NodePort, 5%
+ * LoadBalancer), each run as `mod.ts --manifests DUMP --dry-run --once --output json` in a child
+ * process (wall time from spawn to exit, peak RSS from `/proc`), next to the floor (a process
+ * that only reads the file and `JSON.parse`s it) and the pure compute alone; the same 10,000
+ * services as multi-document YAML; and the sync loop's CPU share over the unchanged 10,000 dump
+ * (syncPeriod 2s) once its first sync is done. Draws `scale.svg` beside the README.
+ *
+ * Run: `deno task bench:scale` (`deno run -A bench/scale_bench.ts [--quick]`; `--quick` stops at
+ * 10,000 services).
+ *
+ * @module
+ */
+
+import { stringify } from "yaml";
+import { computeDesiredState } from "../src/proxier/desired_state.ts";
+import { testConfig } from "../src/proxier/testing.ts";
+import { clusterObjects, nodeObject } from "./api_objects.ts";
+import { generateCluster, LARGE_CLUSTER } from "./generate_cluster.ts";
+import { type MeasuredRun, mib, runMeasured } from "./measure_process.ts";
+import { renderScaleChart, type ScalePoint } from "./scale_chart.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const SIZES = Deno.args.includes("--quick") ? [1_000, 10_000] : [1_000, 10_000, 40_000];
+
+function dumpObjects(services: number) {
+  const cluster = generateCluster({ ...LARGE_CLUSTER, services });
+  return { cluster, items: [...clusterObjects(cluster), nodeObject("node-0", "192.168.0.10")] };
+}
+
+/** The CLI's dry run of `file`, as a user runs it. */
+function runCli(file: string): Promise<MeasuredRun> {
+  return runMeasured(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}mod.ts`,
+    "--config",
+    `${ROOT}examples/kubeadm.yaml`,
+    "--manifests",
+    file,
+    "--hostname-override",
+    "node-0",
+    "--dry-run",
+    "--once",
+    "--output",
+    "json",
+  ]);
+}
+
+function mustSucceed(run: MeasuredRun, what: string): MeasuredRun {
+  if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}):\n${run.stderr}`);
+  return run;
+}
+
+/** The least this run can cost: read the file and decode it, nothing else. */
+function runFloor(file: string): Promise<MeasuredRun> {
+  return runMeasured(Deno.execPath(), [
+    "eval",
+    `JSON.parse(Deno.readTextFileSync(${JSON.stringify(file)}))`,
+  ]);
+}
+
+function computeMs(cluster: ReturnType<typeof generateCluster>): number {
+  const input = {
+    config: testConfig({ clusterCIDRs: ["10.244.0.0/16"] }),
+    snapshot: cluster,
+    nodeName: "node-0",
+    nodeIPs: ["192.168.0.10"],
+  };
+  computeDesiredState(input); // warm up
+  const started = performance.now();
+  computeDesiredState(input);
+  return performance.now() - started;
+}
+
+/** CPU seconds (user + system) of a process so far, from `/proc/PID/stat`. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+}
+
+/** The loop over an unchanged dump: its share of one core after the first sync. */
+async function idleLoopShare(file: string, dir: string, windowMs = 10_000): Promise<number> {
+  const config = `${dir}/loop.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: ipvs
+ipvs: {syncPeriod: 2s}
+healthzBindAddress: 127.0.0.1:10456
+metricsBindAddress: 127.0.0.1:10449
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}mod.ts`, "--config", config, "--manifests", file, "--dry-run"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let log = "";
+  while (!/^sync: /m.test(log)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the loop ended before its first sync:\n${log}`);
+    log += value;
+  }
+  const draining = (async () => {
+    while (!(await reader.read()).done) { /* keep the pipe drained */ }
+  })();
+  const before = await cpuSeconds(child.pid);
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const after = await cpuSeconds(child.pid);
+  child.kill("SIGTERM");
+  await child.status;
+  await draining;
+  return (after - before) / (windowMs / 1000);
+}
+
+const dir = await Deno.makeTempDir({ prefix: "scale-bench-" });
+const points: ScalePoint[] = [];
+let yamlRun: MeasuredRun | undefined;
+let jsonRun10k: MeasuredRun | undefined;
+let idleShare = 0;
+try {
+  for (const services of SIZES) {
+    const { cluster, items } = dumpObjects(services);
+    const file = `${dir}/cluster-${services}.json`;
+    // `kubectl get -o json` prints a List with four-space indentation.
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ apiVersion: "v1", kind: "List", items }, null, 4),
+    );
+    const cli = mustSucceed(await runCli(file), `the dry run of ${services} services`);
+    const floor = mustSucceed(await runFloor(file), "the floor");
+    points.push({
+      services,
+      cliMs: cli.wallMs,
+      cliRssBytes: cli.peakRssBytes,
+      floorMs: floor.wallMs,
+      floorRssBytes: floor.peakRssBytes,
+      computeMs: computeMs(cluster),
+      fileBytes: (await Deno.stat(file)).size,
+    });
+    if (services === 10_000) {
+      jsonRun10k = cli;
+      const yamlFile = `${dir}/cluster-10000.yaml`;
+      await Deno.writeTextFile(yamlFile, items.map((o) => stringify(o)).join("---\n"));
+      yamlRun = mustSucceed(await runCli(yamlFile), "the YAML dry run");
+      idleShare = await idleLoopShare(file, dir);
+    }
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+console.log(
+  `## The CLI at scale (dry-run --once --output json; load average ${Deno.loadavg()[0]})\n`,
+);
+console.log(
+  "| services | dump | wall time | peak RSS | floor: read + JSON.parse | ratio | compute alone |",
+);
+console.log("|---|---|---|---|---|---|---|");
+for (const p of points) {
+  console.log(
+    `| ${p.services.toLocaleString("en")} | ${mib(p.fileBytes)} | ${s(p.cliMs)} | ${
+      mib(p.cliRssBytes)
+    } | ` +
+      `${s(p.floorMs)}, ${mib(p.floorRssBytes)} | ${(p.cliMs / p.floorMs).toFixed(1)}x | ` +
+      `${p.computeMs.toFixed(0)} ms |`,
+  );
+}
+if (yamlRun && jsonRun10k) {
+  console.log(
+    `\nThe same 10,000 services as multi-document YAML: ${s(yamlRun.wallMs)}, ` +
+      `${mib(yamlRun.peakRssBytes)} (${
+        (yamlRun.wallMs / jsonRun10k.wallMs).toFixed(2)
+      }x the JSON run).`,
+  );
+}
+console.log(
+  `The loop over the unchanged 10,000 dump (syncPeriod 2s): ${
+    (idleShare * 100).toFixed(1)
+  }% of one core.`,
+);
+await Deno.writeTextFile(`${ROOT}scale.svg`, renderScaleChart(points));
+console.log("Chart written to scale.svg.");
