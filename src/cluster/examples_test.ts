@@ -20,7 +20,8 @@ function slicesOf(snapshot: ClusterSnapshot, key: string): EndpointSlice[] {
 }
 
 Deno.test({
-  name: "examples/cluster loads 16 services, 15 slices, 2 nodes and exactly one warning",
+  name:
+    "examples/cluster loads 16 services, 15 slices, 2 nodes and two warnings: the Endpoints and the broken port",
   permissions: PERMISSIONS,
   async fn() {
     const { snapshot, warnings } = await loadManifests([EXAMPLES]);
@@ -28,12 +29,11 @@ Deno.test({
       [snapshot.services.length, snapshot.endpointSlices.length, snapshot.nodes.length],
       [16, 15, 2],
     );
-    assertOneWarning(warnings, {
-      source: `${EXAMPLES}/invalid.yaml`,
-      object: "Service default/broken",
-      field: "spec.ports[0].port",
-      message: "got 70000",
-    });
+    assertEquals(warnings.map((w) => [w.source, w.object, w.field]), [
+      [`${EXAMPLES}/default.yaml`, "Endpoints default/kubernetes", "kind"],
+      [`${EXAMPLES}/invalid.yaml`, "Service default/broken", "spec.ports[0].port"],
+    ]);
+    assertEquals(warnings[1].message, "must be a port number from 1 to 65535, got 70000");
   },
 });
 

@@ -4,13 +4,15 @@
  *
  * Lists (`kind: List`, and `ServiceList`, `EndpointSliceList`, `NodeList` as
  * `kubectl get -o yaml` prints them, with kind-less items) are unpacked. Other kinds (Pod,
- * Deployment, Endpoints, ...) are ignored without a word. An invalid object is skipped whole;
+ * Deployment, Endpoints, ...) are ignored with one warning each, and so is a field the API does
+ * not have. An invalid object is skipped whole;
  * the first of two objects with the same kind and namespace/name wins.
  *
  * @module
  */
 
 import { FieldError, type Fields, fieldsAt, isFields, stringAt } from "./fields.ts";
+import { unknownFields } from "./known_fields.ts";
 import { parseEndpointSliceBody } from "./parse_endpoint_slice.ts";
 import { parseNodeBody } from "./parse_node.ts";
 import { parseServiceBody } from "./parse_service.ts";
@@ -135,11 +137,18 @@ class Parser {
       return this.#warn(place, place.where, "apiVersion", `is required, got ${quote(apiVersion)}`);
     }
     if (Object.hasOwn(LISTS, kind)) return this.#visitList(value, kind, apiVersion, place);
-    if (!Object.hasOwn(KINDS, kind)) return; // Pods, Deployments, Endpoints...: not ours.
+    if (!Object.hasOwn(KINDS, kind)) {
+      return this.#warn(place, otherObjectLabel(value, kind, place), "kind", notReadMessage(kind));
+    }
     const info = KINDS[kind as Kind];
     if (apiVersion !== info.apiVersion) {
+      if (groupOf(apiVersion) !== groupOf(info.apiVersion)) {
+        // Another API's kind of the same name (a Knative Service): not ours, and said so.
+        const message = `${quote(apiVersion)} is not the API of a Kubernetes ${kind} ` +
+          `(${quote(info.apiVersion)}); ignored`;
+        return this.#warn(place, otherObjectLabel(value, kind, place), "apiVersion", message);
+      }
       // Same group, other version (discovery.k8s.io/v1beta1): the user meant it, so say why not.
-      if (groupOf(apiVersion) !== groupOf(info.apiVersion)) return;
       const message = `must be ${quote(info.apiVersion)} for a ${kind}, got ${quote(apiVersion)}`;
       return this.#warn(place, place.where, "apiVersion", message);
     }
@@ -189,7 +198,14 @@ class Parser {
       this.#addObject(obj, kind, { ...identity, source: place.source }, place, label);
     } catch (error) {
       if (!(error instanceof FieldError)) throw error;
-      this.#warn(place, label, error.field, error.message);
+      return this.#warn(place, label, error.field, error.message);
+    }
+    const unknown = unknownFields(kind, obj);
+    if (unknown.length > 0) {
+      const fields = unknown.map((f) => quote(f)).join(", ");
+      const message = `${unknown.length === 1 ? "unknown field" : "unknown fields"} ${fields}: ` +
+        `ignored (the API has no such field: a misspelling, or a field at the wrong level?)`;
+      this.#warn(place, label, "", message);
     }
   }
 
@@ -232,6 +248,24 @@ function identityOf(obj: Fields, info: KindInfo): { namespace: string; name: str
 }
 
 /** `discovery.k8s.io/v1` -> `discovery.k8s.io`; `v1` (the core group) -> "". */
+/** `Pod default/web`, or the document's place when the object has no usable name. */
+function otherObjectLabel(obj: Fields, kind: string, place: Place): string {
+  const metadata = isFields(obj.metadata) ? obj.metadata : {};
+  const name = typeof metadata.name === "string" ? metadata.name : "";
+  if (name === "") return place.where;
+  const namespace = typeof metadata.namespace === "string" ? metadata.namespace : "";
+  return namespace === "" ? `${kind} ${name}` : `${kind} ${namespace}/${name}`;
+}
+
+/** Why an object of another kind is not used: said once per object, never silently. */
+function notReadMessage(kind: string): string {
+  if (kind === "Endpoints") {
+    return `${quote(kind)} is not read: kube-proxy reads EndpointSlices (discovery.k8s.io/v1) ` +
+      "instead; ignored";
+  }
+  return `${quote(kind)} is not read (only Services, EndpointSlices and Nodes are); ignored`;
+}
+
 function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf("/");
   return slash < 0 ? "" : apiVersion.slice(0, slash);

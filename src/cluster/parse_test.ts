@@ -64,12 +64,12 @@ Deno.test({
 });
 
 Deno.test({
-  name: "other kinds, other groups and empty documents are ignored without a warning",
+  name: "other kinds and other groups are ignored with one warning each; empty documents silently",
   permissions: "none",
   fn() {
     const { services, warnings } = parse(
       null,
-      { apiVersion: "v1", kind: "Pod", metadata: { name: "p" } },
+      { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "apps" } },
       { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d" } },
       { apiVersion: "v1", kind: "Endpoints", metadata: { name: "e" } },
       { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { x: "\n#'\"" } },
@@ -77,8 +77,61 @@ Deno.test({
       { apiVersion: "v1", kind: "PodList", items: [{ bad: true }] },
       service("web"),
     );
-    assertEquals(warnings, []);
     assertEquals(services.map((s) => s.name), ["web"]);
+    assertEquals(warnings.map((w) => [w.object, w.field, w.message]), [
+      [
+        "Pod apps/p",
+        "kind",
+        '"Pod" is not read (only Services, EndpointSlices and Nodes are); ignored',
+      ],
+      [
+        "Deployment d",
+        "kind",
+        '"Deployment" is not read (only Services, EndpointSlices and Nodes are); ignored',
+      ],
+      [
+        "Endpoints e",
+        "kind",
+        '"Endpoints" is not read: kube-proxy reads EndpointSlices (discovery.k8s.io/v1) instead; ignored',
+      ],
+      [
+        "ConfigMap c",
+        "kind",
+        '"ConfigMap" is not read (only Services, EndpointSlices and Nodes are); ignored',
+      ],
+      [
+        "Service k",
+        "apiVersion",
+        '"serving.knative.dev/v1" is not the API of a Kubernetes Service ("v1"); ignored',
+      ],
+      [
+        "document 7",
+        "kind",
+        '"PodList" is not read (only Services, EndpointSlices and Nodes are); ignored',
+      ],
+    ]);
+  },
+});
+
+Deno.test({
+  name: "a field the API does not have is named in one warning, and the object still loads",
+  permissions: "none",
+  fn() {
+    const { services, endpointSlices, warnings } = parse(
+      service("web", { ports: [{ port: 80, targetPrt: 8080 }], externalTrafficPolicyy: "Local" }),
+      slice("web-1", "web", { endpoint: [] }),
+    );
+    assertEquals([services.length, endpointSlices.length], [1, 1]);
+    assertEquals(warnings.map((w) => [w.object, w.message]), [
+      [
+        "Service default/web",
+        'unknown fields "spec.ports[0].targetPrt", "spec.externalTrafficPolicyy": ignored (the API has no such field: a misspelling, or a field at the wrong level?)',
+      ],
+      [
+        "EndpointSlice default/web-1",
+        'unknown field "endpoint": ignored (the API has no such field: a misspelling, or a field at the wrong level?)',
+      ],
+    ]);
   },
 });
 
@@ -207,7 +260,12 @@ Deno.test({
           name: "web-1",
           labels: { ...junk, "kubernetes.io/service-name": "web" },
         },
-        endpoints: [{ addresses: ["10.244.1.10"], hostname: "a b", targetRef: junk, hints: junk }],
+        endpoints: [{
+          addresses: ["10.244.1.10"],
+          hostname: "a b",
+          targetRef: junk,
+          hints: { forZones: [junk] },
+        }],
       }),
     );
     assertEquals(warnings, []);
