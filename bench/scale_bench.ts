@@ -24,8 +24,20 @@ import { renderScaleChart, type ScalePoint } from "./scale_chart.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const SIZES = Deno.args.includes("--quick") ? [1_000, 10_000] : [1_000, 10_000, 40_000];
 
+/**
+ * The benchmark's cluster shape at `services`: 20% NodePort, 5% LoadBalancer, but never more
+ * NodePort services than the default node port range (30000-32767) holds, as the API server
+ * would refuse them: above 13,840 services the shares shrink.
+ */
+function shapeOf(services: number) {
+  const nodePortShare = Math.min(LARGE_CLUSTER.nodePortShare, 2768 / services);
+  const loadBalancerShare = nodePortShare *
+    (LARGE_CLUSTER.loadBalancerShare / LARGE_CLUSTER.nodePortShare);
+  return { ...LARGE_CLUSTER, services, nodePortShare, loadBalancerShare };
+}
+
 function dumpObjects(services: number) {
-  const cluster = generateCluster({ ...LARGE_CLUSTER, services });
+  const cluster = generateCluster(shapeOf(services));
   return { cluster, items: [...clusterObjects(cluster), nodeObject("node-0", "192.168.0.10")] };
 }
 
