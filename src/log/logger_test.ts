@@ -23,7 +23,7 @@ test("a plain line gets klog's header with this file and line, its text unchange
   const { log, lines } = capture();
   log.line("sync: 5.9 ms, 164 operations (ipset.add 59), 0 failures, 8 writes");
   assert.deepEqual(lines, [
-    "I1201 21:03:50.123456   12345 logger_test.ts:19] " +
+    "I1201 21:03:50.123456   12345 logger_test.ts:24] " +
     "sync: 5.9 ms, 164 operations (ipset.add 59), 0 failures, 8 writes",
   ]);
 });
