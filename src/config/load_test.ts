@@ -402,3 +402,41 @@ test("resolveConfig() canonicalises CIDRs and bind addresses", () => {
   assertEquals(config.ipvs.excludeCIDRs, ["fd00::/64"]);
   assertEquals(config.healthzBindAddress, "[::]:10256");
 });
+
+test("resolveConfig() warns once, naming them, about set settings that are not implemented yet", () => {
+  const { warnings } = resolve(`${PROXY_HEADER}mode: ipvs
+oomScoreAdj: -998
+enableProfiling: true
+conntrack: {maxPerCore: 0, tcpBeLiberal: true}
+`);
+  assertEquals(warnings, [
+    "not implemented yet, so this proxy does not do what kube-proxy would with: " +
+    "conntrack.tcpBeLiberal true (nf_conntrack_tcp_be_liberal), oomScoreAdj -998 " +
+    "(/proc/self/oom_score_adj), enableProfiling true (/debug/pprof); apply them on the " +
+    "node yourself if you rely on them",
+  ]);
+  // Settings that do nothing in IPVS mode (other modes' sections) are accepted silently.
+  const quiet = resolve(`${PROXY_HEADER}mode: ipvs
+nftables: {masqueradeAll: true, syncPeriod: 10s}
+winkernel: {enableDSR: true}
+iptables: {localhostNodePorts: false}
+`);
+  assertEquals(quiet.warnings, []);
+});
+
+test("resolveConfig() reads --healthz-port and --metrics-port as kube-proxy does without --config", () => {
+  const ports = (flags: ProxyFlagOverrides) => {
+    const { config, warnings } = resolve(undefined, { proxyMode: "ipvs", ...flags });
+    return [config.healthzBindAddress, config.metricsBindAddress, warnings.length];
+  };
+  assertEquals(ports({ healthzPort: "0", metricsPort: "0" }), ["", "", 0]);
+  assertEquals(ports({ healthzBindAddress: "127.0.0.1", healthzPort: "12345" }), [
+    "127.0.0.1:12345",
+    "127.0.0.1:10249",
+    0,
+  ]);
+  // An address with a port keeps it, as kube-proxy's AppendPortIfNeeded does: said once.
+  assertEquals(ports({ healthzPort: "12345" }), ["0.0.0.0:10256", "127.0.0.1:10249", 1]);
+  assertEquals(ports({ metricsBindAddress: "" }), ["0.0.0.0:10256", "", 0]);
+  assertEquals(ports({ bindAddress: "::" }), ["[::]:10256", "[::1]:10249", 0]);
+});
