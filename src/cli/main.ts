@@ -27,7 +27,8 @@ import { KUBE_PROXY_FLAGS } from "../config/flag_table.ts";
 import { renderPlanText, renderStateJson } from "../render/plan_text.ts";
 import { renderIpvsTable } from "../render/ipvs_table.ts";
 import { formatSyncLine } from "../sync/sync_loop.ts";
-import { type SyncContext, syncOnce } from "./sync_once.ts";
+import { type SyncContext, syncOnce, type SyncReport } from "./sync_once.ts";
+import { toolInvocations } from "../render/tool_inputs.ts";
 import type { Plan } from "../plan/types.ts";
 import type { KernelState } from "../state/types.ts";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
@@ -77,9 +78,30 @@ function makeLogger(io: CliIo, logging: CliLogging): Logger {
   });
 }
 
+/** A CliIo whose lines go through a logger, which detail (V(n)) lines can reach. */
+type LoggedIo = CliIo & { readonly logger: Logger };
+
 /** `io` with its log lines going through `logger` (severity from the `warning: ` prefix). */
-function withLogger(io: CliIo, logger: Logger): CliIo {
-  return { ...io, stderr: logger.line };
+function withLogger(io: CliIo, logger: Logger): LoggedIo {
+  return { ...io, stderr: logger.line, logger };
+}
+
+/** The detail lines of one sync: the resulting state at V(2), each tool's input at V(4). */
+function logSyncDetails(report: SyncReport, io: CliIo): void {
+  const logger = (io as Partial<LoggedIo>).logger;
+  if (logger === undefined || !logger.v(2).enabled) return;
+  const { state } = report.desired;
+  logger.v(2).info("Synced", {
+    virtualServers: state.virtualServers.length,
+    ipsets: state.ipsets.length,
+    addresses: state.addresses.length,
+    nodeIPs: report.nodeIPs.join(","),
+    operations: report.plan.length,
+  });
+  if (!logger.v(4).enabled) return;
+  for (const run of toolInvocations(report.plan)) {
+    logger.v(4).info("Tool input", { command: run.argv.join(" "), lines: run.lines.length });
+  }
 }
 
 /** kube-proxy's `FLAG: --name="value"` lines at V(1), every flag with its value or default. */
@@ -205,6 +227,7 @@ async function runOnce(
   const report = await syncOnce(context, snapshot);
   logSyncProblems(report, io.stderr);
   io.stderr(formatSyncLine(report.outcome));
+  logSyncDetails(report, io);
   if (options.stateFile && backend instanceof DryRunBackend) {
     await saveStateFile(options.stateFile, backend.state());
   }
