@@ -104,14 +104,30 @@ function logSyncDetails(report: SyncReport, io: CliIo): void {
   }
 }
 
-/** kube-proxy's `FLAG: --name="value"` lines at V(1), every flag with its value or default. */
+/** The value of each action flag (and --master), which CliOptions holds apart. */
+function actionFlagValues(options: CliOptions): Record<string, string | boolean> {
+  return {
+    config: options.configFile,
+    writeConfigTo: options.writeConfigTo,
+    cleanup: options.cleanup,
+    initOnly: options.initOnly,
+    version: options.versionRaw ? "raw" : options.version,
+    help: options.help,
+    master: options.master,
+  };
+}
+
+/** kube-proxy's `FLAG: --name="value"` lines at V(1): every flag, given or default. */
 function logFlags(options: CliOptions, logger: Logger): void {
   const verbose = logger.v(1);
   if (!verbose.enabled) return;
-  const given = options.proxyFlags as Record<string, string | boolean | undefined>;
+  const given: Record<string, string | boolean | undefined> = {
+    ...options.proxyFlags,
+    ...actionFlagValues(options),
+  };
   for (const flag of KUBE_PROXY_FLAGS) {
     const value = given[flag.key] ?? flag.defaultText;
-    verbose.info(`FLAG: --${flag.name}=${JSON.stringify(String(value))}`);
+    verbose.line(`FLAG: --${flag.name}=${JSON.stringify(String(value))}`);
   }
 }
 

@@ -377,7 +377,8 @@ Deno.test("--v=2 adds the sync's detail line and --v=4 each tool's input; the de
   assert.ok(!v2.stderr.some((l) => l.includes('"Tool input"')));
   const v4 = await runLogged([...DRY_RUN, "-v", "4"]);
   assert.ok(v4.stderr.some((l) => l.includes('"Tool input" command="ipset restore"')));
-  assert.ok(v4.stderr.some((l) => l.includes('] "FLAG: --v=\\"4\\""')));
+  assert.ok(v4.stderr.some((l) => l.endsWith('] FLAG: --v="4"')), v4.stderr.join("\n"));
+  assert.ok(v4.stderr.some((l) => l.includes('] FLAG: --config="/')));
 });
 
 Deno.test("--logging-format=json writes one JSON object per log line", async () => {

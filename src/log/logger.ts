@@ -49,6 +49,8 @@ export interface VerboseLogger {
   readonly enabled: boolean;
   /** A structured info entry at this level: `"message" key="value"`. */
   info(message: string, fields?: LogFields): void;
+  /** A printf-style info line at this level (`klog.V(n).Infof`): the text as is, not quoted. */
+  line(text: string): void;
 }
 
 /** The logger every part of the CLI writes through. */
@@ -146,7 +148,12 @@ export function createLogger(options: LoggerOptions): Logger {
       if (!enabled) return;
       emit({ severity: "info", verbosity: level, message, structured: true, fields }, info, caller);
     };
-    return { enabled, info };
+    const line = (text: string) => {
+      if (!enabled) return;
+      const entry = { verbosity: level, message: text, structured: false, fields: {} };
+      emit({ severity: "info", ...entry }, line, caller);
+    };
+    return { enabled, info, line };
   };
   const line = (text: string) => {
     const { severity, message } = classifyLine(text);
