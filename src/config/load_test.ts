@@ -440,3 +440,15 @@ test("resolveConfig() reads --healthz-port and --metrics-port as kube-proxy does
   assertEquals(ports({ metricsBindAddress: "" }), ["0.0.0.0:10256", "", 0]);
   assertEquals(ports({ bindAddress: "::" }), ["[::]:10256", "[::1]:10249", 0]);
 });
+
+test("resolveConfig() with requireMode false (for --cleanup) reads a file whatever its mode", () => {
+  const text = `${PROXY_HEADER}mode: ""\nipvs: {excludeCIDRs: [192.0.2.0/24]}\n`;
+  const { config } = resolveConfig({
+    file: "x.yaml",
+    text,
+    flags: {},
+    env: {},
+    requireMode: false,
+  });
+  assertEquals(config.ipvs.excludeCIDRs, ["192.0.2.0/24"]);
+});
