@@ -137,6 +137,20 @@ function buildConfig(src: Sources, input: ResolveConfigInput, warnings: string[]
     nodePortAddresses: setting(src, "nodePortAddresses", "nodeportAddresses", readNodePort, []),
     hostnameOverride: setting(src, "hostnameOverride", "hostnameOverride", readHostname, ""),
     ...addresses,
+    ...resolveProcessSettings(src),
+    clientConnection: resolveClientConnection(src),
+    conntrack: resolveConntrack(src),
+    logging: resolveLogging(src),
+    featureGates: resolveFeatureGates(src),
+    ipvs: resolveIpvs(src),
+    iptables: resolveIptables(src),
+    source: input.text === undefined ? "" : input.file,
+  };
+}
+
+/** The settings of the process itself: ports, profiling, metrics, oom_score_adj, periods. */
+function resolveProcessSettings(src: Sources) {
+  return {
     bindAddressHardFail: setting(
       src,
       "bindAddressHardFail",
@@ -174,13 +188,6 @@ function buildConfig(src: Sources, input: ResolveConfigInput, warnings: string[]
       readConfigSyncPeriod,
       DEFAULT_CONFIG_SYNC_PERIOD_MS,
     ),
-    clientConnection: resolveClientConnection(src),
-    conntrack: resolveConntrack(src),
-    logging: resolveLogging(src),
-    featureGates: resolveFeatureGates(src),
-    ipvs: resolveIpvs(src),
-    iptables: resolveIptables(src),
-    source: input.text === undefined ? "" : input.file,
   };
 }
 

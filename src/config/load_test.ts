@@ -452,3 +452,8 @@ test("resolveConfig() with requireMode false (for --cleanup) reads a file whatev
   });
   assertEquals(config.ipvs.excludeCIDRs, ["192.0.2.0/24"]);
 });
+
+test("resolveConfig() leaves the file's hostnameOverride to an empty --hostname-override", () => {
+  const text = `${PROXY_HEADER}mode: ipvs\nhostnameOverride: from-file\n`;
+  assertEquals(resolve(text, { hostnameOverride: "" }).config.hostnameOverride, "from-file");
+});

@@ -57,6 +57,8 @@ export function applicableFlags(given: ProxyFlagOverrides, file: string): Applic
   for (const [key, value] of Object.entries(given)) {
     const flag = FLAG_BY_KEY.get(key);
     if (value === undefined || flag === undefined) continue;
+    // kube-proxy uses --hostname-override only when non-empty: "" leaves the file's.
+    if (key === "hostnameOverride" && value === "") continue;
     if (file !== "" && flag.role === "file") {
       const field = PORT_FIELDS[key] ?? `'${flag.field}'`;
       warnings.push(
