@@ -457,3 +457,10 @@ test("resolveConfig() leaves the file's hostnameOverride to an empty --hostname-
   const text = `${PROXY_HEADER}mode: ipvs\nhostnameOverride: from-file\n`;
   assertEquals(resolve(text, { hostnameOverride: "" }).config.hostnameOverride, "from-file");
 });
+
+test("resolveConfig() warns that split log streams are not implemented", () => {
+  const { config, warnings } = resolve(undefined, { proxyMode: "ipvs", logTextSplitStream: true });
+  assertEquals(config.logging.splitStream, true);
+  assertEquals(warnings.length, 1);
+  assertEquals(warnings[0].includes("logging.options.text.splitStream true"), true);
+});

@@ -87,6 +87,13 @@ const PENDING: readonly Pending[] = [
     acts: (c) => c.enableProfiling,
     what: "/debug/pprof",
   },
+  ...(["text", "json"] as const).map((format): Pending => ({
+    path: `logging.options.${format}.splitStream`,
+    flag: format === "text" ? "logTextSplitStream" : "logJsonSplitStream",
+    value: (c) => c.logging.splitStream,
+    acts: (c) => c.logging.splitStream && c.logging.format === format,
+    what: "info lines on stdout, where this proxy prints its results",
+  })),
   {
     path: "showHiddenMetricsForVersion",
     flag: "showHiddenMetricsForVersion",
