@@ -36,6 +36,16 @@ export type { CommandResult, CommandRunner, RunOptions } from "./backends/exec/c
 
 export { ConfigError, resolveConfig } from "./src/config/load.ts";
 export type { ProxyFlagOverrides, ResolveConfigInput, ResolvedConfig } from "./src/config/load.ts";
+export { KUBE_PROXY_FLAG_ROWS, KUBE_PROXY_FLAGS } from "./src/config/flag_table.ts";
+export type {
+  FlagEffect,
+  FlagRole,
+  FlagType,
+  KubeProxyFlag,
+  KubeProxyFlagRow,
+  ProxyFlagKey,
+} from "./src/config/flag_table.ts";
+export type { LogClock } from "./src/log/entry.ts";
 export { loadManifests, ManifestError, watchManifests } from "./src/cluster/manifest_source.ts";
 export type {
   LoadedManifests,
@@ -106,6 +116,8 @@ if (import.meta.main) {
     // Each chunk is written before the next is made: a large result streams.
     stdout: (text) => output = output.then(() => writeAll(Deno.stdout, text)),
     stderr: (line) => console.error(line),
+    // klog's header: the wall clock with microseconds, and this process's id.
+    logClock: { now: () => performance.timeOrigin + performance.now(), pid: Deno.pid },
     env: Deno.env.toObject(),
     hostname: () => Deno.hostname(),
   });

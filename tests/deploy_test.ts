@@ -168,8 +168,13 @@ Deno.test("the DaemonSet, the RBAC and the ConfigMap fit together", () => {
   assert.deepEqual(warnings, []);
   assert.equal(config.mode, "ipvs");
   assert.equal(config.healthzBindAddress, "0.0.0.0:10256");
-  assert.ok(config.kubeconfig.startsWith(`${dir}/`), config.kubeconfig);
-  const kubeconfig = parseAllDocuments(configMap.data[config.kubeconfig.slice(dir.length + 1)]);
+  assert.ok(
+    config.clientConnection.kubeconfig.startsWith(`${dir}/`),
+    config.clientConnection.kubeconfig,
+  );
+  const kubeconfig = parseAllDocuments(
+    configMap.data[config.clientConnection.kubeconfig.slice(dir.length + 1)],
+  );
   assert.equal(kubeconfig[0].toJS().kind, "Config");
   assert.equal(
     kubeconfig[0].toJS().users[0].user.tokenFile,

@@ -59,7 +59,19 @@ async function kernelFamilies(): Promise<IptablesFamily[]> {
  * passed here as `conntrack`: until then no conntrack setting is touched.)
  */
 function nodePreparationConfig(config: ProxyConfig): NodePreparationConfig {
-  return config.ipvs;
+  const c = config.conntrack;
+  return {
+    ...config.ipvs,
+    conntrack: {
+      maxPerCore: c.maxPerCore,
+      min: c.min,
+      tcpEstablishedTimeoutMs: c.tcpEstablishedTimeout,
+      tcpCloseWaitTimeoutMs: c.tcpCloseWaitTimeout,
+      tcpBeLiberal: c.tcpBeLiberal,
+      udpTimeoutMs: c.udpTimeout,
+      udpStreamTimeoutMs: c.udpStreamTimeout,
+    },
+  };
 }
 
 /** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */

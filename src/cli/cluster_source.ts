@@ -47,11 +47,17 @@ export interface SourceInput {
 export function openClusterSource(input: SourceInput): ClusterSource {
   if (input.manifests.length > 0) return new ManifestSnapshots(input.manifests, input.log);
   const connection = resolveConnection({
-    kubeconfig: input.config.kubeconfig,
+    kubeconfig: input.config.clientConnection.kubeconfig,
     master: input.master,
     env: input.env,
   });
-  const client = new ApiClient(connection, { userAgent: "ipvs-proxy", watchIdleMs: 15 * 60_000 });
+  const { qps, burst } = input.config.clientConnection;
+  const client = new ApiClient(connection, {
+    qps,
+    burst,
+    userAgent: "ipvs-proxy",
+    watchIdleMs: 15 * 60_000,
+  });
   input.log(`Reading the cluster from ${client.server} (${client.origin})`);
   return new ApiClusterSource({
     client,

@@ -1,15 +1,23 @@
 /**
- * Command-line flags: this program's own (`--config`, `--manifests`, `--dry-run`, ...) and
- * kube-proxy's IPVS-mode flags, which are passed on raw to the config module to be checked
- * against, and to override, the config file.
+ * Command-line flags: this program's own (`--manifests`, `--dry-run`, `--once`, ...) and every
+ * Linux flag of kube-proxy (the table in `src/config/flag_table.ts`), parsed the way Go's
+ * pflag parses them: `--flag=value`, `--flag value`, `-v=3`, `-v 3`, `-v3`, booleans as
+ * `--flag` or `--flag=true|false`. kube-proxy's flags are passed on raw to the config module,
+ * which applies kube-proxy's precedence against the config file.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { PROXY_FLAG_NAMES, type ProxyFlagOverrides } from "../config/load.ts";
+import { type FlagType, KUBE_PROXY_FLAGS, type ProxyFlagOverrides } from "../config/flag_table.ts";
 import { parseGoBool } from "../config/feature_gates.ts";
-import { canonicalIp, splitCommaList } from "../config/values.ts";
+import { parseGoDuration } from "../config/duration.ts";
+import { canonicalIp, parseGoInt, splitCommaList } from "../config/values.ts";
+import { parseVModule } from "../config/sections.ts";
+import type { VModuleConfig } from "../config/types.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** This program's version, as `--version` prints it. */
+export const VERSION: string = `v${denoJson.version}`;
 
 /** A bad command line: unknown flag, missing or bad value. The CLI exits with code 2. */
 export class UsageError extends Error {
@@ -18,6 +26,16 @@ export class UsageError extends Error {
     super(message, options);
     this.name = "UsageError";
   }
+}
+
+/** The log settings the command line asks for (the config file's `logging` may add to them). */
+export interface CliLogging {
+  /** `--logging-format`. @default "text" */
+  readonly format: "text" | "json";
+  /** `--v` / `-v`. @default 0 */
+  readonly verbosity: number;
+  /** `--vmodule`. @default [] */
+  readonly vmodule: readonly VModuleConfig[];
 }
 
 /** The parsed command line. */
@@ -42,51 +60,61 @@ export interface CliOptions {
   readonly cleanup: boolean;
   /** `--help` / `-h`. */
   readonly help: boolean;
-  /** `--master URL`: the API server, over the kubeconfig's; "" when not given. */
+  /** `--master`: the API server's address, overriding the kubeconfig's; "" when not given. */
   readonly master: string;
-  /** kube-proxy's flags, raw; only the given ones are set. */
+  /** `--version` (or `--version=raw`): print the version and exit. */
+  readonly version: boolean;
+  /** `--version=raw`: print it as JSON. */
+  readonly versionRaw: boolean;
+  /** `--init-only`: open the backend (preflight, node preparation), then exit 0. */
+  readonly initOnly: boolean;
+  /** `--write-config-to FILE`: write the resolved config there and exit 0; "" when not given. */
+  readonly writeConfigTo: string;
+  /** The log settings from `--v`, `--vmodule` and `--logging-format`. */
+  readonly logging: CliLogging;
+  /** kube-proxy's configuration flags, raw; only the given ones are set. */
   readonly proxyFlags: ProxyFlagOverrides;
 }
 
 const OUTPUTS = ["text", "table", "json"] as const;
 const BACKENDS = ["exec", "dry-run", "netlink"] as const;
 
-/** kube-proxy flags that are booleans; the others take a value. */
-const BOOLEAN_PROXY_FLAGS: ReadonlySet<keyof ProxyFlagOverrides> = new Set([
-  "ipvsStrictArp",
-  "masqueradeAll",
+/** How one flag is parsed: its type, whether it repeats, the key it lands under. */
+interface FlagSpec {
+  readonly name: string;
+  readonly type: FlagType;
+  /** `append` collects every value (comma-joined for kube-proxy's lists); `last` keeps one. */
+  readonly repeat: "append" | "last";
+}
+
+/** This program's own flags; `--config`, `--cleanup` and `--help` are kube-proxy's. */
+const OWN_FLAGS: readonly FlagSpec[] = [
+  { name: "manifests", type: "string", repeat: "append" },
+  { name: "dry-run", type: "bool", repeat: "last" },
+  { name: "once", type: "bool", repeat: "last" },
+  { name: "output", type: "string", repeat: "last" },
+  { name: "state", type: "string", repeat: "last" },
+  { name: "node-ip", type: "string", repeat: "append" },
+  { name: "backend", type: "string", repeat: "last" },
+];
+
+const SPECS: ReadonlyMap<string, FlagSpec> = new Map([
+  ...OWN_FLAGS.map((spec) => [spec.name, spec] as const),
+  ...KUBE_PROXY_FLAGS.map((flag) =>
+    [flag.name, {
+      name: flag.name,
+      type: flag.type,
+      repeat: ["list", "map", "vmodule"].includes(flag.type) ? "append" : "last",
+    } as FlagSpec] as const
+  ),
 ]);
 
-type OptionSpec = { type: "string" | "boolean"; multiple?: boolean; short?: string };
-
-/** This program's own flags. `--hostname-override` is kube-proxy's and comes from the table. */
-const OWN_OPTIONS: Record<string, OptionSpec> = {
-  config: { type: "string" },
-  manifests: { type: "string", multiple: true },
-  "dry-run": { type: "boolean" },
-  once: { type: "boolean" },
-  output: { type: "string" },
-  state: { type: "string" },
-  "node-ip": { type: "string", multiple: true },
-  backend: { type: "string" },
-  cleanup: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-  master: { type: "string" },
-};
-
-/** Every flag parseArgs knows. */
-const OPTIONS: Record<string, OptionSpec> = {
-  ...OWN_OPTIONS,
-  ...Object.fromEntries(
-    (Object.entries(PROXY_FLAG_NAMES) as [keyof ProxyFlagOverrides, string][]).map((
-      [key, name],
-    ) => [name, { type: BOOLEAN_PROXY_FLAGS.has(key) ? "boolean" : "string" }]),
-  ),
-};
+const SHORTHANDS: ReadonlyMap<string, string> = new Map(
+  KUBE_PROXY_FLAGS.filter((flag) => flag.shorthand).map((flag) => [flag.shorthand!, flag.name]),
+);
 
 /** This program's flags and their help, one line each. */
 const OWN_HELP: ReadonlyArray<readonly [string, string]> = [
-  ["--config FILE", `kube-proxy config: KubeProxyConfiguration or a kubeadm file`],
   ["--manifests PATH", `cluster objects: a YAML file or a directory of them (repeatable)`],
   ["--dry-run", `compute and print the changes, apply nothing`],
   ["--once", `sync once and exit`],
@@ -97,86 +125,228 @@ const OWN_HELP: ReadonlyArray<readonly [string, string]> = [
     "--backend exec|dry-run|netlink",
     `how to reach the kernel (default exec; dry-run with --dry-run)`,
   ],
-  ["--cleanup", `remove all IPVS-mode rules, sets, addresses and exit`],
-  ["-h, --help", `show this help`],
 ];
 
-/** kube-proxy's flags and their help, one line each. */
-const PROXY_HELP: ReadonlyArray<readonly [string, string]> = [
-  ["--proxy-mode MODE", `proxy mode; only "ipvs" is supported (env KUBE_PROXY_MODE too)`],
-  ["--ipvs-scheduler NAME", `rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos (default rr)`],
-  ["--ipvs-sync-period DURATION", `full sync interval, e.g. 30s (default 30s)`],
-  ["--ipvs-min-sync-period DURATION", `minimum time between syncs, e.g. 1s (default 0s)`],
-  ["--ipvs-exclude-cidrs CIDRS", `comma list of CIDRs whose virtual servers are never removed`],
-  ["--ipvs-strict-arp[=BOOL]", `set arp_ignore=1 and arp_announce=2 (default false)`],
-  ["--ipvs-tcp-timeout DURATION", `IPVS TCP idle timeout, 0s keeps the kernel's (default 0s)`],
-  [
-    "--ipvs-tcpfin-timeout DURATION",
-    `IPVS TCP FIN_WAIT timeout, 0s keeps the kernel's (default 0s)`,
-  ],
-  ["--ipvs-udp-timeout DURATION", `IPVS UDP timeout, 0s keeps the kernel's (default 0s)`],
-  ["--masquerade-all[=BOOL]", `SNAT all traffic to cluster IPs (default false)`],
-  ["--iptables-masquerade-bit N", `fwmark bit 0..31 that marks packets for SNAT (default 14)`],
-  ["--cluster-cidr CIDR[,CIDR]", `pod CIDR(s); traffic from outside them is masqueraded`],
-  ["--nodeport-addresses CIDRS", `comma list of CIDRs, or "primary", that NodePorts listen on`],
-  ["--hostname-override NAME", `this node's name (default: the host name)`],
-  ["--healthz-bind-address IP:PORT", `health check server address (default 0.0.0.0:10256)`],
-  ["--metrics-bind-address IP:PORT", `metrics server address (default 127.0.0.1:10249)`],
-  ["--kubeconfig FILE", `kubeconfig of the API server to read the cluster from`],
-  ["--master URL", `the API server's URL (over the kubeconfig's server)`],
-  ["--feature-gates GATES", `e.g. SupportIPVSProxyMode=true (comma list of Name=bool)`],
-];
+const TYPE_HINT: Readonly<Record<FlagType, string>> = {
+  string: " string",
+  bool: "[=BOOL]",
+  int: " int",
+  float: " float",
+  duration: " duration",
+  ip: " ip",
+  ipport: " ip:port",
+  list: " strings",
+  map: " key=bool,...",
+  vmodule: " pattern=N,...",
+  version: "[=true|raw]",
+};
+
+const EFFECT_NOTE: Readonly<Record<string, string>> = {
+  "no-effect": " [no effect in IPVS mode]",
+  "not-implemented": " [not implemented yet: warns when set]",
+  stored: " [kept for the API client]",
+};
+
+/** kube-proxy's flags and their help, one line each, from the flag table. */
+function proxyHelp(): [string, string][] {
+  return KUBE_PROXY_FLAGS.map((flag) => {
+    const name = `${flag.shorthand ? `-${flag.shorthand}, ` : ""}--${flag.name}${
+      TYPE_HINT[flag.type]
+    }`;
+    const fallback = flag.defaultText === "" || flag.defaultText === "false"
+      ? ""
+      : ` (default ${flag.defaultText})`;
+    const ignored = flag.role === "file" ? " {ignored with --config}" : "";
+    return [name, `${flag.help}${fallback}${EFFECT_NOTE[flag.effect] ?? ""}${ignored}`];
+  });
+}
 
 /** Help lines with the descriptions in one column. */
-function helpLines(rows: ReadonlyArray<readonly [string, string]>): string {
-  const width = Math.max(...[...OWN_HELP, ...PROXY_HELP].map(([flag]) => flag.length)) + 2;
+function helpLines(rows: ReadonlyArray<readonly [string, string]>, width: number): string {
   return rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`).join("\n");
 }
 
-/** The help text: one line per flag. */
-export const USAGE: string = `Usage: ipvs-proxy [flags]
+function formatUsage(): string {
+  const proxy = proxyHelp();
+  const width = Math.max(...[...OWN_HELP, ...proxy].map(([flag]) => flag.length)) + 2;
+  return `Usage: ipvs-proxy [flags]
 
 kube-proxy's IPVS mode for Deno: reads a kube-proxy or kubeadm config file and cluster objects,
 and keeps IPVS virtual servers, ipsets, iptables rules and kube-ipvs0 addresses in step.
 
-Flags:
-${helpLines(OWN_HELP)}
+Flags of this program (they always apply):
+${helpLines(OWN_HELP, width)}
 
-kube-proxy flags (they override the config file):
-${helpLines(PROXY_HELP)}
+kube-proxy's flags, with kube-proxy's meaning. As in kube-proxy, with --config the file wins:
+the flags marked {ignored with --config} are then ignored with a warning; the logging flags,
+--hostname-override, --master and --kubeconfig still apply (--kubeconfig wins over
+clientConnection.kubeconfig here; kube-proxy would ignore it).
+${helpLines(proxy, width)}
 `;
+}
+
+/** The help text: every flag, one line each. */
+export const USAGE: string = formatUsage();
+
+/** A value that does not parse as the flag's type, worded like pflag's error. */
+function badValue(name: string, value: string, expected: string): UsageError {
+  return new UsageError(
+    `invalid argument ${JSON.stringify(value)} for '--${name}' flag: expected ${expected}`,
+  );
+}
+
+/** Checks a value against its type, as pflag's `Set` does while parsing. */
+function checkValue(spec: FlagSpec, value: string): string | boolean {
+  const { name, type } = spec;
+  if (type === "bool" || type === "version") {
+    const parsed = parseGoBool(value);
+    if (type === "version" && value === "raw") return "raw";
+    if (parsed === undefined) {
+      const choices = type === "version" ? "true, false or raw" : "true or false";
+      throw new UsageError(
+        `flag '--${name}' expects ${choices}, got ${JSON.stringify(value)}; ` +
+          `write --${name} or --${name}=false`,
+      );
+    }
+    return parsed;
+  }
+  if (type === "int" && parseGoInt(value) === undefined) throw badValue(name, value, "an integer");
+  if (type === "float" && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value.trim())) {
+    throw badValue(name, value, "a number");
+  }
+  if (type === "duration") {
+    try {
+      parseGoDuration(value.trim());
+    } catch (error) {
+      throw badValue(name, value, `a duration like "30s" (${(error as Error).message})`);
+    }
+  }
+  if (type === "ip" && canonicalIp(value.trim()) === undefined) {
+    throw badValue(name, value, `an IP address like 0.0.0.0 or ::`);
+  }
+  return value;
+}
+
+/** Splits one argument into its flag name and inline value, or undefined for a positional. */
+function splitArg(arg: string): { name: string; value?: string; display: string } | undefined {
+  if (arg.startsWith("--") && arg.length > 2) {
+    const equals = arg.indexOf("=");
+    return equals < 0
+      ? { name: arg.slice(2), display: arg }
+      : { name: arg.slice(2, equals), value: arg.slice(equals + 1), display: arg.slice(0, equals) };
+  }
+  if (arg.startsWith("-") && arg.length > 1 && arg !== "--") {
+    const short = arg[1];
+    const rest = arg.slice(2);
+    const name = SHORTHANDS.get(short) ?? `-${short}`;
+    const value = rest.startsWith("=") ? rest.slice(1) : rest === "" ? undefined : rest;
+    return { name, value, display: `-${short}` };
+  }
+  return undefined;
+}
+
+type Values = Map<string, (string | boolean)[]>;
+
+/** Reads every argument into raw values per flag name. */
+function readArgs(args: readonly string[]): Values {
+  const values: Values = new Map();
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index];
+    const parts = splitArg(arg);
+    if (arg === "--" || parts === undefined) {
+      const shown = arg === "--" ? args[index + 1] ?? "--" : arg;
+      throw new UsageError(
+        `unexpected argument '${shown}': ipvs-proxy takes only flags; run with --help to list them`,
+      );
+    }
+    const spec = SPECS.get(parts.name);
+    if (spec === undefined) {
+      throw new UsageError(`unknown flag '${parts.display}'; run with --help to list the flags`);
+    }
+    let value = parts.value;
+    if (value === undefined && (spec.type === "bool" || spec.type === "version")) value = "true";
+    if (value === undefined) {
+      const next = args[index + 1];
+      if (
+        next === undefined || (next.startsWith("-") && splitArg(next) !== undefined &&
+          SPECS.has(splitArg(next)!.name))
+      ) {
+        throw new UsageError(
+          `flag '${parts.display}' needs a value, like ${parts.display}=VALUE`,
+        );
+      }
+      value = next;
+      index++;
+    }
+    const checked = checkValue(spec, value);
+    const previous = spec.repeat === "append" ? values.get(spec.name) ?? [] : [];
+    values.set(spec.name, [...previous, checked]);
+  }
+  return values;
+}
 
 /**
  * Parses the command line.
  *
  * @example
  * ```ts
- * const options = parseFlags(["--config", "examples/kubeadm.yaml", "--dry-run", "--once"]);
+ * const options = parseFlags(["--config", "examples/kubeadm.yaml", "--dry-run", "--once", "-v=2"]);
  * options.output; // "text"
+ * options.logging.verbosity; // 2
  * ```
  *
  * @throws {UsageError} for an unknown flag, a missing or bad value, or a positional argument.
  */
 export function parseFlags(args: readonly string[]): CliOptions {
-  const values = runParseArgs(goStyleBooleans(args));
-  const text = (name: string) => values[name] as string | undefined;
-  const on = (name: string) => values[name] === true;
+  const values = readArgs(args);
+  const last = (name: string) => values.get(name)?.at(-1);
+  const text = (name: string) => last(name) as string | undefined;
+  const on = (name: string) => last(name) === true || last(name) === "raw";
+  const backend = text("backend");
   const options: CliOptions = {
     configFile: text("config") ?? "",
-    manifests: (values.manifests as string[] | undefined) ?? [],
+    manifests: (values.get("manifests") ?? []) as string[],
     dryRun: on("dry-run"),
     once: on("once"),
     output: oneOf("--output", text("output") ?? "text", OUTPUTS),
     stateFile: text("state") ?? "",
-    nodeIPs: parseNodeIps((values["node-ip"] as string[] | undefined) ?? []),
-    backend: text("backend") === undefined ? "" : oneOf("--backend", text("backend")!, BACKENDS),
+    nodeIPs: parseNodeIps((values.get("node-ip") ?? []) as string[]),
+    backend: backend === undefined ? "" : oneOf("--backend", backend, BACKENDS),
     cleanup: on("cleanup"),
     help: on("help"),
     master: text("master") ?? "",
+    version: on("version"),
+    versionRaw: last("version") === "raw",
+    initOnly: on("init-only"),
+    writeConfigTo: text("write-config-to") ?? "",
+    logging: cliLogging(values),
     proxyFlags: proxyFlags(values),
   };
-  if (!options.help) checkCombinations(options);
+  if (!options.help && !options.version) checkCombinations(options);
   return options;
+}
+
+/** `--logging-format`, `--v` and `--vmodule`, checked. */
+function cliLogging(values: Values): CliLogging {
+  const format = values.get("logging-format")?.at(-1) as string | undefined;
+  const level = values.get("v")?.at(-1) as string | undefined;
+  const verbosity = level === undefined ? 0 : parseGoInt(level) ?? -1;
+  if (verbosity < 0) throw badValue("v", String(level), "a log level of 0 or more");
+  const vmodule = values.get("vmodule") as string[] | undefined;
+  let items: VModuleConfig[] = [];
+  try {
+    items = vmodule === undefined ? [] : parseVModule(vmodule.join(","), {
+      file: "",
+      field: "--vmodule",
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  return {
+    format: format === undefined ? "text" : oneOf("--logging-format", format, ["text", "json"]),
+    verbosity,
+    vmodule: items,
+  };
 }
 
 /**
@@ -212,69 +382,6 @@ function checkCombinations(options: CliOptions): void {
   }
 }
 
-/**
- * Rewrites Go-style `--masquerade-all=false` into what parseArgs understands
- * (`--no-masquerade-all`), as kube-proxy's flags accept `=true|false` on booleans.
- */
-function goStyleBooleans(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const [index, arg] of args.entries()) {
-    if (arg === "--") return [...out, ...args.slice(index)];
-    const match = /^--([^=]+)=(.*)$/s.exec(arg);
-    if (match === null || OPTIONS[match[1]]?.type !== "boolean") {
-      out.push(arg);
-      continue;
-    }
-    const value = parseGoBool(match[2]);
-    if (value === undefined) {
-      throw new UsageError(
-        `flag '--${match[1]}' expects true or false, got ${JSON.stringify(match[2])}; ` +
-          `write --${match[1]} or --${match[1]}=false`,
-      );
-    }
-    out.push(value ? `--${match[1]}` : `--no-${match[1]}`);
-  }
-  return out;
-}
-
-/** Runs parseArgs strictly and turns its errors into UsageErrors worded for this program. */
-function runParseArgs(args: string[]): Record<string, string | boolean | string[] | undefined> {
-  try {
-    return parseArgs({
-      args,
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: false,
-      allowNegative: true,
-    }).values as Record<string, string | boolean | string[] | undefined>;
-  } catch (error) {
-    throw new UsageError(usageMessage(error as Error & { code?: string }), { cause: error });
-  }
-}
-
-/** A parseArgs error in this program's words. */
-function usageMessage(error: Error & { code?: string }): string {
-  const quoted = /'([^' ]+)/.exec(error.message)?.[1] ?? "";
-  switch (error.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown flag '${quoted}'; run with --help to list the flags`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `unexpected argument '${quoted}': ipvs-proxy takes only flags; ` +
-        `run with --help to list them`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      if (error.message.includes("ambiguous")) {
-        return `flag '${quoted}' needs a value; to pass one that starts with "-", ` +
-          `write ${quoted}=VALUE`;
-      }
-      if (error.message.includes("does not take an argument")) {
-        return `flag '${quoted}' does not take a value; write ${quoted} alone`;
-      }
-      return `flag '${quoted}' needs a value, like ${quoted}=VALUE`;
-    default:
-      return `${error.message}; run with --help to list the flags`;
-  }
-}
-
 /** Checks a flag whose value is one of a fixed set. */
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
@@ -299,12 +406,13 @@ function parseNodeIps(values: readonly string[]): string[] {
   });
 }
 
-/** The kube-proxy flags that were given, by their ProxyFlagOverrides key. */
-function proxyFlags(values: Record<string, unknown>): ProxyFlagOverrides {
+/** The kube-proxy configuration flags that were given, by their ProxyFlagOverrides key. */
+function proxyFlags(values: Values): ProxyFlagOverrides {
   const given: Record<string, string | boolean> = {};
-  for (const [key, name] of Object.entries(PROXY_FLAG_NAMES)) {
-    const value = values[name];
-    if (typeof value === "string" || typeof value === "boolean") given[key] = value;
+  for (const flag of KUBE_PROXY_FLAGS) {
+    const raw = values.get(flag.name);
+    if (raw === undefined || flag.role === "action" || flag.name === "master") continue;
+    given[flag.key] = flag.type === "bool" ? raw.at(-1) === true : raw.join(",");
   }
   return given as ProxyFlagOverrides;
 }

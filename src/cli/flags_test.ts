@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "../config/test_helpers.ts";
 import { parseFlags, USAGE, UsageError } from "./flags.ts";
-import { PROXY_FLAG_NAMES } from "../config/load.ts";
+import { KUBE_PROXY_FLAGS } from "../config/flag_table.ts";
 
 function test(name: string, fn: () => void): void {
   Deno.test({ name, permissions: "none", fn });
@@ -19,6 +19,11 @@ test("parseFlags() gives the defaults for an empty command line", () => {
     cleanup: false,
     help: false,
     master: "",
+    version: false,
+    versionRaw: false,
+    initOnly: false,
+    writeConfigTo: "",
+    logging: { format: "text", verbosity: 0, vmodule: [] },
     proxyFlags: {},
   });
 });
@@ -196,11 +201,109 @@ test("parseFlags() rejects a bad --node-ip", () => {
 
 test("USAGE lists every flag, one line each", () => {
   const own = ["config", "manifests", "dry-run", "once", "output", "state", "node-ip"];
-  const flags = [...own, "backend", "cleanup", "help", ...Object.values(PROXY_FLAG_NAMES)];
+  const flags = [...own, "backend", ...KUBE_PROXY_FLAGS.map((flag) => flag.name)];
   for (const flag of flags) {
     const lines = USAGE.split("\n").filter((line) =>
-      line.trimStart().match(`^(-h, )?--${flag}\\b`)
+      line.trimStart().match(`^(-[hv], )?--${flag}(\\[|\\s|$)`)
     );
     assertEquals(lines.length, 1, `--${flag}`);
   }
+});
+
+/** A valid value of each flag type, for the test that every flag is accepted. */
+const SAMPLE: Readonly<Record<string, string>> = {
+  string: "x",
+  int: "3",
+  float: "5.5",
+  duration: "1m30s",
+  ip: "192.168.0.10",
+  ipport: "0.0.0.0:10256",
+  list: "10.0.0.0/8",
+  map: "SupportIPVSProxyMode=true",
+  vmodule: "sync_*=4",
+};
+
+test("parseFlags() accepts every Linux flag of kube-proxy, as --flag=value and --flag value", () => {
+  for (const flag of KUBE_PROXY_FLAGS) {
+    if (flag.role === "action") continue;
+    const value = flag.name === "logging-format" ? "json" : SAMPLE[flag.type];
+    const options = value === undefined
+      ? parseFlags([`--${flag.name}`])
+      : parseFlags([`--${flag.name}=${value}`]);
+    const got = flag.name === "master" ? options.master : (options.proxyFlags as Record<
+      string,
+      unknown
+    >)[flag.key];
+    assertEquals(got, value ?? true, `--${flag.name}`);
+    if (value !== undefined) parseFlags([`--${flag.name}`, value]);
+  }
+});
+
+test("parseFlags() reads hack/local-up-cluster.sh's kube-proxy command line", () => {
+  const options = parseFlags([
+    "--v=3",
+    "--config=/tmp/kube-proxy.yaml",
+    "--master=https://localhost:6443",
+    "--healthz-port=10256",
+    "--metrics-port=10249",
+  ]);
+  assertEquals(options.logging.verbosity, 3);
+  assertEquals(options.configFile, "/tmp/kube-proxy.yaml");
+  assertEquals(options.master, "https://localhost:6443");
+  assertEquals(options.proxyFlags, { v: "3", healthzPort: "10256", metricsPort: "10249" });
+});
+
+test("parseFlags() reads -v the ways pflag does: -v=3, -v 3, -v3, --v 3", () => {
+  for (const args of [["-v=3"], ["-v", "3"], ["-v3"], ["--v", "3"], ["--v=3"]]) {
+    assertEquals(parseFlags(args).logging.verbosity, 3, args.join(" "));
+  }
+  assertThrows(() => parseFlags(["-v=loud"]), UsageError, "'--v'", '"loud"');
+});
+
+test("parseFlags() reads --vmodule and --logging-format", () => {
+  const options = parseFlags(["--vmodule=sync_*=4,main=2", "--logging-format", "json"]);
+  assertEquals(options.logging, {
+    format: "json",
+    verbosity: 0,
+    vmodule: [{ filePattern: "sync_*", verbosity: 4 }, { filePattern: "main", verbosity: 2 }],
+  });
+  assertThrows(() => parseFlags(["--logging-format=yaml"]), UsageError, "text, json");
+  assertThrows(() => parseFlags(["--vmodule=sync"]), UsageError, "pattern=N");
+});
+
+test("parseFlags() appends repeated list and map flags and keeps the last of the others", () => {
+  const options = parseFlags([
+    "--ipvs-exclude-cidrs=10.0.0.0/8",
+    "--ipvs-exclude-cidrs",
+    "192.0.2.0/24",
+    "--feature-gates=A=true",
+    "--feature-gates=B=false",
+    "--ipvs-scheduler=rr",
+    "--ipvs-scheduler=lc",
+  ]);
+  assertEquals(options.proxyFlags, {
+    ipvsExcludeCidrs: "10.0.0.0/8,192.0.2.0/24",
+    featureGates: "A=true,B=false",
+    ipvsScheduler: "lc",
+  });
+});
+
+test("parseFlags() checks numbers, durations and IPs as pflag does, naming the flag", () => {
+  assertThrows(() => parseFlags(["--kube-api-burst=many"]), UsageError, "'--kube-api-burst'");
+  assertThrows(() => parseFlags(["--kube-api-qps=fast"]), UsageError, "'--kube-api-qps'");
+  assertThrows(() => parseFlags(["--config-sync-period=soon"]), UsageError, "a duration");
+  assertThrows(() => parseFlags(["--bind-address=node-a"]), UsageError, "'--bind-address'");
+  assertEquals(parseFlags(["--oom-score-adj=-998"]).proxyFlags, { oomScoreAdj: "-998" });
+  assertEquals(parseFlags(["--conntrack-max-per-core=0x10"]).proxyFlags, {
+    conntrackMaxPerCore: "0x10",
+  });
+});
+
+test("parseFlags() reads the action flags --version, --init-only and --write-config-to", () => {
+  assertEquals(parseFlags(["--version"]).version, true);
+  assertEquals(parseFlags(["--version=raw"]).versionRaw, true);
+  assertEquals(parseFlags(["--version=false"]).version, false);
+  assertEquals(parseFlags(["--init-only"]).initOnly, true);
+  assertEquals(parseFlags(["--write-config-to", "/tmp/c.yaml"]).writeConfigTo, "/tmp/c.yaml");
+  assertThrows(() => parseFlags(["--version=v1.31.0"]), UsageError, "'--version'");
 });

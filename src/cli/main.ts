@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ConfigError, resolveConfig } from "../config/load.ts";
+import { ConfigError, resolveConfig, type ResolvedConfig } from "../config/load.ts";
 import { readConfigFile } from "../config/read_config_file.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { ManifestError } from "../cluster/manifest_source.ts";
@@ -15,11 +15,23 @@ import { recordStartingEvent } from "../cluster/api/events.ts";
 import { KubeconfigError } from "../cluster/api/kubeconfig.ts";
 import type { ReflectorTuning } from "../cluster/api/reflector.ts";
 import { runLoop } from "./run_loop.ts";
-import { type CliOptions, parseFlags, USAGE, UsageError } from "./flags.ts";
+import {
+  type CliLogging,
+  type CliOptions,
+  parseFlags,
+  USAGE,
+  UsageError,
+  VERSION,
+} from "./flags.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import type { LogClock } from "../log/entry.ts";
+import { renderKubeProxyConfiguration } from "../config/serialize.ts";
+import { KUBE_PROXY_FLAGS } from "../config/flag_table.ts";
 import { planTextChunks, stateJsonChunks } from "../render/plan_text.ts";
 import { renderIpvsTable } from "../render/ipvs_table.ts";
 import { formatSyncLine } from "../sync/sync_loop.ts";
-import { type SyncContext, syncOnce } from "./sync_once.ts";
+import { type SyncContext, syncOnce, type SyncReport } from "./sync_once.ts";
+import { toolInvocations } from "../render/tool_inputs.ts";
 import type { Plan } from "../plan/types.ts";
 import type { KernelState } from "../state/types.ts";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
@@ -65,18 +77,143 @@ export interface CliIo {
   readonly listTimeoutMs?: number;
   /** The API reflectors' timing (tests make retries fast). */
   readonly reflectorTuning?: ReflectorTuning;
+  /**
+   * The clock and pid of klog's header. With it, log lines are written in klog's text format
+   * (or JSON with `--logging-format=json`); without it (tests, harnesses) they stay bare lines,
+   * `warning: ` and `error: ` prefixes included, as before.
+   */
+  readonly logClock?: LogClock;
 }
 
-async function loadConfig(options: CliOptions, io: CliIo): Promise<ProxyConfig> {
+/** The logger for these settings, writing to `io.stderr`. */
+function makeLogger(io: CliIo, logging: CliLogging): Logger {
+  const format = logging.format === "json" ? "json" : io.logClock === undefined ? "bare" : "text";
+  return createLogger({
+    format,
+    verbosity: logging.verbosity,
+    vmodule: logging.vmodule,
+    write: io.stderr,
+    clock: io.logClock,
+  });
+}
+
+/** A CliIo whose lines go through a logger, which detail (V(n)) lines can reach. */
+type LoggedIo = CliIo & { readonly logger: Logger };
+
+/** `io` with its log lines going through `logger` (severity from the `warning: ` prefix). */
+function withLogger(io: CliIo, logger: Logger): LoggedIo {
+  return { ...io, stderr: logger.line, logger };
+}
+
+/** The detail lines of one sync: the resulting state at V(2), each tool's input at V(4). */
+function logSyncDetails(report: SyncReport, io: CliIo): void {
+  const logger = (io as Partial<LoggedIo>).logger;
+  if (logger === undefined || !logger.v(2).enabled) return;
+  const { state } = report.desired;
+  logger.v(2).info("Synced", {
+    virtualServers: state.virtualServers.length,
+    ipsets: state.ipsets.length,
+    addresses: state.addresses.length,
+    nodeIPs: report.nodeIPs.join(","),
+    operations: report.plan.length,
+  });
+  if (!logger.v(4).enabled) return;
+  for (const run of toolInvocations(report.plan)) {
+    logger.v(4).info("Tool input", { command: run.argv.join(" "), lines: run.lines.length });
+  }
+}
+
+/** The value of each action flag (and --master), which CliOptions holds apart. */
+function actionFlagValues(options: CliOptions): Record<string, string | boolean> {
+  return {
+    config: options.configFile,
+    writeConfigTo: options.writeConfigTo,
+    cleanup: options.cleanup,
+    initOnly: options.initOnly,
+    version: options.versionRaw ? "raw" : options.version,
+    help: options.help,
+    master: options.master,
+  };
+}
+
+/** kube-proxy's `FLAG: --name="value"` lines at V(1): every flag, given or default. */
+function logFlags(options: CliOptions, logger: Logger): void {
+  const verbose = logger.v(1);
+  if (!verbose.enabled) return;
+  const given: Record<string, string | boolean | undefined> = {
+    ...options.proxyFlags,
+    ...actionFlagValues(options),
+  };
+  for (const flag of KUBE_PROXY_FLAGS) {
+    const value = given[flag.key] ?? flag.defaultText;
+    verbose.line(`FLAG: --${flag.name}=${JSON.stringify(String(value))}`);
+  }
+}
+
+/** `--version`: `ipvs-proxy v0.1.0`, or with `--version=raw` a JSON object. */
+function printVersion(options: CliOptions, io: CliIo): number {
+  io.stdout(
+    options.versionRaw
+      ? `${
+        JSON.stringify({ gitVersion: VERSION, program: "ipvs-proxy", deno: Deno.version.deno })
+      }\n`
+      : `ipvs-proxy ${VERSION}\n`,
+  );
+  return 0;
+}
+
+/** `--write-config-to FILE`: the resolved config as a KubeProxyConfiguration, then exit 0. */
+async function writeConfig(options: CliOptions, config: ProxyConfig, logger: Logger) {
+  if (config.healthzBindAddress === "" || config.metricsBindAddress === "") {
+    logger.warning(
+      'A disabled healthz or metrics server cannot be written: a config file reads "" as ' +
+        "the default address, as kube-proxy does",
+    );
+  }
+  try {
+    await Deno.writeTextFile(options.writeConfigTo, renderKubeProxyConfiguration(config));
+  } catch (error) {
+    throw new InputError(
+      `${options.writeConfigTo}: cannot write the configuration: ${(error as Error).message}`,
+    );
+  }
+  logger.info("Wrote configuration", { file: options.writeConfigTo });
+  return 0;
+}
+
+/** `--init-only`: the preflight and node preparation (opening the backend), then exit 0. */
+async function initOnly(options: CliOptions, config: ProxyConfig, io: CliIo, logger: Logger) {
+  await openBackend(options, config, io.stderr, io.run);
+  logger.info("Node prepared for IPVS mode (--init-only); exiting");
+  return 0;
+}
+
+async function resolveFromOptions(
+  options: CliOptions,
+  io: CliIo,
+  requireMode = true,
+): Promise<ResolvedConfig> {
   const text = options.configFile === "" ? undefined : await readConfigFile(options.configFile);
-  const { config, warnings } = resolveConfig({
+  return resolveConfig({
     file: options.configFile,
     text,
     flags: options.proxyFlags,
     env: io.env,
+    requireMode,
   });
-  for (const warning of warnings) io.stderr(`warning: ${warning}`);
-  return config;
+}
+
+/** Resolves the config, then makes the logger from its `logging` and logs the warnings. */
+async function loadConfig(
+  options: CliOptions,
+  io: CliIo,
+  requireMode = true,
+): Promise<{ config: ProxyConfig; logger: Logger }> {
+  const { config, warnings, details } = await resolveFromOptions(options, io, requireMode);
+  const logger = makeLogger(io, config.logging);
+  for (const warning of warnings) logger.line(`warning: ${warning}`);
+  for (const detail of details) logger.v(2).info(detail);
+  return { config, logger };
 }
 
 /**
@@ -121,6 +258,7 @@ async function runOnce(
   const report = await syncOnce(context, snapshot);
   logSyncProblems(report, io.stderr);
   io.stderr(formatSyncLine(report.outcome));
+  logSyncDetails(report, io);
   if (options.stateFile && backend instanceof DryRunBackend) {
     await saveStateFile(options.stateFile, backend.state());
   }
@@ -150,7 +288,9 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
     io.stderr("Using ipvs Proxier.");
     if (source instanceof ApiClusterSource) {
       const { client } = source;
-      await recordStartingEvent(client, nodeName, io.hostname(), (line) => io.stderr(line));
+      // A refused Event (RBAC without `create events`) is a detail, never a failure.
+      const debug = (io as Partial<LoggedIo>).logger?.v(2).line ?? (() => {});
+      await recordStartingEvent(client, nodeName, io.hostname(), debug);
     }
     if (options.once) return await runOnce(options, config, source, backend, io);
     return await runLoop({
@@ -173,15 +313,23 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
  * `ipvs.excludeCIDRs` for `--cleanup`, from the config file or flag when given: the virtual
  * servers inside them are not ours. The mode is not checked: cleaning up works whatever it says.
  */
-async function cleanupExcludes(options: CliOptions, io: CliIo): Promise<readonly string[]> {
-  if (options.configFile === "" && options.proxyFlags.ipvsExcludeCidrs === undefined) return [];
-  const proxyFlags = { ...options.proxyFlags, proxyMode: "ipvs" };
-  return (await loadConfig({ ...options, proxyFlags }, io)).ipvs.excludeCIDRs;
+async function cleanupExcludes(
+  options: CliOptions,
+  io: CliIo,
+  logger: Logger,
+): Promise<{ excludeCIDRs: readonly string[]; logger: Logger }> {
+  if (options.configFile === "" && options.proxyFlags.ipvsExcludeCidrs === undefined) {
+    return { excludeCIDRs: [], logger };
+  }
+  const loaded = await loadConfig(options, io, false);
+  return { excludeCIDRs: loaded.config.ipvs.excludeCIDRs, logger: loaded.logger };
 }
 
 /** `--cleanup`: remove everything of ours and nothing else; harmless to run twice. */
-async function runCleanup(options: CliOptions, io: CliIo): Promise<number> {
-  const excludeCIDRs = await cleanupExcludes(options, io);
+async function runCleanup(options: CliOptions, rawIo: CliIo, logger: Logger): Promise<number> {
+  const excludes = await cleanupExcludes(options, rawIo, logger);
+  const { excludeCIDRs } = excludes;
+  const io = withLogger(rawIo, excludes.logger);
   const backend = await openCleanupBackend(options, io.run);
   const plan = cleanupPlan(await backend.read(), { excludeCIDRs });
   const result = await backend.apply(plan);
@@ -212,29 +360,42 @@ function oneLine(text: string): string {
 
 /** Runs the command line; returns the exit code. */
 export async function main(args: readonly string[], io: CliIo): Promise<number> {
+  let logger = makeLogger(io, { format: "text", verbosity: 0, vmodule: [] });
   try {
     const options = parseFlags(args);
+    logger = makeLogger(io, options.logging);
     if (options.help) {
       io.stdout(USAGE);
       return 0;
     }
+    if (options.version) return printVersion(options, io);
+    logFlags(options, logger);
     // Cleaning up needs no config (like kube-proxy); it only takes excludeCIDRs from one.
-    if (options.cleanup) return await runCleanup(options, io);
-    const config = await loadConfig(options, io);
-    return await run(options, config, io);
+    if (options.cleanup) return await runCleanup(options, io, logger);
+    const loaded = await loadConfig(options, io);
+    logger = loaded.logger;
+    if (options.writeConfigTo !== "") return await writeConfig(options, loaded.config, logger);
+    const logIo = withLogger(io, logger);
+    if (options.initOnly) return await initOnly(options, loaded.config, logIo, logger);
+    return await run(options, loaded.config, logIo);
   } catch (error) {
-    if (isInputError(error)) {
-      io.stderr(`error: ${(error as Error).message}`);
-      return 2;
-    }
-    if (
-      error instanceof PreflightError || error instanceof NodePreparationError ||
-      error instanceof ListTimeoutError
-    ) {
-      io.stderr(`error: ${error.message}`);
-      return 1;
-    }
-    io.stderr(`error: ${oneLine(describe(error))}`);
+    return reportError(error, logger);
+  }
+}
+
+/** Logs an error that ended the run and returns the exit code: 2 for bad input, else 1. */
+function reportError(error: unknown, logger: Logger): number {
+  if (isInputError(error)) {
+    logger.line(`error: ${(error as Error).message}`);
+    return 2;
+  }
+  if (
+    error instanceof PreflightError || error instanceof NodePreparationError ||
+    error instanceof ListTimeoutError
+  ) {
+    logger.line(`error: ${error.message}`);
     return 1;
   }
+  logger.line(`error: ${oneLine(describe(error))}`);
+  return 1;
 }

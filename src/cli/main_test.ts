@@ -339,3 +339,123 @@ Deno.test("a malformed --state file exits 2 naming the file, and prints no plan"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Runs the CLI with klog headers (a fixed clock and pid), as mod.ts runs it. */
+async function runLogged(args: string[]): Promise<Run> {
+  let stdout = "";
+  const stderr: string[] = [];
+  const code = await main(args, {
+    stdout: (text) => stdout += text,
+    stderr: (line) => stderr.push(line),
+    env: {},
+    hostname: () => "Node-A",
+    run: scriptedRunner({}),
+    logClock: { now: () => Date.UTC(2026, 11, 1, 21, 3, 50, 123) + 0.456, pid: 12345 },
+  });
+  return { code, stdout, stderr };
+}
+
+const FIXTURES = new URL("../config/testdata/", import.meta.url).pathname;
+
+Deno.test("logs are written in klog's text format, the proxier and sync lines unchanged after the header", async () => {
+  const result = await runLogged([...DRY_RUN, "--output", "json"]);
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+  const header = /^I1201 21:03:50\.123456 {3}12345 [a-z_]+\.ts:\d+\] /;
+  const proxier = result.stderr.find((l) => l.endsWith("] Using ipvs Proxier."));
+  assert.match(proxier ?? "", header);
+  const sync = result.stderr.filter((l) => / sync: [\d.]+ ms, \d+ operations/.test(l));
+  assert.equal(sync.length, 1);
+  assert.match(sync[0], header);
+  assert.ok(result.stderr.every((l) => /^[IWE]1201 /.test(l)), result.stderr.join("\n"));
+});
+
+Deno.test("--v=2 adds the sync's detail line and --v=4 each tool's input; the default shows neither", async () => {
+  const quiet = await runLogged(DRY_RUN);
+  assert.ok(!quiet.stderr.some((l) => l.includes('"Synced"')));
+  const v2 = await runLogged([...DRY_RUN, "--v=2"]);
+  assert.ok(v2.stderr.some((l) => /\] "Synced" virtualServers=\d+ ipsets=\d+/.test(l)));
+  assert.ok(!v2.stderr.some((l) => l.includes('"Tool input"')));
+  const v4 = await runLogged([...DRY_RUN, "-v", "4"]);
+  assert.ok(v4.stderr.some((l) => l.includes('"Tool input" command="ipset restore"')));
+  assert.ok(v4.stderr.some((l) => l.endsWith('] FLAG: --v="4"')), v4.stderr.join("\n"));
+  assert.ok(v4.stderr.some((l) => l.includes('] FLAG: --config="/')));
+});
+
+Deno.test("--logging-format=json writes one JSON object per log line", async () => {
+  const result = await runLogged([...DRY_RUN, "--logging-format=json"]);
+  assert.equal(result.code, 0);
+  const lines = result.stderr.map((l) => JSON.parse(l));
+  const proxier = lines.find((l) => l.msg === "Using ipvs Proxier.");
+  assert.deepEqual(Object.keys(proxier), ["ts", "caller", "msg", "v"]);
+  assert.equal(proxier.ts, 1796159030123.456);
+  assert.match(proxier.caller, /^cli\/main\.ts:\d+$/);
+});
+
+Deno.test("hack/local-up-cluster.sh's command line runs: --v, --master, and the port flags ignored with --config", async () => {
+  const result = await run([
+    "--v=3",
+    `--config=${FIXTURES}local-up-cluster-kube-proxy.yaml`,
+    "--master=https://localhost:6443",
+    "--healthz-port=10256",
+    "--metrics-port=10249",
+    "--manifests",
+    `${EXAMPLES}cluster`,
+    "--dry-run",
+    "--once",
+  ]);
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+  const ignored = result.stderr.filter((l) => l.startsWith("warning: command line: --"));
+  assert.deepEqual(ignored.map((l) => l.split(" ")[3]), ["--healthz-port", "--metrics-port"]);
+});
+
+Deno.test("kubeadm's printed defaults with mode: ipvs run without a warning", async () => {
+  const args = [`--config=${FIXTURES}kubeadm-init-defaults-ipvs.yaml`, ...DRY_RUN.slice(2)];
+  const result = await run(args);
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+  // The only warning is examples/cluster's deliberately invalid Service.
+  const warnings = result.stderr.filter((l) => l.startsWith("warning:"));
+  // The example manifests' own warnings (the broken port, the Endpoints) are not the config's.
+  assert.deepEqual(warnings.filter((l) => !l.includes("/examples/cluster/")), []);
+});
+
+Deno.test("--version prints the version and exits 0", async () => {
+  const result = await run(["--version"]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^ipvs-proxy v\d+\.\d+\.\d+\n$/);
+  const raw = JSON.parse((await run(["--version=raw"])).stdout);
+  assert.equal(raw.program, "ipvs-proxy");
+});
+
+Deno.test("--write-config-to writes a KubeProxyConfiguration that reads back the same, and exits 0", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/written.yaml`;
+    const first = await run([`--config=${EXAMPLES}kubeadm.yaml`, `--write-config-to=${file}`]);
+    assert.equal(first.code, 0, first.stderr.join("\n"));
+    assert.equal(first.stdout, "");
+    const text = await Deno.readTextFile(file);
+    assert.match(text, /^apiVersion: kubeproxy\.config\.k8s\.io\/v1alpha1$/m);
+    assert.match(text, /^mode: ipvs$/m);
+    const again = `${dir}/again.yaml`;
+    const second = await run([`--config=${file}`, `--write-config-to=${again}`]);
+    assert.equal(second.code, 0, second.stderr.join("\n"));
+    assert.equal(await Deno.readTextFile(again), text);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--init-only prepares the node through the backend, then exits without a sync", async () => {
+  const dryRun = await run([`--config=${EXAMPLES}kubeadm.yaml`, "--dry-run", "--init-only"]);
+  assert.equal(dryRun.code, 0, dryRun.stderr.join("\n"));
+  assert.ok(!dryRun.stderr.some((l) => l.startsWith("sync:")));
+  assert.equal(dryRun.stdout, "");
+  // With the exec backend the preflight runs (and here refuses a kernel without IPVS).
+  const exec = await run(
+    [`--config=${EXAMPLES}kubeadm.yaml`, "--init-only"],
+    {},
+    kernelWithoutIpvs(),
+  );
+  assert.equal(exec.code, 1);
+  assert.ok(exec.stderr.some((l) => l.startsWith("error: ") && l.includes("ip_vs")));
+});

@@ -75,3 +75,23 @@ function unitHint(text: string): string {
   }
   return `expected a duration like "30s", "1m30s" or "500ms", got "${text}"`;
 }
+
+/**
+ * Writes milliseconds as Go's `time.Duration.String()` does: `0s`, `500ms`, `30s`, `1m30s`,
+ * `15m0s`, `24h0m0s`, `1.5s`.
+ *
+ * @example
+ * ```ts
+ * formatGoDuration(90_000); // "1m30s"
+ * ```
+ */
+export function formatGoDuration(ms: number): string {
+  if (ms === 0) return "0s";
+  if (ms < 1000) return `${ms}ms`;
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes > 0) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
+}

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "./test_helpers.ts";
-import { parseGoDuration } from "./duration.ts";
+import { formatGoDuration, parseGoDuration } from "./duration.ts";
 
 const VALID: ReadonlyArray<readonly [string, number]> = [
   ["30s", 30_000],
@@ -52,3 +52,24 @@ for (const [text, fragment] of INVALID) {
     },
   });
 }
+
+Deno.test({
+  name: "formatGoDuration() writes durations as Go's Duration.String() does",
+  permissions: "none",
+  fn() {
+    const cases: [number, string][] = [
+      [0, "0s"],
+      [500, "500ms"],
+      [1_500, "1.5s"],
+      [30_000, "30s"],
+      [90_000, "1m30s"],
+      [15 * 60_000, "15m0s"],
+      [3_600_000, "1h0m0s"],
+      [86_400_000, "24h0m0s"],
+    ];
+    for (const [ms, text] of cases) {
+      assertEquals(formatGoDuration(ms), text);
+      assertEquals(parseGoDuration(text), ms);
+    }
+  },
+});

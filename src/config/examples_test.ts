@@ -63,6 +63,6 @@ Deno.test({
     assertEquals(config.mode, "ipvs");
     assertEquals(config.iptables.masqueradeAll, true);
     assertEquals(config.clusterCIDRs, ["10.244.16.0/24"]);
-    assertEquals(config.kubeconfig, "/var/lib/kube-proxy/kubeconfig.conf");
+    assertEquals(config.clientConnection.kubeconfig, "/var/lib/kube-proxy/kubeconfig.conf");
   },
 });

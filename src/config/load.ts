@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IptablesConfig, IpvsConfig, ProxyConfig } from "./types.ts";
+import type { DetectLocalConfig, ProxyConfig } from "./types.ts";
 import {
   ConfigError,
   describeOrigin,
@@ -15,22 +15,38 @@ import {
   rejectedValue,
   showValue,
 } from "./errors.ts";
-import { getPath, type Located, type ProxySection, readProxySection } from "./documents.ts";
+import { type Located, type ProxySection, readProxySection } from "./documents.ts";
 import { checkFields } from "./schema.ts";
-import { PROXY_FLAG_NAMES, type ProxyFlagOverrides } from "./flag_overrides.ts";
+import type { ProxyFlagOverrides } from "./flag_table.ts";
 import { IPVS_GATE, parseFeatureGateString, readFeatureGates } from "./feature_gates.ts";
+import { DEFAULT_CONFIG_SYNC_PERIOD_MS, DEFAULT_OOM_SCORE_ADJ } from "./defaults.ts";
 import {
-  readBindAddress,
+  applicableFlags,
+  choose,
+  flagOrigin,
+  fromFlag,
+  readList,
+  setting,
+  type Sources,
+  zeroMeansDefault,
+} from "./sources.ts";
+import {
+  resolveClientConnection,
+  resolveConntrack,
+  resolveIptables,
+  resolveIpvs,
+  resolveLogging,
+} from "./sections.ts";
+import { resolveAddresses } from "./addresses.ts";
+import { notImplemented } from "./not_implemented.ts";
+import {
   readBoolean,
-  readCidrs,
   readClusterCidrs,
   readDurationMs,
-  readMasqueradeBit,
+  readInteger,
+  readMatching,
   readNodePortAddresses,
-  readScheduler,
   readString,
-  readStringList,
-  splitCommaList,
 } from "./values.ts";
 
 export { ConfigError } from "./errors.ts";
@@ -42,32 +58,36 @@ export interface ResolveConfigInput {
   readonly file: string;
   /** The config file's text, or undefined when no file was given. */
   readonly text: string | undefined;
-  /** kube-proxy flags from the command line; they override the file. */
+  /**
+   * kube-proxy flags from the command line. As in kube-proxy, a config file wins: with one,
+   * only the logging flags, `--hostname-override` and `--kubeconfig` apply (the others are
+   * ignored with a warning each).
+   */
   readonly flags: ProxyFlagOverrides;
-  /** The environment; only `KUBE_PROXY_MODE` is read (as `hack/local-up-cluster.sh` sets it). */
+  /** The environment; only `KUBE_PROXY_MODE` is read, when nothing else sets the mode. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** False for `--cleanup`, which works whatever the mode says. @default true */
+  readonly requireMode?: boolean;
 }
 
-/** The resolved configuration and warnings worth printing (unknown fields, ignored documents). */
+/** The resolved configuration and warnings worth printing (unknown fields, ignored flags). */
 export interface ResolvedConfig {
   /** The configuration, deeply frozen. */
   readonly config: ProxyConfig;
   /** One line each, already naming the file and position: `x.yaml:5:3: unknown field ...`. */
   readonly warnings: string[];
+  /** Detail lines for the V(2) log: flags without effect in IPVS mode, defaults not applied. */
+  readonly details: string[];
 }
 
 /** The values `detectLocalMode` may take; "" means ClusterCIDR. */
 const DETECT_LOCAL_MODES = ["ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix"];
 
-/** The file's section plus the flags: everything a field needs to pick its value. */
-interface Sources {
-  readonly section: ProxySection;
-  readonly flags: ProxyFlagOverrides;
-}
-
 /**
- * Resolves the configuration: flags override the file, the file overrides the defaults, and
- * `KUBE_PROXY_MODE` is used only when neither flags nor file set `mode`.
+ * Resolves the configuration with kube-proxy's precedence and defaulting: a config file wins
+ * over the configuration flags; a zero or empty value in the file means the default
+ * (`ipvs.syncPeriod: 0s` is 30s, `masqueradeBit: null` is 14); `KUBE_PROXY_MODE` is used only
+ * when nothing else sets `mode`.
  *
  * @example
  * ```ts
@@ -83,94 +103,104 @@ interface Sources {
  * @throws {ConfigError} for any invalid input, naming the file or flag, the field and the value.
  */
 export function resolveConfig(input: ResolveConfigInput): ResolvedConfig {
+  const fileGiven = input.text !== undefined;
   const section = input.text === undefined
     ? emptySection(input.file)
     : readProxySection(input.file, input.text);
-  const warnings = [...section.warnings, ...checkFields(section)];
-  const src: Sources = { section, flags: input.flags };
-  const config: ProxyConfig = {
-    mode: resolveMode(src, input.env),
+  const applicable = applicableFlags(input.flags, fileGiven ? input.file : "");
+  const src: Sources = { section, flags: applicable.flags, fileGiven };
+  const warnings = [...section.warnings, ...checkFields(section), ...applicable.warnings];
+  const config = buildConfig(src, input, warnings);
+  const pending = notImplemented(src, config);
+  return {
+    config: deepFreeze(config),
+    warnings: [...warnings, ...pending.warnings],
+    details: [...applicable.details, ...pending.details],
+  };
+}
+
+/** Every field of the resolved configuration. */
+function buildConfig(src: Sources, input: ResolveConfigInput, warnings: string[]): ProxyConfig {
+  const addresses = resolveAddresses(src, warnings);
+  const detectLocalMode = setting(
+    src,
+    "detectLocalMode",
+    "detectLocalMode",
+    readDetectLocalMode,
+    "ClusterCIDR",
+  );
+  return {
+    mode: input.requireMode === false ? "ipvs" : resolveMode(src, input.env),
     clusterCIDRs: resolveClusterCidrs(src),
-    detectLocalMode: setting(src, "detectLocalMode", undefined, readDetectLocalMode, "ClusterCIDR"),
+    detectLocalMode,
+    detectLocal: resolveDetectLocal(src, detectLocalMode),
     nodePortAddresses: setting(src, "nodePortAddresses", "nodeportAddresses", readNodePort, []),
     hostnameOverride: setting(src, "hostnameOverride", "hostnameOverride", readHostname, ""),
-    healthzBindAddress: setting(
-      src,
-      "healthzBindAddress",
-      "healthzBindAddress",
-      (raw, origin) => readBindAddress(raw, origin, "0.0.0.0:10256"),
-      "0.0.0.0:10256",
-    ),
-    metricsBindAddress: setting(
-      src,
-      "metricsBindAddress",
-      "metricsBindAddress",
-      (raw, origin) => readBindAddress(raw, origin, "127.0.0.1:10249"),
-      "127.0.0.1:10249",
-    ),
-    kubeconfig: setting(src, "clientConnection.kubeconfig", "kubeconfig", readString, ""),
+    ...addresses,
+    ...resolveProcessSettings(src),
+    clientConnection: resolveClientConnection(src),
+    conntrack: resolveConntrack(src),
+    logging: resolveLogging(src),
     featureGates: resolveFeatureGates(src),
     ipvs: resolveIpvs(src),
     iptables: resolveIptables(src),
     source: input.text === undefined ? "" : input.file,
   };
-  return { config: deepFreeze(config), warnings: [...warnings, ...notImplemented(config)] };
 }
 
-/**
- * Settings accepted for compatibility whose effect this proxy does not have yet: said once at
- * startup rather than silently ignored.
- */
-function notImplemented(config: ProxyConfig): string[] {
-  if (config.detectLocalMode === "ClusterCIDR") return [];
-  return [
-    `detectLocalMode ${JSON.stringify(config.detectLocalMode)} is not implemented yet: ` +
-    "traffic to cluster IPs is masqueraded as without a clusterCIDR (the src,dst form); " +
-    "use ClusterCIDR with clusterCIDR for kube-proxy's default behaviour",
-  ];
+/** The settings of the process itself: ports, profiling, metrics, oom_score_adj, periods. */
+function resolveProcessSettings(src: Sources) {
+  return {
+    bindAddressHardFail: setting(
+      src,
+      "bindAddressHardFail",
+      "bindAddressHardFail",
+      readBoolean,
+      false,
+    ),
+    enableProfiling: setting(src, "enableProfiling", "profiling", readBoolean, false),
+    showHiddenMetricsForVersion: setting(
+      src,
+      "showHiddenMetricsForVersion",
+      "showHiddenMetricsForVersion",
+      (raw, origin) => readMatching(raw, origin, /^\d+\.\d+$/, `a version like "1.30"`),
+      "",
+    ),
+    oomScoreAdj: setting(
+      src,
+      "oomScoreAdj",
+      "oomScoreAdj",
+      (raw, origin) => readInteger(raw, origin, -1000, 1000),
+      DEFAULT_OOM_SCORE_ADJ,
+    ),
+    portRange: setting(
+      src,
+      "portRange",
+      undefined,
+      (raw, origin) =>
+        readMatching(raw, origin, /^\d+([-+]\d+)?$/, `a port range like "30000-32767"`),
+      "",
+    ),
+    configSyncPeriodMs: setting(
+      src,
+      "configSyncPeriod",
+      "configSyncPeriod",
+      readConfigSyncPeriod,
+      DEFAULT_CONFIG_SYNC_PERIOD_MS,
+    ),
+  };
+}
+
+/** `configSyncPeriod`: "0s" in the file is 15m; a flag must be above zero. */
+function readConfigSyncPeriod(raw: unknown, origin: Origin): number {
+  if (fromFlag(origin)) return readDurationMs(raw, origin, "positive");
+  const read = (r: unknown, o: Origin) => readDurationMs(r, o, "non-negative");
+  return zeroMeansDefault(read, DEFAULT_CONFIG_SYNC_PERIOD_MS)(raw, origin);
 }
 
 /** A section for "no config file": no fields, and origins that name only the field. */
 function emptySection(file: string): ProxySection {
   return { file, fields: {}, locate: (path) => ({ file, field: path.join(".") }), warnings: [] };
-}
-
-/** The flag's value when given, else the file's when set (not null), else undefined. */
-function choose(
-  src: Sources,
-  path: string,
-  flag: keyof ProxyFlagOverrides | undefined,
-): Located | undefined {
-  const flagValue = flag === undefined ? undefined : src.flags[flag];
-  if (flag !== undefined && flagValue !== undefined) {
-    return { raw: flagValue, origin: { file: "", field: `--${PROXY_FLAG_NAMES[flag]}` } };
-  }
-  const keys = path.split(".");
-  const raw = getPath(src.section.fields, keys);
-  if (raw === undefined || raw === null) return undefined;
-  return { raw, origin: src.section.locate(keys) };
-}
-
-/** One field: read the chosen raw value, or use the default when nothing sets it. */
-function setting<T>(
-  src: Sources,
-  path: string,
-  flag: keyof ProxyFlagOverrides | undefined,
-  read: (raw: unknown, origin: Origin) => T,
-  fallback: T,
-): T {
-  const chosen = choose(src, path, flag);
-  return chosen === undefined ? fallback : read(chosen.raw, chosen.origin);
-}
-
-/** True when the origin is a flag, whose lists are comma-separated text. */
-function fromFlag(origin: Origin): boolean {
-  return origin.field.startsWith("--");
-}
-
-/** A list field: a YAML list in the file, a comma list on the command line. */
-function readList(raw: unknown, origin: Origin): string[] {
-  return fromFlag(origin) ? splitCommaList(readString(raw, origin)) : readStringList(raw, origin);
 }
 
 function readNodePort(raw: unknown, origin: Origin): string[] {
@@ -179,7 +209,11 @@ function readNodePort(raw: unknown, origin: Origin): string[] {
 
 function readHostname(raw: unknown, origin: Origin): string {
   // kube-proxy lowercases and trims the override, so node names match Node objects.
-  return readString(raw, origin).trim().toLowerCase();
+  const name = readString(raw, origin).trim().toLowerCase();
+  if (name === "" && fromFlag(origin) && readString(raw, origin) !== "") {
+    throw rejectedValue(origin, raw, `an empty (blank) --hostname-override is invalid`);
+  }
+  return name;
 }
 
 function readDetectLocalMode(raw: unknown, origin: Origin): string {
@@ -195,11 +229,48 @@ function readDetectLocalMode(raw: unknown, origin: Origin): string {
   return mode;
 }
 
-/** Mode from `--proxy-mode`, else the file, else `KUBE_PROXY_MODE`; only `ipvs` is accepted. */
+/** `detectLocal.*`; the BridgeInterface and InterfaceNamePrefix modes need theirs set. */
+function resolveDetectLocal(src: Sources, mode: string): DetectLocalConfig {
+  const detectLocal = {
+    bridgeInterface: setting(
+      src,
+      "detectLocal.bridgeInterface",
+      "podBridgeInterface",
+      readString,
+      "",
+    ),
+    interfaceNamePrefix: setting(
+      src,
+      "detectLocal.interfaceNamePrefix",
+      "podInterfaceNamePrefix",
+      readString,
+      "",
+    ),
+  };
+  const needed = mode === "BridgeInterface"
+    ? ["bridgeInterface", "podBridgeInterface"] as const
+    : mode === "InterfaceNamePrefix"
+    ? ["interfaceNamePrefix", "podInterfaceNamePrefix"] as const
+    : undefined;
+  if (needed !== undefined && detectLocal[needed[0]] === "") {
+    const origin = choose(src, "detectLocalMode", "detectLocalMode")?.origin ??
+      { file: src.section.file, field: "detectLocalMode" };
+    throw rejectedValue(
+      origin,
+      mode,
+      `detectLocalMode ${mode} needs detectLocal.${needed[0]} (--${
+        needed[1] === "podBridgeInterface" ? "pod-bridge-interface" : "pod-interface-name-prefix"
+      }); set it, or use ClusterCIDR`,
+    );
+  }
+  return detectLocal;
+}
+
+/** Mode from `--proxy-mode` (without a file), else the file, else `KUBE_PROXY_MODE`. */
 function resolveMode(src: Sources, env: ResolveConfigInput["env"]): "ipvs" {
   const fileMode = choose(src, "mode", undefined);
   const candidates: Located[] = [
-    { raw: src.flags.proxyMode, origin: { file: "", field: "--proxy-mode" } },
+    { raw: src.flags.proxyMode, origin: flagOrigin("proxyMode") },
     ...(fileMode === undefined ? [] : [fileMode]),
     { raw: env.KUBE_PROXY_MODE, origin: { file: "", field: "KUBE_PROXY_MODE" } },
   ];
@@ -207,8 +278,10 @@ function resolveMode(src: Sources, env: ResolveConfigInput["env"]): "ipvs" {
   const chosen = candidates.find(({ raw, origin }) =>
     raw !== undefined && readString(raw, origin).trim() !== ""
   );
-  const fix = `set "mode: ipvs" in the config file, pass --proxy-mode=ipvs ` +
-    `or export KUBE_PROXY_MODE=ipvs`;
+  // KUBE_PROXY_MODE is this program's own fallback: kube-proxy reads no such variable.
+  const fix = src.fileGiven
+    ? `set "mode: ipvs" in ${src.section.file} (or export KUBE_PROXY_MODE=ipvs)`
+    : `pass --proxy-mode=ipvs, set "mode: ipvs" in a --config file, or export KUBE_PROXY_MODE=ipvs`;
   if (chosen === undefined) {
     const where = src.section.file === "" ? "configuration" : src.section.file;
     throw new ConfigError(
@@ -218,21 +291,23 @@ function resolveMode(src: Sources, env: ResolveConfigInput["env"]): "ipvs" {
     );
   }
   const mode = (chosen.raw as string).trim();
-  if (mode !== "ipvs") {
-    const { origin } = chosen;
-    const by = origin.file === "" ? origin.field : `'${origin.field}' in the file`;
-    const fixThis = origin.field === "--proxy-mode"
-      ? "pass --proxy-mode=ipvs"
-      : origin.field === "KUBE_PROXY_MODE"
-      ? "export KUBE_PROXY_MODE=ipvs"
-      : `set "${origin.field}: ipvs" in the file`;
-    throw new ConfigError(
-      `${describeOrigin(origin)}: unsupported 'mode' ${showValue(mode)} (set by ${by}): ` +
-        `only "ipvs" is supported so far; ${fixThis}`,
-      { ...origin, value: mode },
-    );
-  }
+  if (mode !== "ipvs") throw unsupportedMode(chosen, mode);
   return "ipvs";
+}
+
+function unsupportedMode(chosen: Located, mode: string): ConfigError {
+  const { origin } = chosen;
+  const by = origin.file === "" ? origin.field : `'${origin.field}' in the file`;
+  const fixThis = origin.field === "--proxy-mode"
+    ? "pass --proxy-mode=ipvs"
+    : origin.field === "KUBE_PROXY_MODE"
+    ? "export KUBE_PROXY_MODE=ipvs"
+    : `set "${origin.field}: ipvs" in the file`;
+  return new ConfigError(
+    `${describeOrigin(origin)}: unsupported 'mode' ${showValue(mode)} (set by ${by}): ` +
+      `only "ipvs" is supported so far; ${fixThis}`,
+    { ...origin, value: mode },
+  );
 }
 
 /** `--cluster-cidr`, else the file's `clusterCIDR`, else kubeadm's `networking.podSubnet`. */
@@ -265,70 +340,6 @@ function resolveFeatureGates(src: Sources): Record<string, boolean> {
     );
   }
   return gates;
-}
-
-function resolveIpvs(src: Sources): IpvsConfig {
-  const positive = (raw: unknown, origin: Origin) => readDurationMs(raw, origin, "positive");
-  const atLeastZero = (raw: unknown, origin: Origin) => readDurationMs(raw, origin, "non-negative");
-  const syncPeriodMs = setting(src, "ipvs.syncPeriod", "ipvsSyncPeriod", positive, 30_000);
-  const minSyncPeriodMs = setting(src, "ipvs.minSyncPeriod", "ipvsMinSyncPeriod", atLeastZero, 0);
-  checkMinSyncPeriod(src, "ipvs", "ipvsMinSyncPeriod", minSyncPeriodMs, syncPeriodMs);
-  return {
-    scheduler: setting(src, "ipvs.scheduler", "ipvsScheduler", readScheduler, "rr"),
-    syncPeriodMs,
-    minSyncPeriodMs,
-    excludeCIDRs: setting(
-      src,
-      "ipvs.excludeCIDRs",
-      "ipvsExcludeCidrs",
-      (raw, origin) => readCidrs(readList(raw, origin), origin),
-      [],
-    ),
-    strictARP: setting(src, "ipvs.strictARP", "ipvsStrictArp", readBoolean, false),
-    tcpTimeoutMs: setting(src, "ipvs.tcpTimeout", "ipvsTcpTimeout", atLeastZero, 0),
-    tcpFinTimeoutMs: setting(src, "ipvs.tcpFinTimeout", "ipvsTcpfinTimeout", atLeastZero, 0),
-    udpTimeoutMs: setting(src, "ipvs.udpTimeout", "ipvsUdpTimeout", atLeastZero, 0),
-  };
-}
-
-function resolveIptables(src: Sources): IptablesConfig {
-  const positive = (raw: unknown, origin: Origin) => readDurationMs(raw, origin, "positive");
-  const atLeastZero = (raw: unknown, origin: Origin) => readDurationMs(raw, origin, "non-negative");
-  const syncPeriodMs = setting(src, "iptables.syncPeriod", undefined, positive, 30_000);
-  const minSyncPeriodMs = setting(src, "iptables.minSyncPeriod", undefined, atLeastZero, 1_000);
-  checkMinSyncPeriod(src, "iptables", undefined, minSyncPeriodMs, syncPeriodMs);
-  return {
-    masqueradeAll: setting(src, "iptables.masqueradeAll", "masqueradeAll", readBoolean, false),
-    masqueradeBit: setting(
-      src,
-      "iptables.masqueradeBit",
-      "iptablesMasqueradeBit",
-      readMasqueradeBit,
-      14,
-    ),
-    syncPeriodMs,
-    minSyncPeriodMs,
-  };
-}
-
-/** kube-proxy rejects a minSyncPeriod longer than the syncPeriod. */
-function checkMinSyncPeriod(
-  src: Sources,
-  prefix: "ipvs" | "iptables",
-  flag: keyof ProxyFlagOverrides | undefined,
-  minMs: number,
-  syncMs: number,
-): void {
-  if (minMs <= syncMs) return;
-  const chosen = choose(src, `${prefix}.minSyncPeriod`, flag);
-  if (chosen === undefined) return; // unreachable: the defaults are ordered
-  throw rejectedValue(
-    chosen.origin,
-    chosen.raw,
-    `must not be longer than ${prefix}.syncPeriod (${syncMs / 1000}s), got ${
-      showValue(chosen.raw)
-    }`,
-  );
 }
 
 /** Freezes an object and everything it holds, so no consumer can change the configuration. */

@@ -75,7 +75,12 @@ test("resolveConfig() rejects a configuration without mode, naming every way to 
   assertRejects(`${HEADER}clusterCIDR: 10.244.0.0/16\n`, {}, {}, {
     field: "mode",
     value: "",
-    says: ["x.yaml: 'mode' is not set", '"ipvs"', "--proxy-mode=ipvs", "KUBE_PROXY_MODE=ipvs"],
+    says: ["x.yaml: 'mode' is not set", 'set "mode: ipvs" in x.yaml', "KUBE_PROXY_MODE=ipvs"],
+  });
+  assertRejects(undefined, {}, {}, {
+    field: "mode",
+    value: "",
+    says: ["--proxy-mode=ipvs", '"mode: ipvs" in a --config file', "KUBE_PROXY_MODE=ipvs"],
   });
   assertRejects(`${HEADER}mode: ""\n`, {}, {}, { field: "mode", value: "" });
   assertRejects(undefined, {}, {}, { field: "mode", value: "", says: ["configuration: "] });
@@ -90,7 +95,7 @@ test("resolveConfig() rejects mode iptables from the file", () => {
 });
 
 test("resolveConfig() rejects mode iptables from --proxy-mode", () => {
-  assertRejects(ipvsFile(""), { proxyMode: "iptables" }, {}, {
+  assertRejects(undefined, { proxyMode: "iptables" }, {}, {
     field: "--proxy-mode",
     value: "iptables",
     says: ["'mode'", 'only "ipvs"'],
@@ -124,11 +129,11 @@ test("resolveConfig() rejects a bad duration in the file with its position", () 
 });
 
 test("resolveConfig() rejects a bad duration given by a flag, naming the flag", () => {
-  assertRejects(ipvsFile(""), { ipvsSyncPeriod: "soon" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", ipvsSyncPeriod: "soon" }, {}, {
     field: "--ipvs-sync-period",
     value: "soon",
   });
-  assertRejects(ipvsFile(""), { ipvsUdpTimeout: "30" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", ipvsUdpTimeout: "30" }, {}, {
     field: "--ipvs-udp-timeout",
     value: "30",
     says: [`like "30s"`],
@@ -143,9 +148,10 @@ test("resolveConfig() rejects a duration written as a number", () => {
   });
 });
 
-test("resolveConfig() requires syncPeriod > 0 and minSyncPeriod >= 0", () => {
-  assertRejects(ipvsFile("ipvs:\n  syncPeriod: 0s\n"), {}, {}, {
-    field: "ipvs.syncPeriod",
+test("resolveConfig() requires a flag's syncPeriod > 0 and minSyncPeriod >= 0", () => {
+  // In the file, "0s" is kube-proxy's "unset" (kubeadm writes it): the default applies.
+  assertRejects(undefined, { proxyMode: "ipvs", ipvsSyncPeriod: "0s" }, {}, {
+    field: "--ipvs-sync-period",
     value: "0s",
     says: ["greater than 0"],
   });
@@ -183,11 +189,11 @@ test("resolveConfig() rejects bad CIDRs in clusterCIDR, excludeCIDRs and nodePor
     field: "nodePortAddresses",
     value: "10.0.0.1",
   });
-  assertRejects(ipvsFile(""), { clusterCidr: "10.244.0.0" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", clusterCidr: "10.244.0.0" }, {}, {
     field: "--cluster-cidr",
     value: "10.244.0.0",
   });
-  assertRejects(ipvsFile(""), { ipvsExcludeCidrs: "10.0.0.0/8,300.0.0.0/8" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", ipvsExcludeCidrs: "10.0.0.0/8,300.0.0.0/8" }, {}, {
     field: "--ipvs-exclude-cidrs",
     value: "300.0.0.0/8",
   });
@@ -217,7 +223,7 @@ test("resolveConfig() allows one clusterCIDR per IP family only", () => {
 });
 
 test("resolveConfig() rejects 'primary' mixed with CIDRs in nodePortAddresses", () => {
-  assertRejects(ipvsFile(""), { nodeportAddresses: "primary,10.0.0.0/8" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", nodeportAddresses: "primary,10.0.0.0/8" }, {}, {
     field: "--nodeport-addresses",
     value: "primary,10.0.0.0/8",
   });
@@ -229,7 +235,7 @@ test("resolveConfig() rejects an unknown scheduler and lists the known ones", ()
     value: "fastest",
     says: ["rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos"],
   });
-  assertRejects(ipvsFile(""), { ipvsScheduler: "RR" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", ipvsScheduler: "RR" }, {}, {
     field: "--ipvs-scheduler",
     value: "RR",
   });
@@ -243,11 +249,11 @@ test("resolveConfig() rejects masqueradeBit 32, -1, 1.5 and a quoted number", ()
       says: ["an integer from 0 to 31"],
     });
   }
-  assertRejects(ipvsFile(""), { iptablesMasqueradeBit: "32" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", iptablesMasqueradeBit: "32" }, {}, {
     field: "--iptables-masquerade-bit",
     value: "32",
   });
-  assertRejects(ipvsFile(""), { iptablesMasqueradeBit: "-1" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", iptablesMasqueradeBit: "-1" }, {}, {
     field: "--iptables-masquerade-bit",
     value: "-1",
   });
@@ -278,7 +284,7 @@ test("resolveConfig() rejects SupportIPVSProxyMode: false, since IPVS mode needs
     value: "false",
     says: ["x.yaml:5:25", "IPVS mode needs"],
   });
-  assertRejects(ipvsFile(""), { featureGates: "SupportIPVSProxyMode=false" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", featureGates: "SupportIPVSProxyMode=false" }, {}, {
     field: "--feature-gates",
     value: "SupportIPVSProxyMode=false",
   });
@@ -297,7 +303,7 @@ test("resolveConfig() rejects bad featureGates values", () => {
     field: "featureGates",
     value: "SupportIPVSProxyMode=maybe",
   });
-  assertRejects(ipvsFile(""), { featureGates: "SupportIPVSProxyMode" }, {}, {
+  assertRejects(undefined, { proxyMode: "ipvs", featureGates: "SupportIPVSProxyMode" }, {}, {
     field: "--feature-gates",
     value: "SupportIPVSProxyMode",
   });

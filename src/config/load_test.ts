@@ -29,7 +29,37 @@ test("resolveConfig() fills every default for a file that only sets mode", () =>
     hostnameOverride: "",
     healthzBindAddress: "0.0.0.0:10256",
     metricsBindAddress: "127.0.0.1:10249",
-    kubeconfig: "",
+    clientConnection: {
+      kubeconfig: "",
+      qps: 5,
+      burst: 10,
+      contentType: "application/vnd.kubernetes.protobuf",
+      acceptContentTypes: "",
+    },
+    bindAddress: "0.0.0.0",
+    bindAddressHardFail: false,
+    enableProfiling: false,
+    showHiddenMetricsForVersion: "",
+    oomScoreAdj: -999,
+    portRange: "",
+    configSyncPeriodMs: 900_000,
+    conntrack: {
+      maxPerCore: 32768,
+      min: 131072,
+      tcpEstablishedTimeout: 86_400_000,
+      tcpCloseWaitTimeout: 3_600_000,
+      tcpBeLiberal: false,
+      udpTimeout: 0,
+      udpStreamTimeout: 0,
+    },
+    detectLocal: { bridgeInterface: "", interfaceNamePrefix: "" },
+    logging: {
+      format: "text",
+      verbosity: 0,
+      vmodule: [],
+      flushFrequencyMs: 5_000,
+      splitStream: false,
+    },
     featureGates: {},
     ipvs: {
       scheduler: "rr",
@@ -46,6 +76,7 @@ test("resolveConfig() fills every default for a file that only sets mode", () =>
       masqueradeBit: 14,
       syncPeriodMs: 30_000,
       minSyncPeriodMs: 1_000,
+      localhostNodePorts: true,
     },
     source: "x.yaml",
   });
@@ -81,16 +112,17 @@ iptables:
 conntrack:
   maxPerCore: 32768
 `);
-  // The only warning: NodeCIDR is accepted but not implemented yet.
+  // NodeCIDR is accepted but not implemented yet: one warning (conntrack is applied at start).
   assertEquals(warnings.length, 1);
   assertEquals(warnings[0].startsWith('detectLocalMode "NodeCIDR" is not implemented yet'), true);
+  assertEquals(config.conntrack.maxPerCore, 32768);
   assertEquals(config.clusterCIDRs, ["10.244.0.0/16", "fd00:10:244::/56"]);
   assertEquals(config.detectLocalMode, "NodeCIDR");
   assertEquals(config.nodePortAddresses, ["192.168.0.0/24", "fd00::/64"]);
   assertEquals(config.hostnameOverride, "node-a");
   assertEquals(config.healthzBindAddress, "0.0.0.0:10256");
   assertEquals(config.metricsBindAddress, "[::1]:9999");
-  assertEquals(config.kubeconfig, "/etc/kube-proxy.conf");
+  assertEquals(config.clientConnection.kubeconfig, "/etc/kube-proxy.conf");
   assertEquals(config.featureGates, { SupportIPVSProxyMode: true });
   assertEquals(config.ipvs, {
     scheduler: "wlc",
@@ -107,6 +139,7 @@ conntrack:
     masqueradeBit: 13,
     syncPeriodMs: 60_000,
     minSyncPeriodMs: 2_000,
+    localhostNodePorts: true,
   });
 });
 
@@ -168,7 +201,7 @@ test("resolveConfig() accepts a ClusterConfiguration alone with a warning", () =
 kind: ClusterConfiguration
 networking: {podSubnet: 10.244.0.0/16}
 `;
-  const { config, warnings } = resolve(text, { proxyMode: "ipvs" });
+  const { config, warnings } = resolve(text, {}, { KUBE_PROXY_MODE: "ipvs" });
   assertEquals(config.clusterCIDRs, ["10.244.0.0/16"]);
   assertEquals(warnings.length, 1);
   assertEquals(warnings[0].includes("no KubeProxyConfiguration"), true);
@@ -206,33 +239,38 @@ kubeProxy:
   assertEquals(config.clusterCIDRs, ["10.244.16.0/24"]);
 });
 
-test("resolveConfig() lets flags override the file", () => {
-  const text = `${PROXY_HEADER}mode: ipvs
+const ALL_FLAGS: ProxyFlagOverrides = {
+  ipvsScheduler: "lc",
+  ipvsSyncPeriod: "10s",
+  ipvsMinSyncPeriod: "2s",
+  ipvsStrictArp: false,
+  ipvsExcludeCidrs: "198.51.100.0/24, 203.0.113.0/24",
+  ipvsTcpTimeout: "1h",
+  ipvsTcpfinTimeout: "1m",
+  ipvsUdpTimeout: "5s",
+  masqueradeAll: false,
+  iptablesMasqueradeBit: "15",
+  clusterCidr: "10.96.0.0/12",
+  nodeportAddresses: "primary",
+  hostnameOverride: "Node-B",
+  healthzBindAddress: "127.0.0.1:10256",
+  metricsBindAddress: "0.0.0.0:10249",
+  kubeconfig: "/root/.kube/config",
+  featureGates: "A=false",
+};
+
+const FILE_FOR_FLAGS = `${PROXY_HEADER}mode: ipvs
 clusterCIDR: 10.244.0.0/16
 hostnameOverride: from-file
+clientConnection: {kubeconfig: /var/lib/kube-proxy/kubeconfig.conf}
 ipvs: {scheduler: rr, syncPeriod: 30s, strictARP: true, excludeCIDRs: [192.0.2.0/24]}
 iptables: {masqueradeAll: true, masqueradeBit: 14}
 featureGates: {SupportIPVSProxyMode: true, A: true}
 `;
-  const { config } = resolve(text, {
-    ipvsScheduler: "lc",
-    ipvsSyncPeriod: "10s",
-    ipvsMinSyncPeriod: "2s",
-    ipvsStrictArp: false,
-    ipvsExcludeCidrs: "198.51.100.0/24, 203.0.113.0/24",
-    ipvsTcpTimeout: "1h",
-    ipvsTcpfinTimeout: "1m",
-    ipvsUdpTimeout: "5s",
-    masqueradeAll: false,
-    iptablesMasqueradeBit: "15",
-    clusterCidr: "10.96.0.0/12",
-    nodeportAddresses: "primary",
-    hostnameOverride: "Node-B",
-    healthzBindAddress: "127.0.0.1:10256",
-    metricsBindAddress: "0.0.0.0:10249",
-    kubeconfig: "/root/.kube/config",
-    featureGates: "A=false",
-  });
+
+test("resolveConfig() lets the flags set every field when there is no config file", () => {
+  const { config, warnings } = resolve(undefined, { proxyMode: "ipvs", ...ALL_FLAGS });
+  assertEquals(warnings, []);
   assertEquals(config.ipvs, {
     scheduler: "lc",
     syncPeriodMs: 10_000,
@@ -250,8 +288,54 @@ featureGates: {SupportIPVSProxyMode: true, A: true}
   assertEquals(config.hostnameOverride, "node-b");
   assertEquals(config.healthzBindAddress, "127.0.0.1:10256");
   assertEquals(config.metricsBindAddress, "0.0.0.0:10249");
-  assertEquals(config.kubeconfig, "/root/.kube/config");
-  assertEquals(config.featureGates, { SupportIPVSProxyMode: true, A: false });
+  assertEquals(config.clientConnection.kubeconfig, "/root/.kube/config");
+  assertEquals(config.featureGates, { A: false });
+});
+
+test("resolveConfig() ignores the configuration flags when a config file is given, one warning each", () => {
+  const { config, warnings } = resolve(FILE_FOR_FLAGS, { proxyMode: "iptables", ...ALL_FLAGS });
+  assertEquals(config.ipvs.scheduler, "rr");
+  assertEquals(config.ipvs.strictARP, true);
+  assertEquals(config.ipvs.excludeCIDRs, ["192.0.2.0/24"]);
+  assertEquals(config.iptables.masqueradeAll, true);
+  assertEquals(config.clusterCIDRs, ["10.244.0.0/16"]);
+  assertEquals(config.featureGates, { SupportIPVSProxyMode: true, A: true });
+  assertEquals(config.mode, "ipvs");
+  // 18 flags given, 16 ignored: all but --hostname-override and --kubeconfig.
+  assertEquals(warnings.length, 16);
+  assertEquals(
+    warnings[0],
+    "command line: --proxy-mode is ignored because --config is given, as kube-proxy ignores " +
+      "it; set 'mode' in x.yaml instead",
+  );
+  assertEquals(warnings.some((w) => w.includes("--ipvs-scheduler is ignored")), true);
+  assertEquals(warnings.some((w) => w.includes("'ipvs.excludeCIDRs' in x.yaml")), true);
+});
+
+test("resolveConfig() applies --hostname-override and --kubeconfig over the file's", () => {
+  const { config } = resolve(FILE_FOR_FLAGS, ALL_FLAGS);
+  assertEquals(config.hostnameOverride, "node-b");
+  assertEquals(config.clientConnection.kubeconfig, "/root/.kube/config");
+  assertEquals(resolve(FILE_FOR_FLAGS).config.hostnameOverride, "from-file");
+  assertEquals(
+    resolve(FILE_FOR_FLAGS).config.clientConnection.kubeconfig,
+    "/var/lib/kube-proxy/kubeconfig.conf",
+  );
+});
+
+test("resolveConfig() lets the logging flags win over the file's logging section", () => {
+  const text = `${PROXY_HEADER}mode: ipvs
+logging: {format: json, verbosity: 1, vmodule: [{filePattern: main, verbosity: 3}]}
+`;
+  const { config, warnings } = resolve(text, { v: "4", vmodule: "sync_*=5" });
+  assertEquals(warnings, []);
+  assertEquals(config.logging.format, "json");
+  assertEquals(config.logging.verbosity, 4);
+  assertEquals(config.logging.vmodule, [
+    { filePattern: "sync_*", verbosity: 5 },
+    { filePattern: "main", verbosity: 3 },
+  ]);
+  assertEquals(resolve(text, { loggingFormat: "text" }).config.logging.format, "text");
 });
 
 test("resolveConfig() works from flags alone, with source set to empty", () => {
@@ -277,9 +361,10 @@ test("resolveConfig() ignores KUBE_PROXY_MODE when the file or a flag sets mode"
   assertEquals(fromFlag.config.mode, "ipvs");
 });
 
-test("resolveConfig() lets --proxy-mode override the file's mode", () => {
-  const { config } = resolve(`${PROXY_HEADER}mode: iptables\n`, { proxyMode: "ipvs" });
+test("resolveConfig() takes the mode from the file, not --proxy-mode, when both are given", () => {
+  const { config, warnings } = resolve(`${PROXY_HEADER}mode: ipvs\n`, { proxyMode: "iptables" });
   assertEquals(config.mode, "ipvs");
+  assertEquals(warnings.length, 1);
 });
 
 test("resolveConfig() warns about unknown fields with their path and position", () => {
@@ -315,4 +400,66 @@ test("resolveConfig() canonicalises CIDRs and bind addresses", () => {
   assertEquals(config.clusterCIDRs, ["10.244.0.0/16"]);
   assertEquals(config.ipvs.excludeCIDRs, ["fd00::/64"]);
   assertEquals(config.healthzBindAddress, "[::]:10256");
+});
+
+test("resolveConfig() warns once, naming them, about set settings that are not implemented yet", () => {
+  const { warnings } = resolve(`${PROXY_HEADER}mode: ipvs
+oomScoreAdj: -998
+enableProfiling: true
+conntrack: {maxPerCore: 0, tcpBeLiberal: true}
+`);
+  assertEquals(warnings, [
+    "not implemented yet, so this proxy does not do what kube-proxy would with: " +
+    "oomScoreAdj -998 " +
+    "(/proc/self/oom_score_adj), enableProfiling true (/debug/pprof); apply them on the " +
+    "node yourself if you rely on them",
+  ]);
+  // Settings that do nothing in IPVS mode (other modes' sections) are accepted silently.
+  const quiet = resolve(`${PROXY_HEADER}mode: ipvs
+nftables: {masqueradeAll: true, syncPeriod: 10s}
+winkernel: {enableDSR: true}
+iptables: {localhostNodePorts: false}
+`);
+  assertEquals(quiet.warnings, []);
+});
+
+test("resolveConfig() reads --healthz-port and --metrics-port as kube-proxy does without --config", () => {
+  const ports = (flags: ProxyFlagOverrides) => {
+    const { config, warnings } = resolve(undefined, { proxyMode: "ipvs", ...flags });
+    return [config.healthzBindAddress, config.metricsBindAddress, warnings.length];
+  };
+  assertEquals(ports({ healthzPort: "0", metricsPort: "0" }), ["", "", 0]);
+  assertEquals(ports({ healthzBindAddress: "127.0.0.1", healthzPort: "12345" }), [
+    "127.0.0.1:12345",
+    "127.0.0.1:10249",
+    0,
+  ]);
+  // An address with a port keeps it, as kube-proxy's AppendPortIfNeeded does: said once.
+  assertEquals(ports({ healthzPort: "12345" }), ["0.0.0.0:10256", "127.0.0.1:10249", 1]);
+  assertEquals(ports({ metricsBindAddress: "" }), ["0.0.0.0:10256", "", 0]);
+  assertEquals(ports({ bindAddress: "::" }), ["[::]:10256", "[::1]:10249", 0]);
+});
+
+test("resolveConfig() with requireMode false (for --cleanup) reads a file whatever its mode", () => {
+  const text = `${PROXY_HEADER}mode: ""\nipvs: {excludeCIDRs: [192.0.2.0/24]}\n`;
+  const { config } = resolveConfig({
+    file: "x.yaml",
+    text,
+    flags: {},
+    env: {},
+    requireMode: false,
+  });
+  assertEquals(config.ipvs.excludeCIDRs, ["192.0.2.0/24"]);
+});
+
+test("resolveConfig() leaves the file's hostnameOverride to an empty --hostname-override", () => {
+  const text = `${PROXY_HEADER}mode: ipvs\nhostnameOverride: from-file\n`;
+  assertEquals(resolve(text, { hostnameOverride: "" }).config.hostnameOverride, "from-file");
+});
+
+test("resolveConfig() warns that split log streams are not implemented", () => {
+  const { config, warnings } = resolve(undefined, { proxyMode: "ipvs", logTextSplitStream: true });
+  assertEquals(config.logging.splitStream, true);
+  assertEquals(warnings.length, 1);
+  assertEquals(warnings[0].includes("logging.options.text.splitStream true"), true);
 });

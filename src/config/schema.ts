@@ -16,8 +16,10 @@ export interface FieldShape {
 }
 
 /**
- * Every field kube-proxy knows. Only the IPVS-mode ones are read; the rest (conntrack,
- * logging, other modes' sections) are accepted so a real kubeadm file gives no warnings.
+ * Every field of today's v1alpha1 `KubeProxyConfiguration`
+ * (`staging/src/k8s.io/kube-proxy/config/v1alpha1/types.go`), so a valid kubeadm file gives no
+ * warning. Other modes' sections (`nftables`, `winkernel`) are accepted and not read, as
+ * kube-proxy accepts them in IPVS mode; a few fields of older releases too.
  */
 export const KUBE_PROXY_FIELDS: FieldShape = {
   apiVersion: "any",
@@ -30,17 +32,29 @@ export const KUBE_PROXY_FIELDS: FieldShape = {
     kubeconfig: "any",
     qps: "any",
   },
+  logging: {
+    format: "any",
+    flushFrequency: "any",
+    verbosity: "any",
+    vmodule: "any",
+    options: {
+      text: { splitStream: "any", infoBufferSize: "any" },
+      json: { splitStream: "any", infoBufferSize: "any" },
+    },
+  },
+  hostnameOverride: "any",
   bindAddress: "any",
-  bindAddressHardFail: "any",
   healthzBindAddress: "any",
   metricsBindAddress: "any",
+  bindAddressHardFail: "any",
   enableProfiling: "any",
-  clusterCIDR: "any",
-  hostnameOverride: "any",
+  showHiddenMetricsForVersion: "any",
+  mode: "any",
   iptables: {
     masqueradeAll: "any",
     masqueradeBit: "any",
     localhostNodePorts: "any",
+    snatNodeInternalIP: "any",
     syncPeriod: "any",
     minSyncPeriod: "any",
   },
@@ -54,23 +68,41 @@ export const KUBE_PROXY_FIELDS: FieldShape = {
     tcpFinTimeout: "any",
     udpTimeout: "any",
   },
-  nftables: "any",
-  winkernel: "any",
-  linux: "any",
-  windows: "any",
-  mode: "any",
-  portRange: "any",
-  udpIdleTimeout: "any",
-  conntrack: "any",
-  configSyncPeriod: "any",
+  nftables: {
+    masqueradeAll: "any",
+    masqueradeBit: "any",
+    syncPeriod: "any",
+    minSyncPeriod: "any",
+  },
+  winkernel: {
+    networkName: "any",
+    sourceVip: "any",
+    enableDSR: "any",
+    rootHnsEndpointName: "any",
+    forwardHealthCheckVip: "any",
+  },
+  detectLocalMode: "any",
+  detectLocal: { bridgeInterface: "any", interfaceNamePrefix: "any" },
+  clusterCIDR: "any",
   nodePortAddresses: "any",
   oomScoreAdj: "any",
-  detectLocalMode: "any",
-  detectLocal: "any",
-  showHiddenMetricsForVersion: "any",
-  logging: "any",
-  resourceContainer: "any",
+  conntrack: {
+    maxPerCore: "any",
+    min: "any",
+    tcpEstablishedTimeout: "any",
+    tcpCloseWaitTimeout: "any",
+    tcpBeLiberal: "any",
+    udpTimeout: "any",
+    udpStreamTimeout: "any",
+  },
+  configSyncPeriod: "any",
+  portRange: "any",
   windowsRunAsService: "any",
+  // Fields of older releases and of the internal type, accepted as before.
+  udpIdleTimeout: "any",
+  resourceContainer: "any",
+  linux: "any",
+  windows: "any",
   syncPeriod: "any",
   minSyncPeriod: "any",
 };

@@ -179,3 +179,72 @@ function splitHostPort(text: string): { host: string; port: string } | undefined
   const [host, port] = text.split(":");
   return { host, port };
 }
+
+/** Go's `strconv.ParseInt(s, 0, 64)` for flag text: decimal, `0x`, `0o`, `0b`, underscores. */
+export function parseGoInt(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^[+-]?(0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$/.test(trimmed)) {
+    return undefined;
+  }
+  const negative = trimmed.startsWith("-");
+  const digits = trimmed.replace(/^[+-]/, "").replaceAll("_", "");
+  const octal = /^0[0-7]+$/.test(digits) ? `0o${digits.slice(1)}` : digits;
+  const value = Number(octal);
+  return Number.isSafeInteger(value) ? (negative ? -value : value) : undefined;
+}
+
+/**
+ * Reads an integer in `[min, max]`: a YAML number in the file, Go integer text from a flag.
+ */
+export function readInteger(raw: unknown, origin: Origin, min: number, max: number): number {
+  const value = typeof raw === "string" && origin.field.startsWith("--") ? parseGoInt(raw) : raw;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidValue(
+      origin,
+      raw,
+      `expected an integer from ${min} to ${max}, got ${showValue(raw)}`,
+    );
+  }
+  return value;
+}
+
+/** Reads a number (`clientConnection.qps`): a YAML number, or decimal text from a flag. */
+export function readNumber(raw: unknown, origin: Origin, min: number): number {
+  const isText = typeof raw === "string" && origin.field.startsWith("--");
+  const value = isText && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim())
+    ? Number(raw)
+    : raw;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+    throw invalidValue(origin, raw, `expected a number of at least ${min}, got ${showValue(raw)}`);
+  }
+  return value;
+}
+
+/** Reads an IP address (`bindAddress`) into canonical text; "" gives `fallback`. */
+export function readIp(raw: unknown, origin: Origin, fallback: string): string {
+  const text = readString(raw, origin).trim();
+  if (text === "") return fallback;
+  const ip = canonicalIp(text);
+  if (ip === undefined) {
+    throw invalidValue(
+      origin,
+      raw,
+      `expected an IP address like "0.0.0.0" or "::", got ${showValue(raw)}`,
+    );
+  }
+  return ip;
+}
+
+/** Reads a text field that must match `pattern` (or be empty), described by `expected`. */
+export function readMatching(
+  raw: unknown,
+  origin: Origin,
+  pattern: RegExp,
+  expected: string,
+): string {
+  const text = readString(raw, origin).trim();
+  if (text !== "" && !pattern.test(text)) {
+    throw invalidValue(origin, raw, `expected ${expected}, got ${showValue(raw)}`);
+  }
+  return text;
+}

@@ -6,6 +6,14 @@
  */
 
 import type { ProxyConfig } from "../config/types.ts";
+import {
+  DEFAULT_CLIENT_CONNECTION,
+  DEFAULT_CONFIG_SYNC_PERIOD_MS,
+  DEFAULT_CONNTRACK,
+  DEFAULT_DETECT_LOCAL,
+  DEFAULT_LOGGING,
+  DEFAULT_OOM_SCORE_ADJ,
+} from "../config/defaults.ts";
 import type {
   ClusterSnapshot,
   Endpoint,
@@ -33,7 +41,17 @@ export function testConfig(
     hostnameOverride: "",
     healthzBindAddress: "0.0.0.0:10256",
     metricsBindAddress: "127.0.0.1:10249",
-    kubeconfig: "",
+    clientConnection: DEFAULT_CLIENT_CONNECTION,
+    bindAddress: "0.0.0.0",
+    bindAddressHardFail: false,
+    enableProfiling: false,
+    showHiddenMetricsForVersion: "",
+    oomScoreAdj: DEFAULT_OOM_SCORE_ADJ,
+    portRange: "",
+    configSyncPeriodMs: DEFAULT_CONFIG_SYNC_PERIOD_MS,
+    conntrack: DEFAULT_CONNTRACK,
+    detectLocal: DEFAULT_DETECT_LOCAL,
+    logging: DEFAULT_LOGGING,
     featureGates: {},
     source: "test.yaml",
     ...rest,
@@ -53,6 +71,7 @@ export function testConfig(
       masqueradeBit: 14,
       syncPeriodMs: 30000,
       minSyncPeriodMs: 1000,
+      localhostNodePorts: true,
       ...iptables,
     },
   };
