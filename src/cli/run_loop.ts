@@ -10,6 +10,7 @@
 import type { Backend } from "../../backends/backend.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
+import { toKubeProxyConfiguration } from "../config/serialize.ts";
 import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/health_checks.ts";
 import { API_FAMILY, detectFamilies } from "../proxier/node_addresses.ts";
 import { renderPlanText } from "../render/plan_text.ts";
@@ -58,7 +59,11 @@ function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMet
       metrics,
       monotonicOriginMs: performance.timeOrigin,
     }),
-    startMetricsServer(config.metricsBindAddress, metrics, { proxyMode: config.mode }),
+    startMetricsServer(config.metricsBindAddress, metrics, {
+      proxyMode: config.mode,
+      // kube-proxy's /configz: the configuration in effect, under its group's name.
+      configz: () => ({ "kubeproxy.config.k8s.io": toKubeProxyConfiguration(config) }),
+    }),
   ];
   return { close: () => Promise.all(servers.map((s) => s?.close())) };
 }
