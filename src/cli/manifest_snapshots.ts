@@ -11,7 +11,8 @@
 import { ManifestReader } from "../cluster/manifest_reader.ts";
 import { listManifestFiles, watchManifests } from "../cluster/manifest_source.ts";
 import { formatObjectWarning } from "../cluster/object_warning.ts";
-import type { ClusterSource, SnapshotRead } from "../cluster/source.ts";
+import { type ClusterSource, type SnapshotRead, triggerOf } from "../cluster/source.ts";
+import type { EndpointSlice } from "../cluster/types.ts";
 
 export type { SnapshotRead } from "../cluster/source.ts";
 
@@ -35,11 +36,12 @@ function sameObject(a: Identified | undefined, b: Identified): boolean {
     JSON.stringify({ ...a, source: "" }) === JSON.stringify({ ...b, source: "" });
 }
 
-function countChanges(before: Fingerprints, after: Fingerprints): number {
-  let changes = 0;
-  for (const [key, value] of after) if (!sameObject(before.get(key), value)) changes++;
-  for (const key of before.keys()) if (!after.has(key)) changes++;
-  return changes;
+/** The keys of the objects added, changed or removed between two reads. */
+function changedKeys(before: Fingerprints, after: Fingerprints): string[] {
+  const keys: string[] = [];
+  for (const [key, value] of after) if (!sameObject(before.get(key), value)) keys.push(key);
+  for (const key of before.keys()) if (!after.has(key)) keys.push(key);
+  return keys;
 }
 
 /** Reads the manifests for each sync: the {@link ClusterSource} of `--manifests`. */
@@ -95,10 +97,14 @@ export class ManifestSnapshots implements ClusterSource {
     for (const line of kept) this.log(`warning: ${line}`);
     const services = fingerprints(snapshot.services);
     const slices = fingerprints(snapshot.endpointSlices);
+    const changedSlices = changedKeys(this.#slices, slices);
     const read = {
       snapshot,
-      serviceChanges: countChanges(this.#services, services),
-      endpointChanges: countChanges(this.#slices, slices),
+      serviceChanges: changedKeys(this.#services, services).length,
+      endpointChanges: changedSlices.length,
+      endpointTriggers: changedSlices.flatMap((key) =>
+        triggerOf(slices.get(key) as EndpointSlice | undefined)
+      ),
     };
     this.#services = services;
     this.#slices = slices;

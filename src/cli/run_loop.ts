@@ -20,9 +20,10 @@ import { startHealthServer, startMetricsServer } from "../sync/http_servers.ts";
 import { SyncMetrics } from "../sync/metrics.ts";
 import { ServiceHealthServers } from "../sync/service_health_servers.ts";
 import { runSyncLoop } from "../sync/sync_loop.ts";
-import type { SyncOutcome } from "../sync/sync_outcome.ts";
+import { syncFailed, type SyncOutcome } from "../sync/sync_outcome.ts";
 import { syncOnce, type SyncReport } from "./sync_once.ts";
-import type { ClusterSource } from "../cluster/source.ts";
+import type { ClusterSource, EndpointTrigger } from "../cluster/source.ts";
+import { countNoLocalEndpoints } from "../proxier/no_local_endpoints.ts";
 import { logSyncProblems } from "./report.ts";
 
 /**
@@ -92,6 +93,24 @@ function serviceHealthUpdater(context: LoopContext, health: HealthState) {
   };
 }
 
+/**
+ * kube-proxy's network programming latency: from each changed EndpointSlice's trigger time to
+ * the end of the first sync that succeeds after taking it in (a failed sync keeps them).
+ */
+function networkProgramming(metrics: SyncMetrics, clock: Clock) {
+  let waiting: EndpointTrigger[] = [];
+  return {
+    taken(triggers: readonly EndpointTrigger[]): void {
+      waiting.push(...triggers);
+    },
+    programmed(): void {
+      const now = clock.now();
+      for (const t of waiting) metrics.observeNetworkProgramming((now - t.timeMs) / 1000, t.family);
+      waiting = [];
+    },
+  };
+}
+
 /** Runs until `context.signal` aborts; returns the exit code. */
 export async function runLoop(context: LoopContext): Promise<number> {
   const clock = context.clock ?? realClock;
@@ -107,17 +126,29 @@ export async function runLoop(context: LoopContext): Promise<number> {
   const metrics = new SyncMetrics({ ipFamilies: families.map((f) => API_FAMILY[f]) });
   const servers = startServers(context.config, health, metrics);
   const serviceHealth = serviceHealthUpdater(context, health);
+  const latency = networkProgramming(metrics, clock);
   try {
     await runSyncLoop({
       syncOnce: async (): Promise<SyncOutcome> => {
-        const { snapshot, serviceChanges, endpointChanges } = await context.source.read();
+        const read = await context.source.read();
+        const { snapshot, serviceChanges, endpointChanges } = read;
+        latency.taken(read.endpointTriggers ?? []);
         const report = await syncOnce(context, snapshot);
         reportDetails(report, context);
         serviceHealth.update(snapshot, report.nodeIPs);
+        if (!syncFailed(report.outcome)) latency.programmed();
+        for (const counts of countNoLocalEndpoints(snapshot, context.nodeName)) {
+          metrics.setNoLocalEndpoints(counts);
+        }
         return { ...report.outcome, serviceChanges, endpointChanges };
       },
       waitForFirstSnapshot: () => context.source.ready(context.signal),
-      subscribe: (onChange) => context.source.subscribe(onChange),
+      subscribe: (onChange) =>
+        context.source.subscribe(() => {
+          const pending = context.source.pendingChanges?.();
+          if (pending) metrics.setPendingChanges(pending);
+          onChange();
+        }),
       clock,
       syncPeriodMs,
       minSyncPeriodMs,

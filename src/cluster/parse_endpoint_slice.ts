@@ -59,7 +59,23 @@ export function parseEndpointSliceBody(
     ),
     ports: portsOf(obj),
     source: identity.source,
+    ...triggerTimeOf(obj),
   };
+}
+
+/** The annotation the EndpointSlice controller sets to when the change it carries began. */
+export const TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time";
+
+/**
+ * `triggerTimeMs` from the trigger-time annotation (RFC 3339), for the network programming
+ * latency metric; nothing when absent or not a time (it only feeds a metric).
+ */
+function triggerTimeOf(obj: Fields): { triggerTimeMs?: number } {
+  const metadata = isFields(obj.metadata) ? obj.metadata : {};
+  const annotations = isFields(metadata.annotations) ? metadata.annotations : {};
+  const value = annotations[TRIGGER_TIME_ANNOTATION];
+  const ms = typeof value === "string" ? Date.parse(value) : NaN;
+  return Number.isNaN(ms) ? {} : { triggerTimeMs: ms };
 }
 
 function serviceNameOf(obj: Fields): string {

@@ -115,6 +115,11 @@ export interface EndpointSlice {
   readonly ports: readonly EndpointPort[];
   /** The file this object was read from (for messages). */
   readonly source: string;
+  /**
+   * Epoch ms of the `endpoints.kubernetes.io/last-change-trigger-time` annotation, when set:
+   * when the change this version carries began (for the network programming latency).
+   */
+  readonly triggerTimeMs?: number;
 }
 
 /** One `status.addresses[]` entry of a Node. */

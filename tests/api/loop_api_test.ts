@@ -92,3 +92,86 @@ Deno.test("the loop follows the API, and a lost server leaves the node as it was
     await server.close();
   }
 });
+
+Deno.test("the loop's metrics time network programming from the slice's trigger time and count services without local endpoints", async () => {
+  const server = await startFakeApiServer({
+    objects: [
+      service("web", "10.0.0.80", 80),
+      endpointSlice("web-1", "web", ["10.244.1.5"], 8080),
+      node("node-a", "192.168.0.10"),
+    ],
+  });
+  const source = new ApiClusterSource({
+    client: new ApiClient({
+      server: new URL(server.url),
+      tls: { caCerts: [], insecureSkipTlsVerify: false },
+      credentials: { kind: "none" },
+      origin: "test",
+    }, { qps: -1 }),
+    nodeName: "node-a",
+    log: () => {},
+  });
+  const log: string[] = [];
+  const controller = new AbortController();
+  const metricsAddress = "127.0.0.1:18249";
+  const loop = runLoop({
+    config: testConfig({
+      healthzBindAddress: "",
+      metricsBindAddress: metricsAddress,
+      ipvs: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 },
+    }),
+    backend: new DryRunBackend(),
+    nodeName: "node-a",
+    nodeIPFlags: [],
+    source,
+    printPlans: false,
+    stdout: () => {},
+    log: (line) => log.push(line),
+    signal: controller.signal,
+  });
+  const metrics = async () => await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  try {
+    await eventually(() => log.some((l) => l.startsWith("sync:")), "the first sync");
+    const trigger = new Date(Date.now() - 5000).toISOString();
+    const changed = endpointSlice("web-1", "web", ["10.244.1.5", "10.244.1.6"], 8080);
+    (changed.metadata as Record<string, unknown>).annotations = {
+      "endpoints.kubernetes.io/last-change-trigger-time": trigger,
+    };
+    server.upsert(changed);
+    server.upsert({
+      ...service("local", "10.0.0.81", 81),
+      spec: {
+        clusterIP: "10.0.0.81",
+        ports: [{ name: "p", port: 81, protocol: "TCP" }],
+        internalTrafficPolicy: "Local",
+      },
+    });
+    await eventually(() => log.filter((l) => l.startsWith("sync:")).length >= 2, "a second sync");
+    let text = await metrics();
+    for (
+      let i = 0;
+      i < 50 && !/network_programming_duration_seconds_count\S* 1\b/.test(text);
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      text = await metrics();
+    }
+    const count = /kubeproxy_network_programming_duration_seconds_count(\{[^}]*\})? (\d+)/.exec(
+      text,
+    );
+    assert.equal(count?.[2], "1", text);
+    const sum = Number(
+      /kubeproxy_network_programming_duration_seconds_sum(\{[^}]*\})? (\S+)/.exec(text)?.[2],
+    );
+    assert.ok(sum >= 5 && sum < 60, `latency ${sum} s from a trigger 5 s ago`);
+    assert.match(
+      text,
+      /kubeproxy_sync_proxy_rules_no_local_endpoints_total\{[^}]*traffic_policy="internal"[^}]*\} 1/,
+    );
+  } finally {
+    controller.abort();
+    await loop;
+    await source.close();
+    await server.close();
+  }
+});

@@ -11,7 +11,12 @@
 import { formatObjectWarning } from "../object_warning.ts";
 import { parseObjects } from "../parse.ts";
 import { buildSnapshot } from "../snapshot.ts";
-import type { ClusterSource, SnapshotRead } from "../source.ts";
+import {
+  type ClusterSource,
+  type EndpointTrigger,
+  type SnapshotRead,
+  triggerOf,
+} from "../source.ts";
 import type { EndpointSlice, Node, Service } from "../types.ts";
 import type { ApiClient } from "./api_client.ts";
 import { type RawObject, Reflector, type ReflectorTuning, type ResourceSpec } from "./reflector.ts";
@@ -93,6 +98,8 @@ export class ApiClusterSource implements ClusterSource {
     nodes: new Set(),
   };
   readonly #listeners = new Set<() => void>();
+  /** Trigger times of the slices changed since the last read. */
+  #triggers: EndpointTrigger[] = [];
   readonly #stop = new AbortController();
   #running: Promise<unknown> | undefined;
 
@@ -164,7 +171,14 @@ export class ApiClusterSource implements ClusterSource {
       endpointChanges: this.#changed.endpointslices.size,
     };
     for (const changed of Object.values(this.#changed)) changed.clear();
-    return Promise.resolve(read);
+    const endpointTriggers = this.#triggers;
+    this.#triggers = [];
+    return Promise.resolve({ ...read, endpointTriggers });
+  }
+
+  /** Services and EndpointSlices changed since the last read. */
+  pendingChanges(): { services: number; endpoints: number } {
+    return { services: this.#changed.services.size, endpoints: this.#changed.endpointslices.size };
   }
 
   subscribe(onChange: () => void): () => void {
@@ -187,8 +201,10 @@ export class ApiClusterSource implements ClusterSource {
       }
       const version = resourceVersion(raw);
       if (parsed.get(key)?.version === version && version !== "") continue;
-      parsed.set(key, { version, object: this.#parse(raw) });
+      const object = this.#parse(raw);
+      parsed.set(key, { version, object });
       this.#changed[resource].add(key);
+      if (resource === "endpointslices") this.#triggers.push(...triggerOf(object as EndpointSlice));
     }
     for (const listener of this.#listeners) listener();
   }
