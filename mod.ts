@@ -52,7 +52,7 @@ export type {
   ManifestWatcher,
   WatchOptions,
 } from "./src/cluster/manifest_source.ts";
-export type { ClusterSource, SnapshotRead } from "./src/cluster/source.ts";
+export type { ClusterSource, EndpointTrigger, SnapshotRead } from "./src/cluster/source.ts";
 export { ApiClusterSource, PROXY_LABEL_SELECTOR } from "./src/cluster/api/api_source.ts";
 export type { ApiSourceOptions, Resource } from "./src/cluster/api/api_source.ts";
 export { ApiClient, ApiStatusError } from "./src/cluster/api/api_client.ts";
