@@ -26,6 +26,7 @@ export interface SnapshotRead {
 
 /** When a change that reached an EndpointSlice began, and the slice's family. */
 export interface EndpointTrigger {
+  /** The slice's address type. */
   readonly family: "IPv4" | "IPv6";
   /** Epoch milliseconds. */
   readonly timeMs: number;
