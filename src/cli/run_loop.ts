@@ -15,7 +15,7 @@ import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/hea
 import { API_FAMILY, detectFamilies } from "../proxier/node_addresses.ts";
 import { renderPlanText } from "../render/plan_text.ts";
 import { type Clock, realClock } from "../sync/clock.ts";
-import { HealthState } from "../sync/health_state.ts";
+import { HealthState, nodeEligible } from "../sync/health_state.ts";
 import { startHealthServer, startMetricsServer } from "../sync/http_servers.ts";
 import { SyncMetrics } from "../sync/metrics.ts";
 import { ServiceHealthServers } from "../sync/service_health_servers.ts";
@@ -133,6 +133,12 @@ export async function runLoop(context: LoopContext): Promise<number> {
         const read = await context.source.read();
         const { snapshot, serviceChanges, endpointChanges } = read;
         latency.taken(read.endpointTriggers ?? []);
+        const node = snapshot.nodes.find((n) => n.name === context.nodeName);
+        // kube-proxy's /healthz answers 503 for a node being deleted or drained by the
+        // cluster autoscaler, so load balancers stop sending it traffic.
+        health.setNodeEligible(
+          nodeEligible({ deleting: node?.deleting ?? false, taintKeys: node?.taintKeys ?? [] }),
+        );
         const report = await syncOnce(context, snapshot);
         reportDetails(report, context);
         serviceHealth.update(snapshot, report.nodeIPs);

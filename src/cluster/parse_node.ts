@@ -35,7 +35,28 @@ export function parseNodeBody(
     if ("problem" in result) problems.push(result.problem);
     else addresses.push(result.address);
   });
-  return { node: { name: identity.name, addresses, source: identity.source }, problems };
+  const node: Node = {
+    name: identity.name,
+    addresses,
+    source: identity.source,
+    ...eligibilityOf(obj),
+  };
+  return { node, problems };
+}
+
+/**
+ * What kube-proxy's `/healthz` reads of its Node: being deleted, and the taints' keys (set
+ * only when present, so a plain Node stays as it was).
+ */
+function eligibilityOf(obj: Fields): { deleting?: true; taintKeys?: string[] } {
+  const metadata = fieldsAt(obj, "metadata", "") ?? {};
+  const spec = isFields(obj.spec) ? obj.spec : {};
+  const taints = Array.isArray(spec.taints) ? spec.taints : [];
+  const taintKeys = taints.flatMap((t) => isFields(t) && typeof t.key === "string" ? [t.key] : []);
+  return {
+    ...(typeof metadata.deletionTimestamp === "string" ? { deleting: true as const } : {}),
+    ...(taintKeys.length > 0 ? { taintKeys } : {}),
+  };
 }
 
 function addressOf(

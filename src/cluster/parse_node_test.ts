@@ -80,3 +80,23 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a Node being deleted, or tainted, says so; a plain one carries neither",
+  permissions: "none",
+  fn() {
+    const { nodes } = parse(
+      {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "going", deletionTimestamp: "2026-12-01T00:00:00Z" },
+        spec: { taints: [{ key: "ToBeDeletedByClusterAutoscaler", effect: "NoSchedule" }] },
+      },
+      { apiVersion: "v1", kind: "Node", metadata: { name: "plain" } },
+    );
+    assertEquals(nodes.map((n) => [n.name, n.deleting, n.taintKeys]), [
+      ["going", true, ["ToBeDeletedByClusterAutoscaler"]],
+      ["plain", undefined, undefined],
+    ]);
+  },
+});

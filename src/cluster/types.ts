@@ -136,6 +136,10 @@ export interface Node {
   readonly name: string;
   /** `status.addresses[]`; invalid entries are skipped one by one. */
   readonly addresses: readonly NodeAddress[];
+  /** Set when `metadata.deletionTimestamp` is: the node is being deleted. */
+  readonly deleting?: true;
+  /** The keys of `spec.taints`, when it has any. */
+  readonly taintKeys?: readonly string[];
   /** The file this object was read from (for messages). */
   readonly source: string;
 }
