@@ -27,7 +27,7 @@ Deno.test({
     const { snapshot, warnings } = await loadManifests([EXAMPLES]);
     assertEquals(
       [snapshot.services.length, snapshot.endpointSlices.length, snapshot.nodes.length],
-      [16, 15, 2],
+      [16, 14, 2],
     );
     assertEquals(warnings.map((w) => [w.source, w.object, w.field]), [
       [`${EXAMPLES}/default.yaml`, "Endpoints default/kubernetes", "kind"],
@@ -107,7 +107,8 @@ Deno.test({
     assertEquals(s("default/external-web").externalIPs, ["192.0.2.50"]);
     assertEquals(s("default/syslog").ports[0].protocol, "udp");
     assertEquals(s("default/signaling").ports[0].protocol, "sctp");
-    assertEquals([s("default/db").clusterIPs, slicesOf(snapshot, "default/db").length], [[], 1]);
+    // Headless: no cluster IP, and its slice (labelled headless) is left out as kube-proxy does.
+    assertEquals([s("default/db").clusterIPs, slicesOf(snapshot, "default/db").length], [[], 0]);
     assertEquals(slicesOf(snapshot, "default/no-endpoints"), []);
     assertEquals(
       slicesOf(snapshot, "default/draining")[0].endpoints.map((e) => e.conditions),

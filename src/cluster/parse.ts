@@ -194,6 +194,9 @@ class Parser {
       return this.#warn(place, label, "metadata.name", message);
     }
     this.#seen.set(label, `${quote(place.source)} ${place.where}`);
+    // What kube-proxy's informers never see (its label selector): another proxy's services
+    // and headless ones. Left out quietly, as kube-proxy does, from files as from the API.
+    if (kind !== "Node" && hasProxyExclusionLabel(obj)) return;
     try {
       this.#addObject(obj, kind, { ...identity, source: place.source }, place, label);
     } catch (error) {
@@ -248,6 +251,18 @@ function identityOf(obj: Fields, info: KindInfo): { namespace: string; name: str
 }
 
 /** `discovery.k8s.io/v1` -> `discovery.k8s.io`; `v1` (the core group) -> "". */
+/** kube-proxy's label selector, `!service-proxy-name,!headless`, as a test on one object. */
+export const PROXY_EXCLUSION_LABELS: readonly string[] = [
+  "service.kubernetes.io/service-proxy-name",
+  "service.kubernetes.io/headless",
+];
+
+function hasProxyExclusionLabel(obj: Fields): boolean {
+  const metadata = isFields(obj.metadata) ? obj.metadata : {};
+  const labels = isFields(metadata.labels) ? metadata.labels : {};
+  return PROXY_EXCLUSION_LABELS.some((key) => Object.hasOwn(labels, key));
+}
+
 /** `Pod default/web`, or the document's place when the object has no usable name. */
 function otherObjectLabel(obj: Fields, kind: string, place: Place): string {
   const metadata = isFields(obj.metadata) ? obj.metadata : {};

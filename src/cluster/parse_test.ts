@@ -272,3 +272,33 @@ Deno.test({
     assertEquals([services.length, endpointSlices.length], [1, 1]);
   },
 });
+
+Deno.test({
+  name:
+    "services and slices labelled for another proxy or headless are left out, as kube-proxy's selector does",
+  permissions: "none",
+  fn() {
+    const labelled = (labels: Record<string, string>) => ({
+      ...service("other"),
+      metadata: { name: "other", namespace: "default", labels },
+    });
+    const { services, endpointSlices, warnings } = parse(
+      service("web"),
+      labelled({ "service.kubernetes.io/service-proxy-name": "cilium" }),
+      {
+        ...labelled({ "service.kubernetes.io/headless": "" }),
+        metadata: { name: "db", labels: { "service.kubernetes.io/headless": "" } },
+      },
+      slice("db-1", "db", {
+        metadata: {
+          name: "db-1",
+          namespace: "default",
+          labels: { "kubernetes.io/service-name": "db", "service.kubernetes.io/headless": "" },
+        },
+      }),
+    );
+    assertEquals(services.map((s) => s.name), ["web"]);
+    assertEquals(endpointSlices, []);
+    assertEquals(warnings, []);
+  },
+});
