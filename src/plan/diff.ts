@@ -61,11 +61,6 @@ function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boo
   return true;
 }
 
-function sameRealServer(a: RealServer, b: RealServer): boolean {
-  return a.address === b.address && a.port === b.port && a.weight === b.weight &&
-    a.forward === b.forward;
-}
-
 function key(vs: VirtualServerKey): VirtualServerKey {
   return { protocol: vs.protocol, address: vs.address, port: vs.port };
 }
@@ -204,8 +199,21 @@ function retireRealServer(vs: VirtualServerKey, rs: RealServer): Operation[] {
   }];
 }
 
+/** `sameList` of real servers, written out: it runs for every virtual server of a sync. */
+function sameRealServers(a: readonly RealServer[], b: readonly RealServer[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.address !== y.address || x.port !== y.port || x.weight !== y.weight) return false;
+    if (x.forward !== y.forward) return false;
+  }
+  return true;
+}
+
 function realServerOps(have: VirtualServer, want: VirtualServer): Operation[] {
-  if (sameList(have.realServers, want.realServers, sameRealServer)) return [];
+  if (sameRealServers(have.realServers, want.realServers)) return [];
   const present = new Map(have.realServers.map((rs) => [realServerKey(rs), rs]));
   const wanted = new Set(want.realServers.map(realServerKey));
   const ops: Operation[] = [];
