@@ -74,7 +74,7 @@ Deno.test({
           assert.deepStrictEqual(diffStates(current, desired, options), keyed);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   },
 });

@@ -45,7 +45,7 @@ Deno.test({
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   },
 });

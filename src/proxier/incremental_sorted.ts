@@ -82,8 +82,8 @@ export class SortedList<T> {
     let copied = false;
     const copy = () => {
       if (copied) return;
-      // The published array is frozen and may be in someone's state: never change it.
-      this.#keys = [...this.#keys];
+      // The published array is frozen and may be in someone's state: never change it. The
+      // keys are never handed out, so they change in place.
       this.#items = [...this.#items];
       copied = true;
     };
