@@ -34,6 +34,13 @@ import {
 } from "./incremental_changes.ts";
 import { FamilyState, ServiceContribution } from "./incremental_family.ts";
 import { SortedList } from "./incremental_sorted.ts";
+import {
+  computeServiceHealthChecks,
+  healthCheckOf,
+  resolveHealthChecks,
+  type ServiceHealthCheck,
+  type ServiceHealthChecks,
+} from "./health_checks.ts";
 import { detectFamilies, selectNodeAddresses } from "./node_addresses.ts";
 
 /** Something that turns each new snapshot into the desired state (what a sync loop holds). */
@@ -58,6 +65,8 @@ interface ServiceRecord {
   service: Service | undefined;
   /** One per family, in the order of the families. */
   contributions: ServiceContribution[];
+  /** Its health check before port conflicts are settled, if it needs one. */
+  check?: ServiceHealthCheck;
 }
 
 const EMPTY_TABLES: IptablesFamilyState = Object.freeze(emptyFamilyTables());
@@ -95,6 +104,11 @@ export class IncrementalProxier implements DesiredStateComputer {
   /** Each service identity's slices, in snapshot order (by name: one namespace). */
   readonly #slicesOf = new Map<string, EndpointSlice[]>();
   #last: DesiredState | undefined;
+  /** The services with a health check, and the settled checks (`undefined`: to settle again). */
+  readonly #checked = new Set<ServiceRecord>();
+  #checks: ServiceHealthChecks | undefined;
+  /** The input of an update answered in full, for its health checks. */
+  #fallback: { snapshot: ClusterSnapshot; nodeIPs: readonly string[] } | undefined;
   #summary: UpdateSummary = { full: true, recomputedServices: 0 };
 
   /** `nodeName`: endpoints whose `nodeName` equals it are local. */
@@ -114,6 +128,7 @@ export class IncrementalProxier implements DesiredStateComputer {
     if (serviceChanges === undefined || sliceChanges === undefined) {
       // Not a snapshot the walk can follow: answer in full, start over next time.
       this.#nodeIPs = undefined;
+      this.#fallback = { snapshot, nodeIPs };
       this.#summary = { full: true, recomputedServices: snapshot.services.length };
       this.#last = undefined;
       return computeDesiredState({
@@ -123,6 +138,7 @@ export class IncrementalProxier implements DesiredStateComputer {
         nodeIPs,
       });
     }
+    this.#fallback = undefined;
     const dirty = new Set<string>();
     for (const change of sliceChanges) this.#applySliceChange(change, dirty);
     for (const change of serviceChanges) this.#applyServiceChange(change, dirty);
@@ -151,7 +167,31 @@ export class IncrementalProxier implements DesiredStateComputer {
     this.#slices = [];
     this.#records.clear();
     this.#slicesOf.clear();
+    this.#checked.clear();
+    this.#checks = undefined;
     this.#last = undefined;
+  }
+
+  /**
+   * The health checks of the last update's input, equal to `computeServiceHealthChecks` of
+   * it: settled again only when a service with a check changed.
+   */
+  healthChecks(): ServiceHealthChecks {
+    if (this.#fallback !== undefined) {
+      const { snapshot, nodeIPs } = this.#fallback;
+      return computeServiceHealthChecks({
+        config: this.config,
+        snapshot,
+        nodeName: this.nodeName,
+        nodeIPs,
+      });
+    }
+    this.#checks ??= resolveHealthChecks(
+      [...this.#checked]
+        .sort((a, b) => compareIdentity(a.service!, b.service!))
+        .map((record) => record.check!),
+    );
+    return this.#checks;
   }
 
   #applyServiceChange({ before, after }: ObjectChange<Service>, dirty: Set<string>): void {
@@ -197,6 +237,8 @@ export class IncrementalProxier implements DesiredStateComputer {
     const record = this.#records.get(id);
     if (record === undefined) return false; // slices of a service that does not exist
     record.contributions.forEach((c, i) => this.#families[i].remove(c));
+    if (record.check !== undefined) this.#checks = undefined;
+    this.#checked.delete(record);
     const service = record.service;
     if (service === undefined) {
       this.#records.delete(id);
@@ -212,6 +254,12 @@ export class IncrementalProxier implements DesiredStateComputer {
       family.add(contribution);
       return contribution;
     });
+    const families = this.#families.map((f) => f.context.family);
+    record.check = healthCheckOf(service, families, lookup, this.nodeName);
+    if (record.check !== undefined) {
+      this.#checked.add(record);
+      this.#checks = undefined;
+    }
     return true;
   }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { ProxyConfig } from "../config/types.ts";
 import { computeDesiredState } from "./desired_state.ts";
+import { computeServiceHealthChecks } from "./health_checks.ts";
 import { IncrementalProxier } from "./incremental.ts";
 import {
   ClusterModel,
@@ -21,12 +22,14 @@ function assertSameAsFull(
   const snapshot = model.snapshot();
   const nodeIPs = model.nodeIPs;
   const incremental = proxier.update(snapshot, nodeIPs);
-  const full = computeDesiredState({ config, snapshot, nodeName: NODE_NAME, nodeIPs });
-  assert.deepStrictEqual(incremental, full);
+  const input = { config, snapshot, nodeName: NODE_NAME, nodeIPs };
+  assert.deepStrictEqual(incremental, computeDesiredState(input));
+  assert.deepStrictEqual(proxier.healthChecks(), computeServiceHealthChecks(input));
 }
 
 Deno.test({
-  name: "after every change of a random sequence, the incremental state equals a full compute",
+  name:
+    "after every change of a random sequence, the incremental state and health checks equal a full compute",
   permissions: "none",
   fn() {
     fc.assert(
