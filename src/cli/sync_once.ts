@@ -11,6 +11,7 @@ import type { ProxyConfig } from "../config/types.ts";
 import { diffStates } from "../plan/diff.ts";
 import type { Plan } from "../plan/types.ts";
 import { computeDesiredState, type DesiredState } from "../proxier/desired_state.ts";
+import type { DesiredStateComputer } from "../proxier/incremental.ts";
 import type { SyncOutcome } from "../sync/sync_loop.ts";
 
 /** What a sync needs besides the snapshot. */
@@ -22,6 +23,12 @@ export interface SyncContext {
   readonly nodeIPFlags: readonly string[];
   /** Monotonic milliseconds, injectable for tests. */
   readonly now?: () => number;
+  /**
+   * Held across syncs (an `IncrementalProxier` for `config` and `nodeName`), it computes the
+   * desired state from what changed since the last sync; without it, every sync computes the
+   * whole state.
+   */
+  readonly proxier?: DesiredStateComputer;
 }
 
 /** Everything one sync computed and did. */
@@ -73,7 +80,7 @@ export async function syncOnce(
   const now = context.now ?? (() => performance.now());
   const started = now();
   const nodeIPs = await resolveNodeIPs(context, snapshot);
-  const desired = computeDesiredState({
+  const desired = context.proxier?.update(snapshot, nodeIPs) ?? computeDesiredState({
     config: context.config,
     snapshot,
     nodeName: context.nodeName,

@@ -7,7 +7,10 @@
  *
  * Both states must be in canonical order (`sortKernelState`, as the proxier and every
  * backend's `read()` return them): the diff relies on it for its output order and for a
- * cheap element-wise check that settles unchanged sets and virtual servers.
+ * cheap element-wise check that settles unchanged sets and virtual servers. A virtual server
+ * key, and an address per device, occurs once in each list (as in every kernel and every
+ * computed state): the runs where the two lists agree at both ends are then settled pair by
+ * pair, and only the part between is diffed through keyed maps.
  *
  * Only what the desired state's families cover is managed: sets, chains, stale virtual
  * servers and addresses of another family are left as they are, and so are sets that are
@@ -18,6 +21,7 @@
 
 import ipaddr from "ipaddr.js";
 import type {
+  BoundAddress,
   IpSet,
   IptablesFamily,
   IptablesTable,
@@ -55,11 +59,6 @@ function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boo
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
   return true;
-}
-
-function sameRealServer(a: RealServer, b: RealServer): boolean {
-  return a.address === b.address && a.port === b.port && a.weight === b.weight &&
-    a.forward === b.forward;
 }
 
 function key(vs: VirtualServerKey): VirtualServerKey {
@@ -168,10 +167,15 @@ function iptablesOps(
   );
 }
 
+/** Flags in any order; sorted copies only when the lists are not equal as they are. */
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b || (a.length === b.length && a.every((flag, i) => flag === b[i]))) return true;
+  return a.length === b.length && [...a].sort().join(",") === [...b].sort().join(",");
+}
+
 function sameSpec(a: VirtualServer, b: VirtualServer): boolean {
-  const flags = (vs: VirtualServer) => [...vs.flags].sort().join(",");
   return a.scheduler === b.scheduler && a.persistenceTimeout === b.persistenceTimeout &&
-    flags(a) === flags(b);
+    sameFlags(a.flags, b.flags);
 }
 
 /**
@@ -195,8 +199,21 @@ function retireRealServer(vs: VirtualServerKey, rs: RealServer): Operation[] {
   }];
 }
 
+/** `sameList` of real servers, written out: it runs for every virtual server of a sync. */
+function sameRealServers(a: readonly RealServer[], b: readonly RealServer[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.address !== y.address || x.port !== y.port || x.weight !== y.weight) return false;
+    if (x.forward !== y.forward) return false;
+  }
+  return true;
+}
+
 function realServerOps(have: VirtualServer, want: VirtualServer): Operation[] {
-  if (sameList(have.realServers, want.realServers, sameRealServer)) return [];
+  if (sameRealServers(have.realServers, want.realServers)) return [];
   const present = new Map(have.realServers.map((rs) => [realServerKey(rs), rs]));
   const wanted = new Set(want.realServers.map(realServerKey));
   const ops: Operation[] = [];
@@ -242,41 +259,93 @@ function excluded(address: string, cidrs: readonly Cidr[]): boolean {
   return cidrs.some(([range, bits]) => range.kind() === ip.kind() && ip.match(range, bits));
 }
 
+function sameVirtualServerKey(a: VirtualServer, b: VirtualServer): boolean {
+  return a.port === b.port && a.address === b.address && a.protocol === b.protocol;
+}
+
+/**
+ * How many leading and trailing positions of two lists pair up (`same` at the same offset
+ * from the start, or from the end). When a key occurs at most once in each list, as in every
+ * state, those pairs are exactly the matches a keyed lookup would find, and no element between
+ * them can match one of them: only the part between needs maps. For the common sync (one
+ * change, or none) that part is a few elements instead of every virtual server.
+ */
+export function matchingEnds<T>(
+  a: readonly T[],
+  b: readonly T[],
+  same: (x: T, y: T) => boolean,
+): { head: number; tail: number } {
+  const limit = Math.min(a.length, b.length);
+  let head = 0;
+  while (head < limit && same(a[head], b[head])) head++;
+  let tail = 0;
+  while (tail < limit - head && same(a[a.length - 1 - tail], b[b.length - 1 - tail])) tail++;
+  return { head, tail };
+}
+
+/** The operations that turn one virtual server into another of the same key. */
+function pairOps(old: VirtualServer, want: VirtualServer, ops: Operation[]): void {
+  if (old === want) return; // a state that shares unchanged objects with the kernel's
+  if (!sameSpec(old, want)) ops.push({ op: "ipvs.editVirtualServer", virtualServer: spec(want) });
+  const realServers = realServerOps(old, want);
+  if (realServers.length > 0) ops.push(...realServers);
+}
+
+/** The keyed diff of the virtual servers between the matching ends. */
+function middleIpvsOps(
+  current: readonly VirtualServer[],
+  desired: readonly VirtualServer[],
+  ops: Operation[],
+): (vs: VirtualServer) => boolean {
+  const have = new Map(current.map((vs) => [virtualServerKey(vs), vs]));
+  for (const want of desired) {
+    const old = have.get(virtualServerKey(want));
+    if (old) {
+      pairOps(old, want, ops);
+      continue;
+    }
+    ops.push({ op: "ipvs.addVirtualServer", virtualServer: spec(want) });
+    for (const rs of want.realServers) {
+      ops.push({
+        op: "ipvs.addRealServer",
+        virtualServer: key(want),
+        realServer: withoutCounts(rs),
+      });
+    }
+  }
+  const wanted = new Set(desired.map(virtualServerKey));
+  return (vs) => wanted.has(virtualServerKey(vs));
+}
+
 function ipvsOps(
   current: KernelState,
   desired: KernelState,
   managed: ReadonlySet<IptablesFamily>,
   excludes: readonly Cidr[],
 ): Operation[] {
-  const have = new Map(current.virtualServers.map((vs) => [virtualServerKey(vs), vs]));
+  const have = current.virtualServers;
+  const want = desired.virtualServers;
+  const { head, tail } = matchingEnds(have, want, sameVirtualServerKey);
   const ops: Operation[] = [];
-  for (const want of desired.virtualServers) {
-    const old = have.get(virtualServerKey(want));
-    if (!old) {
-      ops.push({ op: "ipvs.addVirtualServer", virtualServer: spec(want) });
-      for (const rs of want.realServers) {
-        ops.push({
-          op: "ipvs.addRealServer",
-          virtualServer: key(want),
-          realServer: withoutCounts(rs),
-        });
-      }
-      continue;
-    }
-    if (!sameSpec(old, want)) ops.push({ op: "ipvs.editVirtualServer", virtualServer: spec(want) });
-    ops.push(...realServerOps(old, want));
-  }
-  const wanted = new Set(desired.virtualServers.map(virtualServerKey));
-  for (const old of current.virtualServers) {
-    if (wanted.has(virtualServerKey(old)) || !managed.has(familyOf(old.address))) continue;
+  for (let i = 0; i < head; i++) pairOps(have[i], want[i], ops);
+  const middle = have.slice(head, have.length - tail);
+  const wanted = middleIpvsOps(middle, want.slice(head, want.length - tail), ops);
+  for (let k = tail; k > 0; k--) pairOps(have[have.length - k], want[want.length - k], ops);
+  // Stale ones go after every desired one's operations, as in the plan's order.
+  for (const old of middle) {
+    if (wanted(old) || !managed.has(familyOf(old.address))) continue;
     if (excluded(old.address, excludes)) continue;
     ops.push({ op: "ipvs.deleteVirtualServer", virtualServer: key(old) });
   }
   return ops;
 }
 
-function deviceAddresses(state: KernelState): string[] {
-  return state.addresses.filter((a) => a.device === IPVS_DEVICE).map((a) => a.address);
+function deviceAddresses(addresses: readonly BoundAddress[]): string[] {
+  return addresses.filter((a) => a.device === IPVS_DEVICE).map((a) => a.address);
+}
+
+function sameBound(a: BoundAddress, b: BoundAddress): boolean {
+  return a.address === b.address && a.device === b.device;
 }
 
 function addressOps(
@@ -284,8 +353,10 @@ function addressOps(
   desired: KernelState,
   managed: ReadonlySet<IptablesFamily>,
 ): Operation[] {
-  const have = deviceAddresses(current);
-  const want = deviceAddresses(desired);
+  // An address is bound once per device, so the matching ends need nothing (see matchingEnds).
+  const { head, tail } = matchingEnds(current.addresses, desired.addresses, sameBound);
+  const have = deviceAddresses(current.addresses.slice(head, current.addresses.length - tail));
+  const want = deviceAddresses(desired.addresses.slice(head, desired.addresses.length - tail));
   const present = new Set(have);
   const wanted = new Set(want);
   return [
@@ -361,7 +432,7 @@ export function cleanupPlan(
     ...sortVirtualServers(current.virtualServers)
       .filter((vs) => !excluded(vs.address, excludes))
       .map((vs): Operation => ({ op: "ipvs.deleteVirtualServer", virtualServer: key(vs) })),
-    ...deviceAddresses(current).map((address): Operation => ({
+    ...deviceAddresses(current.addresses).map((address): Operation => ({
       op: "address.delete",
       device: IPVS_DEVICE,
       address,

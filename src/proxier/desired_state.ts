@@ -6,7 +6,7 @@
  */
 
 import type { ProxyConfig } from "../config/types.ts";
-import type { ClusterSnapshot, Service, ServicePort } from "../cluster/types.ts";
+import type { ClusterSnapshot, EndpointSlice, Service, ServicePort } from "../cluster/types.ts";
 import type {
   IptablesFamily,
   IptablesFamilyState,
@@ -74,32 +74,83 @@ function toRealServers(endpoints: CategorizedEndpoints["all"]): RealServer[] {
   }));
 }
 
-/** Builds the state of one IP family. */
-class FamilyBuilder {
-  readonly sets: IpSetEntries;
-  readonly virtualServers = new Map<string, VirtualServer>();
-  readonly bound = new Set<string>();
-  readonly noNodeAccess: NoNodeAccessEntry[] = [];
+/** What the per-service computation of one family reads besides the service and its slices. */
+export interface FamilyContext {
+  /** The family computed. */
+  readonly family: IptablesFamily;
+  /** The resolved configuration. */
+  readonly config: ProxyConfig;
+  /** This node's name: endpoints whose `nodeName` equals it are local. */
+  readonly nodeName: string;
+  /** This node's addresses of the family. */
+  readonly node: FamilyNodeAddresses;
+}
 
+/** A service's EndpointSlices of one family (an {@linkcode EndpointSliceIndex} is one). */
+export interface SliceLookup {
+  /** The slices of `service` whose `addressType` is `family`, in snapshot order. */
+  slicesFor(service: Service, family: "IPv4" | "IPv6"): readonly EndpointSlice[];
+}
+
+/**
+ * Where one service's output for one family goes: the whole cluster's accumulator in
+ * {@linkcode computeDesiredState}, or one service's record in the incremental proxier. The
+ * calls come in a fixed order, so a sink that keeps them in order can replay them.
+ */
+export interface FamilySink {
+  /** An entry of a set, in `ipset save` syntax; a service may add one entry twice. */
+  addEntry(set: SetName, entry: string): void;
+  /** An address to bind on `kube-ipvs0` (its `KUBE-IPVS-IPS` entry comes separately). */
+  bind(ip: string): void;
+  /** A virtual server the service wants; the first one of a key wins (see `conflictWarning`). */
+  addVirtualServer(vs: VirtualServer): void;
+  /** A load balancer VIP this node must not reach. */
+  denyNodeAccess(entry: NoNodeAccessEntry): void;
+}
+
+/** The warning for a virtual server that another service port (or the same one) already has. */
+export function conflictWarning(wanted: VirtualServer, existing: VirtualServer): string {
+  return `${wanted.service} wants virtual server ${hostPort(wanted.address, wanted.port)}/` +
+    `${wanted.protocol} that ${existing.service} already has; keeping ${existing.service}'s`;
+}
+
+/**
+ * Writes what one service needs in one family into a sink. Pure: the output depends only on
+ * the service, its slices and the context, which is what lets a service be recomputed alone.
+ *
+ * @example
+ * ```ts
+ * import { testConfig } from "./testing.ts";
+ * import { selectNodeAddresses } from "./node_addresses.ts";
+ * const context = {
+ *   family: "ipv4" as const,
+ *   config: testConfig(),
+ *   nodeName: "node-a",
+ *   node: selectNodeAddresses(["192.168.0.10"], [], "ipv4"),
+ * };
+ * const noSlices = { slicesFor: () => [] };
+ * const sink = { addEntry() {}, bind() {}, addVirtualServer() {}, denyNodeAccess() {} };
+ * new ServiceWriter(context, noSlices, sink);
+ * ```
+ */
+export class ServiceWriter {
   constructor(
-    readonly family: IptablesFamily,
-    readonly input: ProxierInput,
-    readonly node: FamilyNodeAddresses,
-    readonly slices: EndpointSliceIndex,
-    readonly warnings: string[],
-  ) {
-    this.sets = new IpSetEntries(family);
-  }
+    readonly context: FamilyContext,
+    readonly slices: SliceLookup,
+    readonly sink: FamilySink,
+  ) {}
 
-  addService(service: Service): void {
+  /** Writes everything `service` needs in this family (nothing for headless or ExternalName). */
+  write(service: Service): void {
     // Headless and ExternalName services have no VIP; kube-proxy skips them whole.
-    const clusterIP = service.clusterIPs.find((ip) => familyOf(ip) === this.family);
+    const family = this.context.family;
+    const clusterIP = service.clusterIPs.find((ip) => familyOf(ip) === family);
     if (service.type === "ExternalName" || clusterIP === undefined) return;
     for (const port of service.ports) {
       const endpoints = categorizeEndpoints(
-        this.slices.slicesFor(service, API_FAMILY[this.family]),
+        this.slices.slicesFor(service, API_FAMILY[family]),
         port,
-        this.input.nodeName,
+        this.context.nodeName,
       );
       this.addServicePort(service, port, clusterIP, endpoints);
     }
@@ -112,9 +163,9 @@ class FamilyBuilder {
     endpoints: CategorizedEndpoints,
   ): void {
     for (const ep of endpoints.local) {
-      this.sets.add(SET.loopBack, `${ep.address},${port.protocol}:${ep.port},${ep.address}`);
+      this.sink.addEntry(SET.loopBack, `${ep.address},${port.protocol}:${ep.port},${ep.address}`);
     }
-    this.sets.add(SET.clusterIP, ipsetEntry(clusterIP, port.protocol, port.port));
+    this.sink.addEntry(SET.clusterIP, ipsetEntry(clusterIP, port.protocol, port.port));
     // internalTrafficPolicy Local: only this node's endpoints, possibly none.
     const internal = service.internalTrafficPolicy === "Local" ? endpoints.local : endpoints.all;
     this.addVirtualServer(clusterIP, port.port, service, port, internal);
@@ -128,7 +179,7 @@ class FamilyBuilder {
     // As in kube-proxy, a healthCheckNodePort counts only where it is served (LoadBalancer with
     // Local policy): anywhere else it would open a port in the filter table with no server.
     if (needsHealthCheck(service)) {
-      this.sets.add(SET.healthCheckNodePort, String(service.healthCheckNodePort));
+      this.sink.addEntry(SET.healthCheckNodePort, String(service.healthCheckNodePort));
     }
   }
 
@@ -139,12 +190,12 @@ class FamilyBuilder {
     local: boolean,
   ): void {
     for (const ip of service.externalIPs) {
-      if (familyOf(ip) !== this.family) continue;
+      if (familyOf(ip) !== this.context.family) continue;
       const set = local ? SET.externalIPLocal : SET.externalIP;
-      this.sets.add(set, ipsetEntry(ip, port.protocol, port.port));
+      this.sink.addEntry(set, ipsetEntry(ip, port.protocol, port.port));
       this.addVirtualServer(ip, port.port, service, port, endpoints);
       // An address that is already the node's own must not be bound to kube-ipvs0 too.
-      if (!this.node.all.has(ip)) this.bind(ip);
+      if (!this.context.node.all.has(ip)) this.bind(ip);
     }
   }
 
@@ -156,31 +207,32 @@ class FamilyBuilder {
   ): void {
     for (const ingress of service.loadBalancerIngress) {
       const ip = ingress.ip;
-      if (ingress.ipMode === "Proxy" || familyOf(ip) !== this.family) continue;
+      if (ingress.ipMode === "Proxy" || familyOf(ip) !== this.context.family) continue;
       const entry = ipsetEntry(ip, port.protocol, port.port);
-      this.sets.add(SET.loadBalancer, entry);
-      if (local) this.sets.add(SET.loadBalancerLocal, entry);
+      this.sink.addEntry(SET.loadBalancer, entry);
+      if (local) this.sink.addEntry(SET.loadBalancerLocal, entry);
       this.addSourceRanges(service, port, ip, entry);
       this.addVirtualServer(ip, port.port, service, port, endpoints);
-      if (!this.node.all.has(ip)) this.bind(ip);
+      if (!this.context.node.all.has(ip)) this.bind(ip);
     }
   }
 
   addSourceRanges(service: Service, port: ServicePort, ip: string, entry: string): void {
-    const ranges = service.loadBalancerSourceRanges.filter((c) => familyOf(c) === this.family);
+    const family = this.context.family;
+    const ranges = service.loadBalancerSourceRanges.filter((c) => familyOf(c) === family);
     if (ranges.length === 0) return;
     // A /0 range allows every source; ipset cannot even store it, so no filter at all.
     if (ranges.some((cidr) => cidr.endsWith("/0"))) return;
-    this.sets.add(SET.loadBalancerFW, entry);
+    this.sink.addEntry(SET.loadBalancerFW, entry);
     for (const cidr of ranges) {
-      this.sets.add(SET.loadBalancerSourceCIDR, `${entry},${netEntry(cidr)}`);
+      this.sink.addEntry(SET.loadBalancerSourceCIDR, `${entry},${netEntry(cidr)}`);
     }
-    const primary = this.node.primary;
+    const primary = this.context.node.primary;
     if (primary !== undefined && ranges.some((cidr) => cidrContains(cidr, primary))) {
       // Traffic from this node to the VIP short-cuts the load balancer: allow it explicitly.
-      this.sets.add(SET.loadBalancerSourceIP, `${entry},${ip}`);
+      this.sink.addEntry(SET.loadBalancerSourceIP, `${entry},${ip}`);
     } else {
-      this.noNodeAccess.push({ ip, protocol: port.protocol, port: port.port });
+      this.sink.denyNodeAccess({ ip, protocol: port.protocol, port: port.port });
     }
   }
 
@@ -190,7 +242,8 @@ class FamilyBuilder {
     endpoints: CategorizedEndpoints["all"],
     local: boolean,
   ): void {
-    if (port.nodePort === 0 || this.node.nodePortIPs.length === 0) return;
+    const nodePortIPs = this.context.node.nodePortIPs;
+    if (port.nodePort === 0 || nodePortIPs.length === 0) return;
     const [set, localSet]: [SetName, SetName] = port.protocol === "tcp"
       ? [SET.nodePortTCP, SET.nodePortLocalTCP]
       : port.protocol === "udp"
@@ -198,13 +251,13 @@ class FamilyBuilder {
       : [SET.nodePortSCTP, SET.nodePortLocalSCTP];
     // bitmap:port sets hold the port alone; SCTP uses hash:ip,port with every node IP.
     const entries = port.protocol === "sctp"
-      ? this.node.nodePortIPs.map((ip) => ipsetEntry(ip, "sctp", port.nodePort))
+      ? nodePortIPs.map((ip) => ipsetEntry(ip, "sctp", port.nodePort))
       : [String(port.nodePort)];
     for (const entry of entries) {
-      this.sets.add(set, entry);
-      if (local) this.sets.add(localSet, entry);
+      this.sink.addEntry(set, entry);
+      if (local) this.sink.addEntry(localSet, entry);
     }
-    for (const ip of this.node.nodePortIPs) {
+    for (const ip of nodePortIPs) {
       this.addVirtualServer(ip, port.nodePort, service, port, endpoints);
     }
   }
@@ -216,8 +269,8 @@ class FamilyBuilder {
     port: ServicePort,
     endpoints: CategorizedEndpoints["all"],
   ): void {
-    const scheduler = this.input.config.ipvs.scheduler;
-    const vs: VirtualServer = {
+    const scheduler = this.context.config.ipvs.scheduler;
+    this.sink.addVirtualServer({
       protocol: port.protocol,
       address,
       port: vsPort,
@@ -229,22 +282,43 @@ class FamilyBuilder {
       flags: scheduler === "mh" ? ["mh-port"] : [],
       service: servicePortName(service, port),
       realServers: toRealServers(endpoints),
-    };
-    const key = virtualServerKey(vs);
-    const existing = this.virtualServers.get(key);
-    if (existing) {
-      this.warnings.push(
-        `${vs.service} wants virtual server ${hostPort(address, vsPort)}/${port.protocol} ` +
-          `that ${existing.service} already has; keeping ${existing.service}'s`,
-      );
-      return;
-    }
-    this.virtualServers.set(key, vs);
+    });
+  }
+
+  bind(ip: string): void {
+    this.sink.bind(ip);
+    this.sink.addEntry(SET.ipvsIPs, ip);
+  }
+}
+
+/** Collects the whole cluster's output for one family. */
+class FamilyAccumulator implements FamilySink {
+  readonly sets: IpSetEntries;
+  readonly virtualServers = new Map<string, VirtualServer>();
+  readonly bound = new Set<string>();
+  readonly noNodeAccess: NoNodeAccessEntry[] = [];
+
+  constructor(readonly family: IptablesFamily, readonly warnings: string[]) {
+    this.sets = new IpSetEntries(family);
+  }
+
+  addEntry(set: SetName, entry: string): void {
+    this.sets.add(set, entry);
   }
 
   bind(ip: string): void {
     this.bound.add(ip);
-    this.sets.add(SET.ipvsIPs, ip);
+  }
+
+  addVirtualServer(vs: VirtualServer): void {
+    const key = virtualServerKey(vs);
+    const existing = this.virtualServers.get(key);
+    if (existing) this.warnings.push(conflictWarning(vs, existing));
+    else this.virtualServers.set(key, vs);
+  }
+
+  denyNodeAccess(entry: NoNodeAccessEntry): void {
+    this.noNodeAccess.push(entry);
   }
 }
 
@@ -253,14 +327,17 @@ function buildFamily(
   input: ProxierInput,
   slices: EndpointSliceIndex,
   warnings: string[],
-): FamilyBuilder {
+): FamilyAccumulator {
   const node = selectNodeAddresses(input.nodeIPs, input.config.nodePortAddresses, family);
-  const builder = new FamilyBuilder(family, input, node, slices, warnings);
-  for (const service of input.snapshot.services) builder.addService(service);
-  return builder;
+  const accumulator = new FamilyAccumulator(family, warnings);
+  const context = { family, config: input.config, nodeName: input.nodeName, node };
+  const writer = new ServiceWriter(context, slices, accumulator);
+  for (const service of input.snapshot.services) writer.write(service);
+  return accumulator;
 }
 
-function emptyFamilyTables(): IptablesFamilyState {
+/** The iptables content of a family this node does not run: nothing. */
+export function emptyFamilyTables(): IptablesFamilyState {
   const empty = { chains: [], jumps: [] };
   return { nat: empty, filter: empty };
 }

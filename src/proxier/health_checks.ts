@@ -9,7 +9,7 @@
 
 import type { EndpointSlice, Service } from "../cluster/types.ts";
 import type { IptablesFamily } from "../state/types.ts";
-import type { ProxierInput } from "./desired_state.ts";
+import type { ProxierInput, SliceLookup } from "./desired_state.ts";
 import { categorizeEndpoints, EndpointSliceIndex } from "./endpoints.ts";
 import { API_FAMILY, detectFamilies, familyOf, selectNodeAddresses } from "./node_addresses.ts";
 
@@ -48,11 +48,18 @@ function readyOnly(slices: readonly EndpointSlice[]): EndpointSlice[] {
  * The service's ready local endpoint addresses over its ports and the families it has a
  * cluster IP in; `undefined` for a service the proxier skips (headless, ExternalName, or no
  * cluster IP in a family this node runs).
+ *
+ * @example
+ * ```ts
+ * import { service, port } from "./testing.ts";
+ * const web = service("web", "10.96.0.10", [port("http", 80)]);
+ * localReadyAddresses(web, ["ipv4"], { slicesFor: () => [] }, "node-a"); // Set {}
+ * ```
  */
-function localReadyAddresses(
+export function localReadyAddresses(
   service: Service,
   families: readonly IptablesFamily[],
-  slices: EndpointSliceIndex,
+  slices: SliceLookup,
   nodeName: string,
 ): Set<string> | undefined {
   const served = families.filter((f) => service.clusterIPs.some((ip) => familyOf(ip) === f));
@@ -69,6 +76,44 @@ function localReadyAddresses(
 }
 
 /**
+ * One service's health check before port conflicts are settled: `undefined` when it needs
+ * none or the proxier skips the service.
+ */
+export function healthCheckOf(
+  service: Service,
+  families: readonly IptablesFamily[],
+  slices: SliceLookup,
+  nodeName: string,
+): ServiceHealthCheck | undefined {
+  if (!needsHealthCheck(service)) return undefined;
+  const addresses = localReadyAddresses(service, families, slices, nodeName);
+  if (addresses === undefined) return undefined;
+  const { namespace, name, healthCheckNodePort: port } = service;
+  return { port, namespace, name, localEndpoints: addresses.size };
+}
+
+/** Settles port conflicts among services' checks given in service order: the first keeps it. */
+export function resolveHealthChecks(candidates: Iterable<ServiceHealthCheck>): ServiceHealthChecks {
+  const byPort = new Map<number, ServiceHealthCheck>();
+  const warnings: string[] = [];
+  for (const check of candidates) {
+    const { namespace, name, port } = check;
+    const existing = byPort.get(port);
+    if (existing) {
+      warnings.push(
+        `${namespace}/${name} wants health check node port ${port} that ` +
+          `${existing.namespace}/${existing.name} already has; keeping ` +
+          `${existing.namespace}/${existing.name}'s`,
+      );
+      continue;
+    }
+    byPort.set(port, check);
+  }
+  const checks = [...byPort.values()].sort((a, b) => a.port - b.port);
+  return { checks, warnings };
+}
+
+/**
  * Computes the health check of every LoadBalancer service with `externalTrafficPolicy: Local`
  * and a `healthCheckNodePort`. When two services claim one port, the first (by namespace/name)
  * keeps it and the other is named in a warning.
@@ -82,26 +127,10 @@ function localReadyAddresses(
 export function computeServiceHealthChecks(input: ProxierInput): ServiceHealthChecks {
   const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
   const slices = new EndpointSliceIndex(input.snapshot);
-  const byPort = new Map<number, ServiceHealthCheck>();
-  const warnings: string[] = [];
-  for (const service of input.snapshot.services) {
-    if (!needsHealthCheck(service)) continue;
-    const addresses = localReadyAddresses(service, families, slices, input.nodeName);
-    if (addresses === undefined) continue;
-    const { namespace, name, healthCheckNodePort: port } = service;
-    const existing = byPort.get(port);
-    if (existing) {
-      warnings.push(
-        `${namespace}/${name} wants health check node port ${port} that ` +
-          `${existing.namespace}/${existing.name} already has; keeping ` +
-          `${existing.namespace}/${existing.name}'s`,
-      );
-      continue;
-    }
-    byPort.set(port, { port, namespace, name, localEndpoints: addresses.size });
-  }
-  const checks = [...byPort.values()].sort((a, b) => a.port - b.port);
-  return { checks, warnings };
+  const candidates = input.snapshot.services.flatMap((service) =>
+    healthCheckOf(service, families, slices, input.nodeName) ?? []
+  );
+  return resolveHealthChecks(candidates);
 }
 
 /**

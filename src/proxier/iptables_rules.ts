@@ -74,7 +74,8 @@ export interface NoNodeAccessEntry {
 export interface RuleInputs {
   readonly family: IptablesFamily;
   readonly config: ProxyConfig;
-  readonly sets: IpSetEntries;
+  /** Which sets have entries (the rules of an empty set are left out). */
+  readonly sets: Pick<IpSetEntries, "isEmpty">;
   readonly noNodeAccess: readonly NoNodeAccessEntry[];
 }
 

@@ -56,7 +56,8 @@ function ipSortKey(ip: string): string | undefined {
 
 const PROTOCOL_ORDER: Record<Protocol, number> = { tcp: 0, udp: 1, sctp: 2 };
 
-function compareStrings(a: string, b: string): number {
+/** Plain string order (UTF-16 code units), the order of every sorted list here. */
+export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -77,12 +78,29 @@ export function sortRealServers(realServers: readonly RealServer[]): RealServer[
   return sortByKey(realServers, (rs) => endpointSortKey(rs.address, rs.port));
 }
 
+/**
+ * The string whose plain order is the canonical order of virtual servers: by address
+ * (numerically), then port, then protocol.
+ */
+export function virtualServerSortKey(
+  vs: { readonly protocol: Protocol; readonly address: string; readonly port: number },
+): string {
+  return `${endpointSortKey(vs.address, vs.port)}/${PROTOCOL_ORDER[vs.protocol]}`;
+}
+
+/** The string whose plain order is the canonical order of bound addresses: device, address. */
+export function boundAddressSortKey(
+  bound: { readonly device: string; readonly address: string },
+): string {
+  return `${bound.device} ${addressSortKey(bound.address)}`;
+}
+
 /** Virtual servers by address (numerically), then port, then protocol; real servers sorted too. */
 export function sortVirtualServers(virtualServers: readonly VirtualServer[]): VirtualServer[] {
-  return sortByKey(
-    virtualServers,
-    (vs) => `${endpointSortKey(vs.address, vs.port)}/${PROTOCOL_ORDER[vs.protocol]}`,
-  ).map((vs) => ({ ...vs, realServers: sortRealServers(vs.realServers) }));
+  return sortByKey(virtualServers, virtualServerSortKey).map((vs) => ({
+    ...vs,
+    realServers: sortRealServers(vs.realServers),
+  }));
 }
 
 /** Sets by name, entries in plain string order (what `ipset save` users expect to diff). */
@@ -99,7 +117,7 @@ export function sortKernelState(state: KernelState): KernelState {
     ...state,
     virtualServers: sortVirtualServers(state.virtualServers),
     ipsets: sortIpSets(state.ipsets),
-    addresses: sortByKey(state.addresses, (a) => `${a.device} ${addressSortKey(a.address)}`),
+    addresses: sortByKey(state.addresses, boundAddressSortKey),
   };
 }
 
