@@ -76,6 +76,9 @@ export type {
   ResourceSpec,
 } from "./src/cluster/api/reflector.ts";
 export { Reflector } from "./src/cluster/api/reflector.ts";
+export { IncrementalProxier } from "./src/proxier/incremental.ts";
+export type { DesiredStateComputer, UpdateSummary } from "./src/proxier/incremental.ts";
+export type { ServiceHealthCheck, ServiceHealthChecks } from "./src/proxier/health_checks.ts";
 export { computeDesiredState } from "./src/proxier/desired_state.ts";
 export type { DesiredState, ProxierInput } from "./src/proxier/desired_state.ts";
 export { cleanupPlan, diffStates } from "./src/plan/diff.ts";

@@ -8,10 +8,10 @@
  */
 
 import type { Backend } from "../../backends/backend.ts";
-import type { ClusterSnapshot } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { toKubeProxyConfiguration } from "../config/serialize.ts";
-import { computeServiceHealthChecks, healthCheckHostnames } from "../proxier/health_checks.ts";
+import { healthCheckHostnames } from "../proxier/health_checks.ts";
+import { IncrementalProxier } from "../proxier/incremental.ts";
 import { API_FAMILY, detectFamilies } from "../proxier/node_addresses.ts";
 import { renderPlanText } from "../render/plan_text.ts";
 import { type Clock, realClock } from "../sync/clock.ts";
@@ -69,23 +69,25 @@ function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMet
   return { close: () => Promise.all(servers.map((s) => s?.close())) };
 }
 
-/** The healthCheckNodePort servers, started by the first sync: it finds the node's addresses. */
-function serviceHealthUpdater(context: LoopContext, health: HealthState) {
+/**
+ * The healthCheckNodePort servers, started by the first sync: it finds the node's addresses.
+ * The checks come from the proxier that computed the sync (it keeps one per service).
+ */
+function serviceHealthUpdater(
+  context: LoopContext,
+  health: HealthState,
+  proxier: IncrementalProxier,
+) {
   let servers: ServiceHealthServers | undefined;
   return {
-    update(snapshot: ClusterSnapshot, nodeIPs: readonly string[]): void {
-      const { config, nodeName, log } = context;
+    update(nodeIPs: readonly string[]): void {
+      const { config, log } = context;
       servers ??= new ServiceHealthServers({
         hostnames: healthCheckHostnames(nodeIPs, config.nodePortAddresses),
         proxyHealthy: () => health.check().healthy,
         log,
       });
-      const { checks, warnings } = computeServiceHealthChecks({
-        config,
-        snapshot,
-        nodeName,
-        nodeIPs,
-      });
+      const { checks, warnings } = proxier.healthChecks();
       warnings.forEach((warning) => log(`warning: ${warning}`));
       servers.update(checks);
     },
@@ -125,7 +127,10 @@ export async function runLoop(context: LoopContext): Promise<number> {
   const families = detectFamilies(context.nodeIPFlags, context.config.clusterCIDRs);
   const metrics = new SyncMetrics({ ipFamilies: families.map((f) => API_FAMILY[f]) });
   const servers = startServers(context.config, health, metrics);
-  const serviceHealth = serviceHealthUpdater(context, health);
+  // One proxier across syncs: each sync recomputes only the services that changed.
+  const proxier = new IncrementalProxier(context.config, context.nodeName);
+  const syncContext = { ...context, proxier };
+  const serviceHealth = serviceHealthUpdater(context, health, proxier);
   const latency = networkProgramming(metrics, clock);
   try {
     await runSyncLoop({
@@ -139,9 +144,9 @@ export async function runLoop(context: LoopContext): Promise<number> {
         health.setNodeEligible(
           nodeEligible({ deleting: node?.deleting ?? false, taintKeys: node?.taintKeys ?? [] }),
         );
-        const report = await syncOnce(context, snapshot);
+        const report = await syncOnce(syncContext, snapshot);
         reportDetails(report, context);
-        serviceHealth.update(snapshot, report.nodeIPs);
+        serviceHealth.update(report.nodeIPs);
         if (!syncFailed(report.outcome)) latency.programmed();
         for (const counts of countNoLocalEndpoints(snapshot, context.nodeName)) {
           metrics.setNoLocalEndpoints(counts);

@@ -1,5 +1,5 @@
 import { loadManifests } from "./manifest_source.ts";
-import { assertEquals, assertOneWarning } from "./test_helpers.ts";
+import { assertEquals } from "./test_helpers.ts";
 import type { ClusterSnapshot, EndpointSlice, Service } from "./types.ts";
 
 const EXAMPLES = decodeURIComponent(new URL("../../examples/cluster", import.meta.url).pathname);

@@ -64,7 +64,7 @@ async function withSource(
 const SERVICES = "/api/v1/services";
 const SLICES = "/apis/discovery.k8s.io/v1/endpointslices";
 
-Deno.test("a big list is read page by page into one consistent snapshot", async () => {
+Deno.test("the first list comes from the watch cache in one answer; after a 410 it is read page by page", async () => {
   const objects = Array.from(
     { length: 1200 },
     (_, i) => service(`s${i}`, `10.0.${i >> 8}.${i & 255}`, 80),
@@ -72,11 +72,20 @@ Deno.test("a big list is read page by page into one consistent snapshot", async 
   await withSource({ objects, tuning: { pageSize: 500 } }, async ({ source, requests, server }) => {
     await source.ready(AbortSignal.timeout(5000));
     assert.equal((await source.read()).snapshot.services.length, 1200);
-    assert.equal(requests("list", SERVICES), 3);
-    const pages = server.requests.filter((r) => r.path === SERVICES && r.query.watch !== "true");
+    const lists = () =>
+      server.requests.filter((r) => r.path === SERVICES && r.query.watch !== "true");
+    assert.deepEqual(lists().map((p) => p.query.resourceVersion), ["0"], "one cached list");
+    server.compact();
+    server.closeWatches();
+    server.upsert(service("late", "10.0.9.9", 80));
+    server.compact();
+    await eventually(() => requests("list", SERVICES) === 4, "the paginated relist");
+    const pages = lists().slice(1);
     assert.deepEqual(pages.map((p) => p.query.limit), ["500", "500", "500"]);
+    assert.deepEqual(pages.map((p) => p.query.resourceVersion), [undefined, undefined, undefined]);
     assert.equal(pages[0].query.continue, undefined);
     assert.ok(pages[1].query.continue && pages[2].query.continue);
+    await eventually(() => source.reflectors.services.versions.size === 1201, "all 1,201");
   });
 });
 

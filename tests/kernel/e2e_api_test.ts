@@ -45,7 +45,7 @@ function webSlice(ips: readonly string[]) {
 kernelTest(
   "the loop follows the API: new endpoints get traffic, a 410 changes nothing, a deleted Service stops answering",
   async () => {
-    await using node = await createNode();
+    await using _node = await createNode();
     await using podA = await createPod("api-a", "10.244.1.41");
     await using podB = await createPod("api-b", "10.244.1.42");
     await using _a = await startHttpServer(podA, { port: 8080 });

@@ -1,5 +1,6 @@
 /**
- * client-go's reflector for one resource: LIST (paginated), then WATCH from the list's
+ * client-go's reflector for one resource: LIST (from the watch cache at first, paginated from
+ * etcd after a 410), then WATCH from the list's
  * resourceVersion with bookmarks; a watch that ends is resumed from the last resourceVersion
  * seen; 410 Gone (an expired resourceVersion or continue token) leads to a fresh LIST; every
  * other failure backs off with jitter. It keeps only each object's resourceVersion (by
@@ -110,6 +111,8 @@ export class Reflector {
   readonly #log: (line: string) => void;
   readonly #tuning: Required<ReflectorTuning>;
   #resourceVersion = "";
+  /** Set by a 410: the next list must not come from the watch cache. */
+  #lastListExpired = false;
   #synced = false;
   #markSynced!: () => void;
   /** Resolves when the first complete LIST is in the store. */
@@ -160,7 +163,10 @@ export class Reflector {
         if (failures > 0) await this.#pause(failures, undefined, signal);
       } catch (error) {
         if (signal.aborted) break;
-        if (isGone(error)) this.#resourceVersion = ""; // too old: list afresh
+        if (isGone(error)) {
+          this.#resourceVersion = ""; // too old: list afresh, not from the cache
+          this.#lastListExpired = true;
+        }
         failures += 1;
         this.lastError = error instanceof Error ? error.message : String(error);
         // A first 410 relists at once, as client-go does; repeated ones back off.
@@ -200,12 +206,17 @@ export class Reflector {
     const items = new Map<string, RawObject>();
     let resourceVersion = "";
     let token = "";
+    // client-go's choice: resourceVersion=0 is served from the API server's watch cache in one
+    // answer (it ignores `limit`), cheap for the server; after a 410 the cache is too far
+    // behind, so the list is a consistent read from etcd, page by page.
+    const fromCache = !this.#lastListExpired;
     do {
       const query: Record<string, string> = {
         ...this.#query(),
         limit: String(this.#tuning.pageSize),
       };
       if (token !== "") query.continue = token;
+      else if (fromCache) query.resourceVersion = "0";
       this.requests.list += 1;
       const page = await this.#client.getJson(this.#spec.path, query, signal);
       const metadata = (page.metadata ?? {}) as Record<string, unknown>;
@@ -223,6 +234,7 @@ export class Reflector {
     } while (token !== "");
     this.#replace(items);
     this.#resourceVersion = resourceVersion;
+    this.#lastListExpired = false;
     this.lastError = undefined;
     if (!this.#synced) {
       this.#synced = true;
