@@ -10,7 +10,8 @@ import type { ClusterSnapshot, Node } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { diffStates } from "../plan/diff.ts";
 import type { Plan } from "../plan/types.ts";
-import { computeDesiredState, type DesiredState } from "../proxier/desired_state.ts";
+import type { DesiredState } from "../proxier/desired_state.ts";
+import { computeDesiredStateFor, type ProxierKind } from "../proxier/mode.ts";
 import type { SyncOutcome } from "../sync/sync_loop.ts";
 
 /** What a sync needs besides the snapshot. */
@@ -22,6 +23,8 @@ export interface SyncContext {
   readonly nodeIPFlags: readonly string[];
   /** Monotonic milliseconds, injectable for tests. */
   readonly now?: () => number;
+  /** The proxier chosen at startup (`chooseProxier`). @default {"ipvs"} */
+  readonly proxier?: ProxierKind;
 }
 
 /** Everything one sync computed and did. */
@@ -73,7 +76,7 @@ export async function syncOnce(
   const now = context.now ?? (() => performance.now());
   const started = now();
   const nodeIPs = await resolveNodeIPs(context, snapshot);
-  const desired = computeDesiredState({
+  const desired = computeDesiredStateFor(context.proxier ?? "ipvs", {
     config: context.config,
     snapshot,
     nodeName: context.nodeName,
