@@ -28,7 +28,7 @@ import {
   selectNodeAddresses,
 } from "../proxier/node_addresses.ts";
 import { type ChainRules, type PortInput, type Tables, writeServicePort } from "./service_rules.ts";
-import { comment, hostNet, masqueradeMark } from "./rule_text.ts";
+import { comment, hostNet, joinHostPort, masqueradeMark } from "./rule_text.ts";
 import {
   IPTABLES_MODE_FILTER_CHAINS,
   IPTABLES_MODE_FILTER_JUMPS,
@@ -113,8 +113,10 @@ function portInput(
   // kube-proxy's UsesClusterEndpoints / UsesLocalEndpoints.
   const usesCluster = !itpLocal || accessible;
   const usesLocal = itpLocal || (accessible && service.externalTrafficPolicy === "Local");
+  // kube-proxy sorts a port's endpoints by their `ip:port` text (`byEndpoint`).
+  const key = (ep: { address: string; port: number }) => joinHostPort(ep.address, ep.port);
   const byName = (a: { address: string; port: number }, b: { address: string; port: number }) =>
-    a.address === b.address ? a.port - b.port : (a.address < b.address ? -1 : 1);
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
   return {
     family,
     service,

@@ -170,3 +170,24 @@ Deno.test({
     assert.ok(v6.rules[1].includes("--to-destination [fd00:10:244::2]:8080"), v6.rules[1]);
   },
 });
+
+Deno.test({
+  name: "endpoints are ordered by their ip:port text, as kube-proxy's byEndpoint sorts them",
+  permissions: "none",
+  fn() {
+    const { state } = computeIptablesDesiredState({
+      config: testConfig(),
+      snapshot: snapshot(
+        [service("web", "10.96.0.10", [port("", 80)])],
+        [slice("web", [endpoint("10.0.0.1"), endpoint("10.0.0.10")], [{ name: "", port: 80 }])],
+      ),
+      nodeName: "node-a",
+      nodeIPs: ["192.168.0.2"],
+    });
+    const svc = state.iptables.ipv4.nat.chains.find((c) => c.name.startsWith("KUBE-SVC-"))!;
+    assert.deepEqual(svc.rules.map((r) => r.match(/"default\/web -> (\S+)"/)?.[1]), [
+      "10.0.0.10:80",
+      "10.0.0.1:80",
+    ]);
+  },
+});
