@@ -94,6 +94,33 @@ export function endpointChain(servicePortName: string, protocol: string, endpoin
   return `KUBE-SEP-${hash16(servicePortName + protocol + endpoint)}`;
 }
 
+/** The four per-port chain names of one service port, from one hash. */
+export interface PortChains {
+  readonly svc: string;
+  readonly svl: string;
+  readonly ext: string;
+  readonly fw: string;
+}
+
+/**
+ * {@linkcode serviceChain}, {@linkcode localServiceChain}, {@linkcode externalChain} and
+ * {@linkcode firewallChain} at once (they share the hash).
+ *
+ * @example
+ * ```ts
+ * portChains("ns1/svc1:p80", "tcp").ext; // "KUBE-EXT-XPGD46QRK7WJZT7O"
+ * ```
+ */
+export function portChains(servicePortName: string, protocol: string): PortChains {
+  const hash = portProtoHash(servicePortName, protocol);
+  return {
+    svc: `KUBE-SVC-${hash}`,
+    svl: `KUBE-SVL-${hash}`,
+    ext: `KUBE-EXT-${hash}`,
+    fw: `KUBE-FW-${hash}`,
+  };
+}
+
 /** Whether a chain is one of the per-service chains (kube-proxy's `isServiceChainName`). */
 export function isServiceChainName(name: string): boolean {
   return SERVICE_CHAIN_PREFIXES.some((prefix) => name.startsWith(prefix));

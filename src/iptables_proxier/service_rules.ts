@@ -21,13 +21,7 @@ import {
   rejectTarget,
   sourceMatch,
 } from "./rule_text.ts";
-import {
-  endpointChain,
-  externalChain,
-  firewallChain,
-  localServiceChain,
-  serviceChain,
-} from "./chain_names.ts";
+import { endpointChain, portChains } from "./chain_names.ts";
 
 /** Chains being filled, in the order they are first written. */
 export type ChainRules = Map<string, string[]>;
@@ -108,8 +102,7 @@ interface Plan {
 
 function planOf(p: PortInput): Plan {
   const proto = p.port.protocol;
-  const svc = serviceChain(p.name, proto);
-  const svl = localServiceChain(p.name, proto);
+  const { svc, svl, ext, fw } = portChains(p.name, proto);
   const accessible = externallyAccessible(p);
   const itpLocal = p.service.internalTrafficPolicy === "Local";
   const extLocal = externalPolicyLocal(p, accessible);
@@ -120,8 +113,8 @@ function planOf(p: PortInput): Plan {
   return {
     svc,
     svl,
-    ext: externalChain(p.name, proto),
-    fw: firewallChain(p.name, proto),
+    ext,
+    fw,
     internalChain: itpLocal ? svl : svc,
     hasInternal,
     hasExternal,
@@ -276,6 +269,19 @@ function writeFirewallChain(p: PortInput, plan: Plan, nat: ChainRules): void {
   append(nat, plan.fw, comment(dropped));
 }
 
+const sepNames = new WeakMap<PortInput, Map<string, string>>();
+
+/** The endpoint chain of `ip:port`, hashed once per port and endpoint. */
+function sepOf(p: PortInput, endpoint: string): string {
+  let names = sepNames.get(p);
+  if (!names) sepNames.set(p, names = new Map());
+  let name = names.get(endpoint);
+  if (name === undefined) {
+    names.set(endpoint, name = endpointChain(p.name, p.port.protocol, endpoint));
+  }
+  return name;
+}
+
 function endpointComment(p: PortInput, text: string): string {
   return p.largeCluster ? "" : `${comment(text)} `;
 }
@@ -288,9 +294,8 @@ function writeServiceToEndpoints(
   nat: ChainRules,
 ): void {
   declare(nat, chain);
-  const proto = p.port.protocol;
   const names = endpoints.map((ep) => joinHostPort(ep.address, ep.port));
-  const seps = names.map((ep) => endpointChain(p.name, proto, ep));
+  const seps = names.map((ep) => sepOf(p, ep));
   if (p.service.sessionAffinity === "ClientIP") {
     const seconds = p.service.sessionAffinityTimeoutSeconds;
     names.forEach((ep, i) => {
@@ -314,7 +319,7 @@ function writeEndpointChains(p: PortInput, nat: ChainRules): void {
     const name = joinHostPort(ep.address, ep.port);
     if (seen.has(name)) continue;
     seen.add(name);
-    const sep = endpointChain(p.name, proto, name);
+    const sep = sepOf(p, name);
     declare(nat, sep);
     const note = endpointComment(p, p.name);
     append(nat, sep, `-s ${hostNet(ep.address)} ${note}-j KUBE-MARK-MASQ`);
