@@ -108,7 +108,16 @@ async function syncIptablesMode(backend = namespaceBackend({ families: ["ipv4"] 
   return { plan, result };
 }
 
-Deno.test("iptables mode carries real TCP and UDP traffic on a kernel without IPVS", async (t) => {
+/** The node's pods and outside client, with their servers, shared by the tests below. */
+interface World {
+  readonly netns: Netns[];
+  readonly servers: Server[];
+  readonly client: Netns;
+}
+
+let world: World | undefined;
+
+async function setUp(): Promise<World> {
   await prepareNamespace();
   await sysctl("net.ipv4.ip_forward", "1");
   await sysctl("net.ipv4.conf.all.rp_filter", "0");
@@ -117,115 +126,139 @@ Deno.test("iptables mode carries real TCP and UDP traffic on a kernel without IP
   await tool(["ip", "route", "add", "default", "via", "192.168.0.1", "dev", "node0"]);
   const netns: Netns[] = [];
   const servers: Server[] = [];
-  try {
-    netns.push(
-      await createNetns({ name: "ipt-p1", hostAddress: "10.244.1.1", nsAddress: "10.244.1.2" }),
-    );
-    netns.push(
-      await createNetns({ name: "ipt-p2", hostAddress: "10.244.2.1", nsAddress: "10.244.2.2" }),
-    );
-    netns.push(
-      await createNetns({ name: "ipt-cl", hostAddress: CLIENT_GATEWAY, nsAddress: "192.168.60.2" }),
-    );
-    const [p1, p2, client] = netns;
-    const udp = [startUdpServer(p1, { port: 5353 }), startUdpServer(p2, { port: 5353 })];
-    servers.push(
-      await startLineServer(p1, { port: 8080 }),
-      await startLineServer(p2, { port: 8080 }),
-    );
-    servers.push(...await Promise.all(udp));
+  world = { netns, servers, client: undefined as unknown as Netns };
+  const add = (name: string, hostAddress: string, nsAddress: string) =>
+    createNetns({ name, hostAddress, nsAddress }).then((ns) => (netns.push(ns), ns));
+  const p1 = await add("ipt-p1", "10.244.1.1", "10.244.1.2");
+  const p2 = await add("ipt-p2", "10.244.2.1", "10.244.2.2");
+  const client = await add("ipt-cl", CLIENT_GATEWAY, "192.168.60.2");
+  const udp = [startUdpServer(p1, { port: 5353 }), startUdpServer(p2, { port: 5353 })];
+  servers.push(
+    await startLineServer(p1, { port: 8080 }),
+    await startLineServer(p2, { port: 8080 }),
+  );
+  servers.push(...await Promise.all(udp));
+  return world = { netns, servers, client };
+}
 
-    await t.step(
-      "without IPVS the preflight fails and mode ipvs falls back to iptables",
-      async () => {
-        const report = await preflight({
-          scheduler: "rr",
-          run: runCommand,
-          readTextFile: readTextFileIfExists,
-        });
-        assert.equal(report.ok, false);
-        assert.deepEqual(chooseProxier("ipvs", report.ok).logLines, [
-          "Can't use ipvs proxier, trying iptables proxier",
-          "Using iptables Proxier.",
-        ]);
-      },
-    );
-
-    await t.step("the first sync writes nat and filter in one restore each", async () => {
-      const { result } = await syncIptablesMode();
-      assert.equal(result.writes, 2);
-      assert.match(
-        await saved("iptables-save"),
-        /-A KUBE-SEP-\S+ -p tcp -m comment --comment "default\/web:tcp" -m tcp -j DNAT --to-destination 10.244.1.2:8080/,
-      );
-    });
-
-    await t.step("TCP to a cluster IP reaches both endpoints", async () => {
-      const seen = await many(30, () => greeting("10.96.0.10", 80));
-      assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
-    });
-
-    await t.step("UDP to a cluster IP reaches both endpoints", async () => {
-      const seen = await many(30, async () => (await udpAsk("10.96.0.10", 53, "hi")).split(" ")[0]);
-      assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
-    });
-
-    await t.step(
-      "a NodePort on the node's address reaches both endpoints from outside",
-      async () => {
-        const seen = await many(20, () => greetingFrom(client, CLIENT_GATEWAY, 30080));
-        assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
-        assert.equal(await greeting(NODE_IP, 30080).then((g) => g.startsWith("ipt-p")), true);
-      },
-    );
-
-    await t.step(
-      "externalTrafficPolicy Local sends outside traffic to the local endpoint only",
-      async () => {
-        const seen = await many(20, () => greetingFrom(client, CLIENT_GATEWAY, 30081));
-        assert.deepEqual([...seen], [["ipt-p1", 20]]);
-      },
-    );
-
-    await t.step("ClientIP session affinity keeps one client on one endpoint", async () => {
-      const seen = await many(20, () => greeting("10.96.0.13", 80));
-      assert.equal(seen.size, 1, JSON.stringify([...seen]));
-    });
-
-    await t.step("a second sync changes nothing: an empty plan and 0 writes", async () => {
-      const { plan, result } = await syncIptablesMode();
-      assert.deepEqual(plan, []);
-      assert.equal(result.writes, 0);
-    });
-
-    await t.step("--cleanup removes iptables mode's chains and leaves foreign ones", async () => {
-      await tool(["iptables", "-t", "nat", "-N", "FOREIGN-CHAIN"]);
-      await tool(["iptables", "-t", "nat", "-A", "FOREIGN-CHAIN", "-j", "RETURN"]);
-      await tool(["iptables", "-t", "nat", "-I", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
-      await tool(["iptables", "-t", "filter", "-N", "KUBE-FIREWALL"]);
-      const backend = namespaceBackend({ families: ["ipv4"] });
-      const result = await backend.apply(cleanupPlan(await backend.read()));
-      assert.deepEqual(result.failures, []);
-      const text = await saved("iptables-save");
-      assert.doesNotMatch(
-        text,
-        /KUBE-(SVC|SEP|EXT|SERVICES|NODEPORTS|POSTROUTING|MARK-MASQ|FORWARD)/,
-      );
-      assert.match(text, /^-A PREROUTING -j FOREIGN-CHAIN$/m);
-      assert.match(text, /^-A FOREIGN-CHAIN -j RETURN$/m);
-      assert.match(text, /^:KUBE-FIREWALL - /m);
-      assert.deepEqual(cleanupPlan(await backend.read()), []);
-      await tool(["iptables", "-t", "nat", "-D", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
-      await tool(["iptables", "-t", "nat", "-F", "FOREIGN-CHAIN"]);
-      await tool(["iptables", "-t", "nat", "-X", "FOREIGN-CHAIN"]);
-      await tool(["iptables", "-t", "filter", "-X", "KUBE-FIREWALL"]);
-    });
-  } finally {
-    for (const server of servers) await server.stop();
-    for (const ns of netns) await ns.remove();
+async function tearDown(): Promise<void> {
+  for (const server of world?.servers ?? []) await server.stop();
+  for (const ns of world?.netns ?? []) await ns.remove();
+  if (world !== undefined) {
     const backend = namespaceBackend({ families: ["ipv4"] });
     await backend.apply(cleanupPlan(await backend.read()));
+    // The foreign chains of the cleanup test, in case it failed half-way.
+    await runCommand(["iptables", "-t", "nat", "-D", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
+    await runCommand(["iptables", "-t", "nat", "-F", "FOREIGN-CHAIN"]);
+    await runCommand(["iptables", "-t", "nat", "-X", "FOREIGN-CHAIN"]);
+    await runCommand(["iptables", "-t", "filter", "-X", "KUBE-FIREWALL"]);
     await runCommand(["ip", "route", "del", "default"]);
     await deleteNodeDevice();
   }
+  world = undefined;
+}
+
+/** One test over the shared world, set up by the first (the servers outlive each test). */
+function realTest(name: string, fn: (world: World) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await fn(world ?? await setUp());
+    },
+  });
+}
+
+realTest("without IPVS the preflight fails and mode ipvs falls back to iptables", async () => {
+  const report = await preflight({
+    scheduler: "rr",
+    run: runCommand,
+    readTextFile: readTextFileIfExists,
+  });
+  assert.equal(report.ok, false);
+  assert.deepEqual(chooseProxier("ipvs", report.ok).logLines, [
+    "Can't use ipvs proxier, trying iptables proxier",
+    "Using iptables Proxier.",
+  ]);
+});
+
+realTest("the first sync writes nat and filter in one restore each", async () => {
+  const { result } = await syncIptablesMode();
+  assert.equal(result.writes, 2);
+  assert.match(
+    await saved("iptables-save"),
+    /-A KUBE-SEP-\S+ -p tcp -m comment --comment "default\/web:tcp" -m tcp -j DNAT --to-destination 10.244.1.2:8080/,
+  );
+});
+
+realTest("TCP to a cluster IP reaches both endpoints", async () => {
+  const seen = await many(30, () => greeting("10.96.0.10", 80));
+  assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
+});
+
+realTest("UDP to a cluster IP reaches both endpoints", async () => {
+  const seen = await many(30, async () => (await udpAsk("10.96.0.10", 53, "hi")).split(" ")[0]);
+  assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
+});
+
+realTest(
+  "a NodePort on the node's address reaches both endpoints from outside",
+  async ({ client }) => {
+    const seen = await many(20, () => greetingFrom(client, CLIENT_GATEWAY, 30080));
+    assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
+    assert.equal(await greeting(NODE_IP, 30080).then((g) => g.startsWith("ipt-p")), true);
+  },
+);
+
+realTest(
+  "externalTrafficPolicy Local sends outside traffic to the local endpoint only",
+  async ({ client }) => {
+    const seen = await many(20, () => greetingFrom(client, CLIENT_GATEWAY, 30081));
+    assert.deepEqual([...seen], [["ipt-p1", 20]]);
+  },
+);
+
+realTest("ClientIP session affinity keeps one client on one endpoint", async () => {
+  const seen = await many(20, () => greeting("10.96.0.13", 80));
+  assert.equal(seen.size, 1, JSON.stringify([...seen]));
+});
+
+realTest("a second sync changes nothing: an empty plan and 0 writes", async () => {
+  const { plan, result } = await syncIptablesMode();
+  assert.deepEqual(plan, []);
+  assert.equal(result.writes, 0);
+});
+
+realTest("--cleanup removes iptables mode's chains and leaves foreign ones", async () => {
+  await tool(["iptables", "-t", "nat", "-N", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "nat", "-A", "FOREIGN-CHAIN", "-j", "RETURN"]);
+  await tool(["iptables", "-t", "nat", "-I", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "filter", "-N", "KUBE-FIREWALL"]);
+  const backend = namespaceBackend({ families: ["ipv4"] });
+  const result = await backend.apply(cleanupPlan(await backend.read()));
+  assert.deepEqual(result.failures, []);
+  const text = await saved("iptables-save");
+  assert.doesNotMatch(
+    text,
+    /KUBE-(SVC|SEP|EXT|SERVICES|NODEPORTS|POSTROUTING|MARK-MASQ|FORWARD)/,
+  );
+  assert.match(text, /^-A PREROUTING -j FOREIGN-CHAIN$/m);
+  assert.match(text, /^-A FOREIGN-CHAIN -j RETURN$/m);
+  assert.match(text, /^:KUBE-FIREWALL - /m);
+  assert.deepEqual(cleanupPlan(await backend.read()), []);
+  await tool(["iptables", "-t", "nat", "-D", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "nat", "-F", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "nat", "-X", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "filter", "-X", "KUBE-FIREWALL"]);
+});
+
+Deno.test({
+  name: "everything the iptables mode tests created is removed again",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await tearDown();
+    assert.deepEqual(cleanupPlan(await namespaceBackend({ families: ["ipv4"] }).read()), []);
+  },
 });
