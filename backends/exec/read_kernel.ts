@@ -16,7 +16,7 @@ import type {
   IptablesFamilyState,
   VirtualServer,
 } from "../../src/state/types.ts";
-import { isOurSetName } from "../../src/proxier/ownership.ts";
+import { isOurChain, isOurSetName } from "../../src/proxier/ownership.ts";
 import { IPVS_DEVICE } from "../../src/state/types.ts";
 import {
   parseIpvsadmList,
@@ -25,7 +25,6 @@ import {
 } from "../../src/render/ipvsadm.ts";
 import { parseIpsetSave } from "../../src/render/ipset.ts";
 import { parseIptablesSave } from "../../src/render/iptables.ts";
-import { FILTER_CHAINS, NAT_CHAINS } from "../../src/proxier/iptables_rules.ts";
 import { type CommandRunner, runOrThrow, ToolError } from "./command.ts";
 
 /**
@@ -66,7 +65,7 @@ const SAVE_PROGRAM: Record<IptablesFamily, string> = {
 };
 
 /**
- * Our chains (`NAT_CHAINS`, `FILTER_CHAINS`) and the jumps into them of one family, one
+ * Our chains (`isOurChain`: both modes') and the jumps into them of one family, one
  * `iptables-save -t TABLE` per table. Among its lines:
  * `:KUBE-SERVICES - [0:0]` and
  * `-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`.
@@ -82,8 +81,8 @@ export async function readIptablesFamily(
     ),
   );
   return {
-    nat: parseIptablesSave(nat, NAT_CHAINS, "nat"),
-    filter: parseIptablesSave(filter, FILTER_CHAINS, "filter"),
+    nat: parseIptablesSave(nat, (name) => isOurChain("nat", name), "nat"),
+    filter: parseIptablesSave(filter, (name) => isOurChain("filter", name), "filter"),
   };
 }
 

@@ -10,8 +10,9 @@ import type { ClusterSnapshot, Node } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { diffStates } from "../plan/diff.ts";
 import type { Plan } from "../plan/types.ts";
-import { computeDesiredState, type DesiredState } from "../proxier/desired_state.ts";
+import type { DesiredState } from "../proxier/desired_state.ts";
 import type { DesiredStateComputer } from "../proxier/incremental.ts";
+import { computeDesiredStateFor, type ProxierKind } from "../proxier/mode.ts";
 import type { SyncOutcome } from "../sync/sync_loop.ts";
 
 /** What a sync needs besides the snapshot. */
@@ -23,10 +24,12 @@ export interface SyncContext {
   readonly nodeIPFlags: readonly string[];
   /** Monotonic milliseconds, injectable for tests. */
   readonly now?: () => number;
+  /** The proxier chosen at startup (`chooseProxier`). @default {"ipvs"} */
+  readonly proxierKind?: ProxierKind;
   /**
-   * Held across syncs (an `IncrementalProxier` for `config` and `nodeName`), it computes the
-   * desired state from what changed since the last sync; without it, every sync computes the
-   * whole state.
+   * In IPVS mode, held across syncs (an `IncrementalProxier` for `config` and `nodeName`), it
+   * computes the desired state from what changed since the last sync; without it, every sync
+   * computes the whole state.
    */
   readonly proxier?: DesiredStateComputer;
 }
@@ -80,7 +83,9 @@ export async function syncOnce(
   const now = context.now ?? (() => performance.now());
   const started = now();
   const nodeIPs = await resolveNodeIPs(context, snapshot);
-  const desired = context.proxier?.update(snapshot, nodeIPs) ?? computeDesiredState({
+  const kind = context.proxierKind ?? "ipvs";
+  const incremental = kind === "ipvs" ? context.proxier : undefined;
+  const desired = incremental?.update(snapshot, nodeIPs) ?? computeDesiredStateFor(kind, {
     config: context.config,
     snapshot,
     nodeName: context.nodeName,

@@ -33,7 +33,8 @@ import type {
 } from "../state/types.ts";
 import { IPVS_DEVICE } from "../state/types.ts";
 import { realServerKey, sortIpSets, sortVirtualServers, virtualServerKey } from "../state/keys.ts";
-import { isOurSetName } from "../proxier/ownership.ts";
+import { isOurChain, isOurJump, isOurSetName } from "../proxier/ownership.ts";
+import { ruleTarget } from "../render/iptables.ts";
 import { familyOf } from "../proxier/node_addresses.ts";
 import type { Operation, Plan, VirtualServerKey, VirtualServerSpec } from "./types.ts";
 
@@ -114,6 +115,15 @@ function countJumps(jumps: readonly JumpRule[]): Map<string, number> {
   return counts;
 }
 
+function sameRules(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((r, i) => r === b[i]);
+}
+
+/**
+ * One table's restore: only the chains whose rules differ are declared and refilled (so one
+ * changed endpoint rewrites its own chains, not the table), chains of ours the desired state
+ * no longer has are flushed and removed, and jumps are added or deleted to match.
+ */
 function tableOp(
   family: IptablesFamily,
   table: TableName,
@@ -121,11 +131,12 @@ function tableOp(
   desired: IptablesTable,
 ): Operation[] {
   const haveChains = new Map(current.chains.map((c) => [c.name, c.rules]));
-  const chainsMatch = desired.chains.every((c) => {
-    const rules = haveChains.get(c.name);
-    return rules !== undefined && rules.length === c.rules.length &&
-      rules.every((r, i) => r === c.rules[i]);
-  });
+  const chains = desired.chains.filter((c) => !sameRules(haveChains.get(c.name), c.rules));
+  const wanted = new Set(desired.chains.map((c) => c.name));
+  const deleteChains = current.chains
+    .filter((c) => !wanted.has(c.name) && isOurChain(table, c.name))
+    .map((c) => c.name);
+  const deleted = new Set(deleteChains);
   const have = countJumps(current.jumps);
   const want = countJumps(desired.jumps);
   // Jumps missing a copy get one inserted; surplus copies of our jumps get deleted.
@@ -137,22 +148,18 @@ function tableOp(
   });
   const kept = new Map<string, number>();
   const deleteJumps = current.jumps.filter((j) => {
-    if (!want.has(jumpId(j))) return false; // not a jump we declare: leave it
+    // A jump the other mode writes, or one into a chain about to go, is removed; any other
+    // jump we do not declare is someone else's: leave it.
+    if (!want.has(jumpId(j))) return isOurJump(table, j) || deleted.has(ruleTarget(j.rule) ?? "");
     const n = (kept.get(jumpId(j)) ?? 0) + 1;
     kept.set(jumpId(j), n);
     return n > want.get(jumpId(j))!;
   });
-  if (chainsMatch && addJumps.length === 0 && deleteJumps.length === 0) return [];
-  // kube-proxy rewrites all of a table's chains at once; so do we.
-  return [{
-    op: "iptables.restore",
-    family,
-    table,
-    chains: desired.chains,
-    addJumps,
-    deleteJumps,
-    deleteChains: [],
-  }];
+  if (
+    chains.length === 0 && deleteChains.length === 0 && addJumps.length === 0 &&
+    deleteJumps.length === 0
+  ) return [];
+  return [{ op: "iptables.restore", family, table, chains, addJumps, deleteJumps, deleteChains }];
 }
 
 function iptablesOps(
@@ -394,6 +401,10 @@ export function diffStates(current: KernelState, desired: KernelState, options: 
     ...iptablesOps(current, desired, managed),
     ...ipvsOps(current, desired, managed, parseExcludes(options.excludeCIDRs)),
     ...addressOps(current, desired, managed),
+    // iptables mode has no kube-ipvs0: a node switched from IPVS mode loses it.
+    ...(!desired.linkPresent && current.linkPresent
+      ? [{ op: "link.delete", device: IPVS_DEVICE } as const]
+      : []),
     ...currentSets.filter((s) => !wantedSets.has(s.name)).map((s): Operation => ({
       op: "ipset.destroy",
       set: s.name,
@@ -414,7 +425,9 @@ export function cleanupPlan(
   const excludes = parseExcludes(options.excludeCIDRs);
   const restores = FAMILIES.flatMap((family) =>
     TABLES.flatMap((table): Operation[] => {
-      const t = current.iptables[family][table];
+      const read = current.iptables[family][table];
+      // Only chains of ours (either mode's), whatever a backend returned.
+      const t = { ...read, chains: read.chains.filter((c) => isOurChain(table, c.name)) };
       if (t.chains.length === 0 && t.jumps.length === 0) return [];
       return [{
         op: "iptables.restore",

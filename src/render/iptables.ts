@@ -110,8 +110,9 @@ function tableLines(text: string, table: TableName | undefined) {
 
 /**
  * Parses `iptables-save` output into our part of one table: the chains named in
- * `ourChainNames` with their rules (`-A NAME ` stripped), and the rules of built-in chains
- * that jump to one of them. `table` picks a table when the text holds several.
+ * `ourChainNames` (a list, or a test such as `isOurChain`) with their rules (`-A NAME `
+ * stripped), and the rules of built-in chains that jump to one of them. `table` picks a table
+ * when the text holds several.
  *
  * @example
  * ```ts
@@ -123,10 +124,12 @@ function tableLines(text: string, table: TableName | undefined) {
  */
 export function parseIptablesSave(
   text: string,
-  ourChainNames: readonly string[],
+  ourChainNames: readonly string[] | ((name: string) => boolean),
   table?: TableName,
 ): IptablesTable {
-  const ours = new Set(ourChainNames);
+  const ours = typeof ourChainNames === "function"
+    ? { has: ourChainNames }
+    : new Set(ourChainNames);
   const chains = new Map<string, string[]>();
   const jumps: JumpRule[] = [];
   for (const { line, lineNumber } of tableLines(text, table)) {

@@ -1,0 +1,264 @@
+/**
+ * iptables mode for real, on the host's kernel (which has no IPVS), inside the private network
+ * namespace `tests/exec/namespace_test.ts` starts: this namespace is the node, pods and an
+ * external client are namespaces of their own behind veth pairs. The preflight fails, the
+ * proxier falls back to iptables mode, the exec backend applies its state, and real TCP and
+ * UDP connections go through the rules. Everything created here is removed at the end.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { runCommand } from "../../../backends/exec/command.ts";
+import { preflight } from "../../../backends/exec/preflight.ts";
+import { readTextFileIfExists } from "../../../backends/exec/kernel_modules.ts";
+import { cleanupPlan, diffStates } from "../../../src/plan/diff.ts";
+import { chooseProxier, computeDesiredStateFor } from "../../../src/proxier/mode.ts";
+import {
+  endpoint,
+  port,
+  service,
+  slice,
+  snapshot,
+  testConfig,
+} from "../../../src/proxier/testing.ts";
+import type { ClusterSnapshot } from "../../../src/cluster/types.ts";
+import { createNetns, type Netns } from "../../kernel/netns.ts";
+import { type Server, startLineServer, startUdpServer, udpAsk } from "../../kernel/servers.ts";
+import { namespaceBackend, prepareNamespace, saved, tool } from "./namespace_helpers.ts";
+import { createNodeDevice, deleteNodeDevice, NODE_NAME } from "./cluster_fixture.ts";
+
+const NODE_IP = "192.168.0.10";
+const CLIENT_GATEWAY = "192.168.60.1";
+const CONFIG = testConfig({ clusterCIDRs: ["10.244.0.0/16"] });
+
+function cluster(): ClusterSnapshot {
+  const both = [endpoint("10.244.1.2", NODE_NAME), endpoint("10.244.2.2", "node-b")];
+  const ports = [{ name: "tcp", port: 8080 }, {
+    name: "dns",
+    port: 5353,
+    protocol: "udp" as const,
+  }];
+  return snapshot([
+    service("web", "10.96.0.10", [
+      port("tcp", 80, { targetPort: 8080 }),
+      port("dns", 53, { protocol: "udp", targetPort: 5353 }),
+    ]),
+    service("np", "10.96.0.11", [port("tcp", 80, { targetPort: 8080, nodePort: 30080 })], {
+      type: "NodePort",
+    }),
+    service("local", "10.96.0.12", [port("tcp", 80, { targetPort: 8080, nodePort: 30081 })], {
+      type: "NodePort",
+      externalTrafficPolicy: "Local",
+    }),
+    service("sticky", "10.96.0.13", [port("tcp", 80, { targetPort: 8080 })], {
+      sessionAffinity: "ClientIP",
+      sessionAffinityTimeoutSeconds: 600,
+    }),
+  ], ["web", "np", "local", "sticky"].map((name) => slice(name, both, ports)));
+}
+
+/** The first line a line server sends, over a new connection from this namespace. */
+async function greeting(host: string, portNumber: number): Promise<string> {
+  const conn = await Deno.connect({ hostname: host, port: portNumber });
+  try {
+    const buffer = new Uint8Array(64);
+    const n = await conn.read(buffer);
+    return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).trim();
+  } finally {
+    conn.close();
+  }
+}
+
+/** The same from inside `netns` (an external client), with busybox nc. */
+async function greetingFrom(netns: Netns, host: string, portNumber: number): Promise<string> {
+  const out = await netns.exec([
+    "busybox",
+    "sh",
+    "-c",
+    `echo bye | busybox nc -w 2 ${host} ${portNumber}`,
+  ]);
+  return out.trim();
+}
+
+async function many(count: number, ask: () => Promise<string>): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const answer = await ask();
+    seen.set(answer, (seen.get(answer) ?? 0) + 1);
+  }
+  return seen;
+}
+
+async function sysctl(key: string, value: string): Promise<void> {
+  await Deno.writeTextFile(`/proc/sys/${key.replaceAll(".", "/")}`, value);
+}
+
+async function syncIptablesMode(backend = namespaceBackend({ families: ["ipv4"] })) {
+  const choice = chooseProxier("ipvs", false);
+  const desired = computeDesiredStateFor(choice.proxier, {
+    config: CONFIG,
+    snapshot: cluster(),
+    nodeName: NODE_NAME,
+    nodeIPs: [NODE_IP],
+  });
+  const plan = diffStates(await backend.read(), desired.state, { excludeCIDRs: [] });
+  const result = await backend.apply(plan);
+  assert.deepEqual(result.failures, []);
+  return { plan, result };
+}
+
+/** The node's pods and outside client, with their servers, shared by the tests below. */
+interface World {
+  readonly netns: Netns[];
+  readonly servers: Server[];
+  readonly client: Netns;
+}
+
+let world: World | undefined;
+
+async function setUp(): Promise<World> {
+  await prepareNamespace();
+  await sysctl("net.ipv4.ip_forward", "1");
+  await sysctl("net.ipv4.conf.all.rp_filter", "0");
+  await sysctl("net.ipv4.conf.default.rp_filter", "0");
+  await createNodeDevice();
+  await tool(["ip", "route", "add", "default", "via", "192.168.0.1", "dev", "node0"]);
+  const netns: Netns[] = [];
+  const servers: Server[] = [];
+  world = { netns, servers, client: undefined as unknown as Netns };
+  const add = (name: string, hostAddress: string, nsAddress: string) =>
+    createNetns({ name, hostAddress, nsAddress }).then((ns) => (netns.push(ns), ns));
+  const p1 = await add("ipt-p1", "10.244.1.1", "10.244.1.2");
+  const p2 = await add("ipt-p2", "10.244.2.1", "10.244.2.2");
+  const client = await add("ipt-cl", CLIENT_GATEWAY, "192.168.60.2");
+  const udp = [startUdpServer(p1, { port: 5353 }), startUdpServer(p2, { port: 5353 })];
+  servers.push(
+    await startLineServer(p1, { port: 8080 }),
+    await startLineServer(p2, { port: 8080 }),
+  );
+  servers.push(...await Promise.all(udp));
+  return world = { netns, servers, client };
+}
+
+async function tearDown(): Promise<void> {
+  for (const server of world?.servers ?? []) await server.stop();
+  for (const ns of world?.netns ?? []) await ns.remove();
+  if (world !== undefined) {
+    const backend = namespaceBackend({ families: ["ipv4"] });
+    await backend.apply(cleanupPlan(await backend.read()));
+    // The foreign chains of the cleanup test, in case it failed half-way.
+    await runCommand(["iptables", "-t", "nat", "-D", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
+    await runCommand(["iptables", "-t", "nat", "-F", "FOREIGN-CHAIN"]);
+    await runCommand(["iptables", "-t", "nat", "-X", "FOREIGN-CHAIN"]);
+    await runCommand(["iptables", "-t", "filter", "-X", "KUBE-FIREWALL"]);
+    await runCommand(["ip", "route", "del", "default"]);
+    await deleteNodeDevice();
+  }
+  world = undefined;
+}
+
+/** One test over the shared world, set up by the first (the servers outlive each test). */
+function realTest(name: string, fn: (world: World) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await fn(world ?? await setUp());
+    },
+  });
+}
+
+realTest("without IPVS the preflight fails and mode ipvs falls back to iptables", async () => {
+  const report = await preflight({
+    scheduler: "rr",
+    run: runCommand,
+    readTextFile: readTextFileIfExists,
+  });
+  assert.equal(report.ok, false);
+  assert.deepEqual(chooseProxier("ipvs", report.ok).logLines, [
+    "Can't use ipvs proxier, trying iptables proxier",
+    "Using iptables Proxier.",
+  ]);
+});
+
+realTest("the first sync writes nat and filter in one restore each", async () => {
+  const { result } = await syncIptablesMode();
+  assert.equal(result.writes, 2);
+  assert.match(
+    await saved("iptables-save"),
+    /-A KUBE-SEP-\S+ -p tcp -m comment --comment "default\/web:tcp" -m tcp -j DNAT --to-destination 10.244.1.2:8080/,
+  );
+});
+
+realTest("TCP to a cluster IP reaches both endpoints", async () => {
+  const seen = await many(30, () => greeting("10.96.0.10", 80));
+  assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
+});
+
+realTest("UDP to a cluster IP reaches both endpoints", async () => {
+  const seen = await many(30, async () => (await udpAsk("10.96.0.10", 53, "hi")).split(" ")[0]);
+  assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
+});
+
+realTest(
+  "a NodePort on the node's address reaches both endpoints from outside",
+  async ({ client }) => {
+    const seen = await many(20, () => greetingFrom(client, CLIENT_GATEWAY, 30080));
+    assert.deepEqual([...seen.keys()].sort(), ["ipt-p1", "ipt-p2"], JSON.stringify([...seen]));
+    assert.equal(await greeting(NODE_IP, 30080).then((g) => g.startsWith("ipt-p")), true);
+  },
+);
+
+realTest(
+  "externalTrafficPolicy Local sends outside traffic to the local endpoint only",
+  async ({ client }) => {
+    const seen = await many(20, () => greetingFrom(client, CLIENT_GATEWAY, 30081));
+    assert.deepEqual([...seen], [["ipt-p1", 20]]);
+  },
+);
+
+realTest("ClientIP session affinity keeps one client on one endpoint", async () => {
+  const seen = await many(20, () => greeting("10.96.0.13", 80));
+  assert.equal(seen.size, 1, JSON.stringify([...seen]));
+});
+
+realTest("a second sync changes nothing: an empty plan and 0 writes", async () => {
+  const { plan, result } = await syncIptablesMode();
+  assert.deepEqual(plan, []);
+  assert.equal(result.writes, 0);
+});
+
+realTest("--cleanup removes iptables mode's chains and leaves foreign ones", async () => {
+  await tool(["iptables", "-t", "nat", "-N", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "nat", "-A", "FOREIGN-CHAIN", "-j", "RETURN"]);
+  await tool(["iptables", "-t", "nat", "-I", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "filter", "-N", "KUBE-FIREWALL"]);
+  const backend = namespaceBackend({ families: ["ipv4"] });
+  const result = await backend.apply(cleanupPlan(await backend.read()));
+  assert.deepEqual(result.failures, []);
+  const text = await saved("iptables-save");
+  assert.doesNotMatch(
+    text,
+    /KUBE-(SVC|SEP|EXT|SERVICES|NODEPORTS|POSTROUTING|MARK-MASQ|FORWARD)/,
+  );
+  assert.match(text, /^-A PREROUTING -j FOREIGN-CHAIN$/m);
+  assert.match(text, /^-A FOREIGN-CHAIN -j RETURN$/m);
+  assert.match(text, /^:KUBE-FIREWALL - /m);
+  assert.deepEqual(cleanupPlan(await backend.read()), []);
+  await tool(["iptables", "-t", "nat", "-D", "PREROUTING", "-j", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "nat", "-F", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "nat", "-X", "FOREIGN-CHAIN"]);
+  await tool(["iptables", "-t", "filter", "-X", "KUBE-FIREWALL"]);
+});
+
+Deno.test({
+  name: "everything the iptables mode tests created is removed again",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await tearDown();
+    assert.deepEqual(cleanupPlan(await namespaceBackend({ families: ["ipv4"] }).read()), []);
+  },
+});
