@@ -30,6 +30,15 @@ export async function goldenJson(scenario: string): Promise<GoldenJson> {
   return JSON.parse(await Deno.readTextFile(new URL(`${scenario}/plan.json`, GOLDEN)));
 }
 
+/**
+ * The tool sections of a review text, one per tool run, in order: the node-preparation review
+ * that a dry run prints first (`# modprobe ...`, from the config alone) is set aside.
+ */
+export function toolSections(text: string): string[] {
+  const sections = text.trim().split("\n\n");
+  return sections[0]?.startsWith("# modprobe") ? sections.slice(1) : sections;
+}
+
 /** A scenario's `plan.txt` (the review text). */
 export async function goldenText(scenario: string): Promise<string> {
   return await Deno.readTextFile(new URL(`${scenario}/plan.txt`, GOLDEN));

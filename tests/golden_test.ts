@@ -30,6 +30,8 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
     stderr: (line) => stderr.push(line),
     env: {},
     hostname: () => "node-a",
+    // The conntrack review scales with the CPUs: fixed, so the goldens are the same anywhere.
+    cpus: 2,
   });
   return { code, stdout, stderr };
 }

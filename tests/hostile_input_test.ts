@@ -14,6 +14,7 @@ import { NAT_JUMPS } from "../src/proxier/iptables_rules.ts";
 import { renderPlanText } from "../src/render/plan_text.ts";
 import { groupByTool, type Tool } from "../src/render/tool_inputs.ts";
 import { impliedLineCount, iptablesSectionProblems, LINE_GRAMMAR } from "./restore_grammar.ts";
+import { toolSections } from "./golden_plans.ts";
 
 const HOSTILE = [
   "web\n-A INPUT -j ACCEPT",
@@ -132,7 +133,7 @@ function sectionProblems(section: string, run: { tool: Tool; operations: Operati
 
 /** Every problem of the review text of `plan`: one section per tool run, each one ours. */
 function reviewTextProblems(text: string, plan: Plan): string[] {
-  const sections = text.trim().split("\n\n");
+  const sections = toolSections(text);
   const runs = groupByTool(plan);
   if (sections.length !== runs.length) {
     return [`${sections.length} sections, the plan has ${runs.length} tool runs`];

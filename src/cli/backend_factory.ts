@@ -110,14 +110,16 @@ export async function openBackend(
   config: ProxyConfig,
   log: (line: string) => void,
   run: CommandRunner = runCommand,
+  cpus: number = navigator.hardwareConcurrency,
 ): Promise<Backend> {
   if (availableKind(options) === "dry-run") {
     const backend = await openDryRun(options);
     // What a start would do to this node, for the dry run to print ahead of the sync plan.
+    // Simulated too: kube-ipvs0 then exists, as on a node after its start, and the sync plan
+    // does not create it a second time.
     backend.prepareNode(
-      computeNodePreparation(nodePreparationConfig(config), {
-        cpus: navigator.hardwareConcurrency,
-      }),
+      computeNodePreparation(nodePreparationConfig(config), { cpus }),
+      { simulate: true },
     );
     return backend;
   }

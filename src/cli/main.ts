@@ -28,6 +28,7 @@ import type { LogClock } from "../log/entry.ts";
 import { renderKubeProxyConfiguration } from "../config/serialize.ts";
 import { KUBE_PROXY_FLAGS } from "../config/flag_table.ts";
 import { planTextChunks, stateJsonChunks } from "../render/plan_text.ts";
+import { renderNodePreparationText } from "../render/node_preparation_text.ts";
 import { renderIpvsTable } from "../render/ipvs_table.ts";
 import { formatSyncLine } from "../sync/sync_loop.ts";
 import { type SyncContext, syncOnce, type SyncReport } from "./sync_once.ts";
@@ -77,6 +78,11 @@ export interface CliIo {
   readonly listTimeoutMs?: number;
   /** The API reflectors' timing (tests make retries fast). */
   readonly reflectorTuning?: ReflectorTuning;
+  /**
+   * The CPUs the dry run assumes for the conntrack settings it reviews (goldens fix it).
+   * @default {navigator.hardwareConcurrency}
+   */
+  readonly cpus?: number;
   /**
    * The clock and pid of klog's header. With it, log lines are written in klog's text format
    * (or JSON with `--logging-format=json`); without it (tests, harnesses) they stay bare lines,
@@ -237,6 +243,16 @@ async function printResult(
   }
 }
 
+/**
+ * The dry run's review of what a start would do to the node (modprobes, sysctls, conntrack,
+ * `ipvsadm --set`, kube-ipvs0), ahead of the sync plan in the text output.
+ */
+async function printNodePreparation(backend: Backend, options: CliOptions, io: CliIo) {
+  if (!(backend instanceof DryRunBackend) || options.output !== "text") return;
+  const steps = backend.preparation();
+  if (steps.length > 0) await io.stdout(`${renderNodePreparationText(steps)}\n`);
+}
+
 function nodeNameOf(config: ProxyConfig, io: CliIo): string {
   return config.hostnameOverride || io.hostname().toLowerCase();
 }
@@ -284,8 +300,9 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
     const timeoutMs = options.once ? io.listTimeoutMs ?? ONCE_LIST_TIMEOUT_MS : undefined;
     await waitForSource(source, signal, timeoutMs);
     if (signal.aborted) return 0;
-    const backend = await openBackend(options, config, io.stderr, io.run);
+    const backend = await openBackend(options, config, io.stderr, io.run, io.cpus);
     io.stderr("Using ipvs Proxier.");
+    await printNodePreparation(backend, options, io);
     if (source instanceof ApiClusterSource) {
       const { client } = source;
       // A refused Event (RBAC without `create events`) is a detail, never a failure.

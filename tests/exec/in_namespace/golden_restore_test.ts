@@ -8,12 +8,12 @@
 import assert from "node:assert/strict";
 import { runCommand } from "../../../backends/exec/command.ts";
 import type { ToolInvocation } from "../../../src/render/tool_inputs.ts";
-import { goldenScenarios, goldenText, goldenToolRuns } from "../../golden_plans.ts";
+import { goldenScenarios, goldenText, goldenToolRuns, toolSections } from "../../golden_plans.ts";
 import { prepareNamespace, tool } from "./namespace_helpers.ts";
 
 /** The stdin of each section of a review text, in order. */
 function sectionInputs(text: string): string[] {
-  return text.trim().split("\n\n").map((section) => section.split("\n").slice(1).join("\n") + "\n");
+  return toolSections(text).map((section) => section.split("\n").slice(1).join("\n") + "\n");
 }
 
 function createdSets(run: ToolInvocation): string[] {
