@@ -169,7 +169,8 @@ async function storm(updates: number, withinMs: number) {
     const stormMs = performance.now() - started + (withinMs * first) / updates;
     const syncsDuringStorm = syncs() - syncsBefore;
     await settled(source, syncs);
-    // The truth: the server's objects, listed afresh, computed from scratch.
+    // The truth: the server's objects, listed afresh, computed from scratch. The last watch
+    // events may still be on their way: the loop has up to 30 s to get there.
     const truth = await fetchCluster(server.url);
     const expected = computeDesiredState({
       config,
@@ -177,14 +178,27 @@ async function storm(updates: number, withinMs: number) {
       nodeName: "node-0",
       nodeIPs: ["192.168.0.10"],
     }).state;
-    const actual = await backend.read();
+    const same = async () => {
+      const actual = await backend.read();
+      return {
+        virtualServers: JSON.stringify(actual.virtualServers) ===
+          JSON.stringify(expected.virtualServers),
+        sets: JSON.stringify(actual.ipsets) === JSON.stringify(expected.ipsets),
+      };
+    };
+    const endedAt = performance.now();
+    let result = await same();
+    while (!(result.virtualServers && result.sets) && performance.now() - endedAt < 30_000) {
+      await sleep(200);
+      result = await same();
+    }
     return {
       updates,
       stormMs,
       syncsDuringStorm,
-      sameVirtualServers: JSON.stringify(actual.virtualServers) ===
-        JSON.stringify(expected.virtualServers),
-      sameSets: JSON.stringify(actual.ipsets) === JSON.stringify(expected.ipsets),
+      sameVirtualServers: result.virtualServers,
+      sameSets: result.sets,
+      convergedMs: performance.now() - endedAt,
       rssAfterFirstSync,
       rssAfter1000,
     };
@@ -250,7 +264,9 @@ console.log(
   }; syncs during the storm: ${result.syncsDuringStorm} (bound: one per second, ${bound})`,
 );
 console.log(
-  `- final state equals the one computed from scratch from the server's objects: virtual servers ${result.sameVirtualServers}, sets ${result.sameSets}`,
+  `- final state equals the one computed from scratch from the server's objects: virtual servers ${result.sameVirtualServers}, sets ${result.sameSets} (${
+    s(result.convergedMs)
+  } after the storm ended)`,
 );
 console.log(
   `- RSS after the first sync ${mib(result.rssAfterFirstSync)}, after 1,000 updates ${
