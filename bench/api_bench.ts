@@ -86,7 +86,7 @@ async function startToFirstSync(services: number) {
       "--once",
       "--output",
       "json",
-    ]);
+    ], { mark: /(^|\n)sync: / });
     if (proxy.code !== 0) throw new Error(`the proxy failed:\n${proxy.stderr}`);
     const floor = await runMeasured(Deno.execPath(), [
       "eval",
@@ -237,6 +237,10 @@ const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const first = await startToFirstSync(LARGE_CLUSTER.services);
 console.log(
   "## Start to first sync (dry-run --once, 10,000 services x 10 endpoints, from the API)\n",
+);
+console.log(
+  `Start to the first complete sync (its log line): ${s(first.proxy.markMs ?? NaN)}; then the ` +
+    "JSON of 12,500 virtual servers and 176,020 operations is printed.\n",
 );
 console.log("| run | wall time | peak RSS |\n|---|---|---|");
 console.log(

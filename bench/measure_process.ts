@@ -14,6 +14,8 @@ export interface MeasuredRun {
   readonly peakRssBytes: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** Milliseconds from spawn to the first stderr line matching `mark`, when one was given. */
+  readonly markMs?: number;
 }
 
 async function readHighWaterMark(pid: number): Promise<number | undefined> {
@@ -30,7 +32,12 @@ async function readHighWaterMark(pid: number): Promise<number | undefined> {
 export async function runMeasured(
   command: string,
   args: readonly string[],
-  options: { readonly sampleMs?: number; readonly env?: Record<string, string> } = {},
+  options: {
+    readonly sampleMs?: number;
+    readonly env?: Record<string, string>;
+    /** A stderr line to time, e.g. the first `sync:` line. */
+    readonly mark?: RegExp;
+  } = {},
 ): Promise<MeasuredRun> {
   const started = performance.now();
   const child = new Deno.Command(command, {
@@ -48,18 +55,20 @@ export async function runMeasured(
       await new Promise((resolve) => setTimeout(resolve, options.sampleMs ?? 10));
     }
   })();
-  const output = await child.output();
+  let markMs: number | undefined;
+  let stderr = "";
+  const readingStderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += chunk;
+      if (markMs === undefined && options.mark?.test(stderr)) markMs = performance.now() - started;
+    }
+  })();
+  const stdout = new Response(child.stdout).text();
+  const status = await child.status;
   const wallMs = performance.now() - started;
   done = true;
-  await sampler;
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return {
-    code: output.code,
-    wallMs,
-    peakRssBytes: peak,
-    stdout: decode(output.stdout),
-    stderr: decode(output.stderr),
-  };
+  await Promise.all([sampler, readingStderr]);
+  return { code: status.code, wallMs, peakRssBytes: peak, stdout: await stdout, stderr, markMs };
 }
 
 /** Bytes as MiB with no decimals. */
