@@ -15,7 +15,7 @@
  */
 
 import { DryRunBackend } from "../backends/dry_run/dry_run_backend.ts";
-import { ApiClient } from "../src/cluster/api/api_client.ts";
+import { plainClient } from "../tests/api/objects.ts";
 import { ApiClusterSource } from "../src/cluster/api/api_source.ts";
 import { runLoop } from "../src/cli/run_loop.ts";
 import { computeDesiredState } from "../src/proxier/desired_state.ts";
@@ -127,12 +127,7 @@ async function storm(updates: number, withinMs: number) {
   const server = await serveCluster(LARGE_CLUSTER.services);
   const log: string[] = [];
   const source = new ApiClusterSource({
-    client: new ApiClient({
-      server: new URL(server.url),
-      tls: { caCerts: [], insecureSkipTlsVerify: false },
-      credentials: { kind: "none" },
-      origin: "bench",
-    }, { qps: -1 }),
+    client: plainClient(server.url),
     nodeName: "node-0",
     log: (line) => log.push(line),
   });

@@ -4,12 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
-import { ApiClient } from "../../src/cluster/api/api_client.ts";
 import { ApiClusterSource } from "../../src/cluster/api/api_source.ts";
 import { runLoop } from "../../src/cli/run_loop.ts";
 import { testConfig } from "../../src/proxier/testing.ts";
 import { startFakeApiServer } from "../fake_apiserver/fake_apiserver.ts";
-import { endpointSlice, eventually, node, service } from "./objects.ts";
+import { endpointSlice, eventually, node, plainClient, service } from "./objects.ts";
 
 Deno.test("the loop follows the API, and a lost server leaves the node as it was", async () => {
   const server = await startFakeApiServer({
@@ -21,12 +20,7 @@ Deno.test("the loop follows the API, and a lost server leaves the node as it was
   });
   const log: string[] = [];
   const source = new ApiClusterSource({
-    client: new ApiClient({
-      server: new URL(server.url),
-      tls: { caCerts: [], insecureSkipTlsVerify: false },
-      credentials: { kind: "none" },
-      origin: "test",
-    }, { qps: -1 }),
+    client: plainClient(server.url),
     nodeName: "node-a",
     log: (line) => log.push(line),
     tuning: { backoff: { initialMs: 50, maxMs: 200 }, random: () => 0 },
@@ -102,12 +96,7 @@ Deno.test("the loop's metrics time network programming from the slice's trigger 
     ],
   });
   const source = new ApiClusterSource({
-    client: new ApiClient({
-      server: new URL(server.url),
-      tls: { caCerts: [], insecureSkipTlsVerify: false },
-      credentials: { kind: "none" },
-      origin: "test",
-    }, { qps: -1 }),
+    client: plainClient(server.url),
     nodeName: "node-a",
     log: () => {},
   });

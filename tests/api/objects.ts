@@ -1,10 +1,11 @@
 /**
- * Small Service, EndpointSlice and Node objects as the API server stores them, for the API
- * source's tests.
+ * Small Service, EndpointSlice and Node objects as the API server stores them, and a plain
+ * client of the fake API server, for the API source's tests and benchmarks.
  *
  * @module
  */
 
+import { ApiClient } from "../../src/cluster/api/api_client.ts";
 import type { KubeObject } from "../fake_apiserver/fake_apiserver.ts";
 
 /** A ClusterIP Service with one TCP port. */
@@ -60,4 +61,14 @@ export async function eventually(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A client of `url` with no credentials and no rate limit, as the tests talk to the fake. */
+export function plainClient(url: string): ApiClient {
+  return new ApiClient({
+    server: new URL(url),
+    tls: { caCerts: [], insecureSkipTlsVerify: false },
+    credentials: { kind: "none" },
+    origin: "test",
+  }, { qps: -1 });
 }

@@ -10,7 +10,7 @@ import { CredentialProvider } from "../../src/cluster/api/credentials.ts";
 import type { ApiConnection } from "../../src/cluster/api/kubeconfig.ts";
 import type { ReflectorTuning } from "../../src/cluster/api/reflector.ts";
 import { type FakeApiServer, startFakeApiServer } from "../fake_apiserver/fake_apiserver.ts";
-import { endpointSlice, eventually, node, service } from "./objects.ts";
+import { endpointSlice, eventually, node, plainClient, service } from "./objects.ts";
 
 const FAST: ReflectorTuning = {
   backoff: { initialMs: 20, maxMs: 200 },
@@ -42,7 +42,7 @@ async function withSource(
   const server = await startFakeApiServer({ objects: setup.objects ?? [] });
   const log: string[] = [];
   const client = options.client?.(server) ??
-    new ApiClient(connection(server.url), { qps: -1 });
+    plainClient(server.url);
   const source = new ApiClusterSource({
     client,
     nodeName: "node-a",
