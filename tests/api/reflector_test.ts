@@ -237,12 +237,13 @@ Deno.test("a rotated token file is read again after a 401", async () => {
       h.server.closeWatches();
       const users = () => h.server.requests.filter((r) => r.path === SERVICES).map((r) => r.user);
       // The resumed watch still carries the cached old token and is refused (401)...
-      await eventually(() => users().includes(undefined), "the old token refused");
+      await eventually(() => users().includes(undefined), "the old token refused", 15_000);
       // ...which drops the cached token: the file is read again and the next watch gets in.
       h.server.upsert(service("after", "10.0.0.7", 80));
       await eventually(
         () => h.source.reflectors.services.versions.has("default/after"),
         "rotation",
+        15_000,
       );
       assert.equal(users().at(-1), "system:kube-proxy");
       assert.equal(users().filter((u) => u === undefined).length, 1, "refused once, not again");
