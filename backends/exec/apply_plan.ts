@@ -49,9 +49,6 @@ export interface ApplyOptions {
 // Kept here for the callers that imported it from the exec backend.
 export { NOT_APPLIED_EARLIER };
 
-/** The name a run's failures are reported under (the driver's {@linkcode stepLabel}). */
-export const runLabel: (run: Pick<ToolInvocation, "tool" | "table">) => string = stepLabel;
-
 function failure(operation: Operation, tool: string, line: string, message: string) {
   return { operation, tool, line, message };
 }
@@ -97,7 +94,7 @@ async function judgeStopping(
   result: CommandResult,
   checkBefore?: (ops: Operation[]) => Promise<{ missing: Operation[]; readError?: string }>,
 ): Promise<OperationFailure[]> {
-  const label = runLabel(run);
+  const label = stepLabel(run);
   const message = stderrText(result);
   const index = rejectedIndex(label, run, result.stderr);
   if (index < 0) return run.operations.map((op) => failure(op, label, "", message));
@@ -127,7 +124,7 @@ async function judgeIpvsadm(
   result: CommandResult,
   options: ApplyOptions,
 ): Promise<OperationFailure[]> {
-  const label = runLabel(run);
+  const label = stepLabel(run);
   const message = stderrText(result);
   const ops = run.operations as IpvsOperation[];
   const checked = await checkTaken(ops, async () => {
@@ -159,7 +156,7 @@ async function judge(
   }
   if (result.code === 0) return [];
   if (run.tool === "iptables" || run.tool === "ip6tables") {
-    const label = runLabel(run);
+    const label = stepLabel(run);
     const line = rejectedLine(label, run.stdin, result.stderr);
     return run.operations.map((op) => failure(op, label, line, stderrText(result)));
   }
