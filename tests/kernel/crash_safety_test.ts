@@ -1,13 +1,14 @@
 /**
  * Crash safety on the real kernel: the proxy (the CLI as a child process, exec backend) is
- * killed with SIGKILL at a random moment of a cold apply of a large cluster, restarted, and
+ * killed with SIGKILL at a random moment of a cold sync of a large cluster (uniform over the
+ * span an unkilled cold run takes from `Using ipvs Proxier.` to its exit), restarted, and
  * the restart must converge in one sync (a following sync has an empty plan) with the foreign
  * state byte-identical. Each trial starts from a kernel with nothing of ours.
  *
  * The kill goes to the proxy's whole process group, as a service manager or the kubelet kills
  * a unit or a container (a tool it started dies with it). `CRASH_TRIALS` (default 2, for CI),
  * `CRASH_SERVICES` (default 300) and `CRASH_SEED` (default: the clock) set the run; the README's
- * figure is a run by hand with `CRASH_TRIALS=20 CRASH_SERVICES=2000`.
+ * figure is a run by hand with `CRASH_TRIALS=20 CRASH_SERVICES=200`.
  *
  * @module
  */
@@ -131,28 +132,48 @@ function startProxy(dir: string): Deno.ChildProcess {
   }).spawn();
 }
 
-async function timedRun(dir: string): Promise<{ ms: number; code: number; stderr: string }> {
-  const started = performance.now();
-  const output = await startProxy(dir).output();
-  const stderr = new TextDecoder().decode(output.stderr);
-  return { ms: performance.now() - started, code: output.code, stderr };
+/** What the proxy logs once its startup is done, right before the first sync. */
+const READY = "Using ipvs Proxier.";
+
+/** One proxy run: exit code, log, and when it was ready (ms after the start) and done. */
+interface ProxyRun {
+  readonly code: number;
+  readonly stderr: string;
+  readonly readyMs: number;
+  readonly totalMs: number;
+  readonly killed: boolean;
 }
 
-/** Starts a cold sync and kills it after `delayMs`; true if it was still running then. */
-async function killedRun(dir: string, delayMs: number): Promise<boolean> {
+/**
+ * Runs the proxy once; with `killAfterReadyMs`, kills its process group that long after the
+ * startup is done (so the kill lands in the sync: reading, computing, applying).
+ */
+async function proxyRun(dir: string, killAfterReadyMs?: number): Promise<ProxyRun> {
+  const started = performance.now();
   const child = startProxy(dir);
-  const stderr = child.stderr.pipeTo(new WritableStream()); // drained, not needed
+  let readyMs = NaN;
   let killed = false;
-  const timer = setTimeout(() => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stderr = "";
+  const kill = () => {
     try {
       Deno.kill(-child.pid, "SIGKILL");
       killed = true;
     } catch { /* it had exited */ }
-  }, delayMs);
-  await child.status;
+  };
+  const reading = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += chunk;
+      if (Number.isNaN(readyMs) && stderr.includes(READY)) {
+        readyMs = performance.now() - started;
+        if (killAfterReadyMs !== undefined) timer = setTimeout(kill, killAfterReadyMs);
+      }
+    }
+  })();
+  const status = await child.status;
   clearTimeout(timer);
-  await stderr.catch(() => {});
-  return killed;
+  await reading;
+  return { code: status.code, stderr, readyMs, totalMs: performance.now() - started, killed };
 }
 
 /** How many virtual servers of ours (all but the foreign one) the kernel holds. */
@@ -166,12 +187,17 @@ async function cleanUp(): Promise<void> {
 }
 
 interface Trial {
-  readonly delayS: number;
+  /** When the kill was sent, in seconds after the startup was done. */
+  readonly killS: number;
   readonly killed: boolean;
   readonly virtualServersAtKill: number;
+  /** The restart: all of it, and its sync (after the startup). */
   readonly restartS: number;
+  readonly restartSyncS: number;
   readonly converged: boolean;
 }
+
+const s = (ms: number) => Number((ms / 1000).toFixed(1));
 
 kernelTest(
   "a proxy killed with SIGKILL during a cold apply converges on restart in one sync, foreign state intact",
@@ -181,30 +207,33 @@ kernelTest(
     await createForeignState();
     const before = await foreignSnapshot();
     await node.write(largeCluster(SERVICES));
-    // An unkilled cold run gives the time span the kills are drawn from.
-    const cold = await timedRun(node.dir);
+    // An unkilled cold run: how long its sync takes is the span the kills are drawn from.
+    const cold = await proxyRun(node.dir);
     assert.equal(cold.code, 0, cold.stderr);
+    const coldSyncMs = cold.totalMs - cold.readyMs;
     const total = await ourVirtualServers();
     console.log(
-      `crash safety: cold run ${(cold.ms / 1000).toFixed(1)} s, ${total} virtual servers`,
+      `crash safety: seed ${SEED}; cold run ${s(cold.totalMs)} s, its sync ${s(coldSyncMs)} s, ` +
+        `${total} virtual servers`,
     );
     await cleanUp();
     const next = random(SEED);
     const trials: Trial[] = [];
     for (let i = 0; i < TRIALS; i++) {
-      const delayMs = cold.ms * (0.3 + 0.7 * next());
-      const killed = await killedRun(node.dir, delayMs);
+      const killMs = coldSyncMs * next();
+      const killedRun = await proxyRun(node.dir, killMs);
       const atKill = await ourVirtualServers();
-      const restart = await timedRun(node.dir);
+      const restart = await proxyRun(node.dir);
       assert.equal(restart.code, 0, `trial ${i}: the restart failed:\n${restart.stderr}`);
       const check = await cli([...syncFlags(node.dir), EXCLUDE, "--output", "json"]);
       assert.equal(check.code, 0, check.stderr);
       const plan = JSON.parse(check.stdout).plan as unknown[];
       trials.push({
-        delayS: delayMs / 1000,
-        killed,
+        killS: s(killMs),
+        killed: killedRun.killed,
         virtualServersAtKill: atKill,
-        restartS: restart.ms / 1000,
+        restartS: s(restart.totalMs),
+        restartSyncS: s(restart.totalMs - restart.readyMs),
         converged: plan.length === 0,
       });
       console.log(`  trial ${i}: ${JSON.stringify(trials.at(-1))}`);
@@ -212,27 +241,22 @@ kernelTest(
       assert.deepEqual(await foreignSnapshot(), before, `trial ${i}: foreign state changed`);
       await cleanUp();
     }
-    report(cold.ms, total, trials);
+    report(total, trials);
   },
 );
 
-function report(coldMs: number, total: number, trials: readonly Trial[]): void {
-  const restarts = trials.map((t) => t.restartS).sort((a, b) => a - b);
+function report(total: number, trials: readonly Trial[]): void {
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  const restarts = sorted(trials.map((t) => t.restartS));
+  const syncs = sorted(trials.map((t) => t.restartSyncS));
+  const median = (xs: number[]) => xs[Math.floor(xs.length / 2)];
   const mid =
     trials.filter((t) => t.killed && t.virtualServersAtKill > 0 && t.virtualServersAtKill < total)
       .length;
   console.log(
-    `crash safety: seed ${SEED}, ${SERVICES} services (${total} virtual servers), ` +
-      `cold apply ${(coldMs / 1000).toFixed(1)} s; ${trials.length} trials, ` +
-      `${trials.filter((t) => t.killed).length} killed (${mid} with IPVS half-written), ` +
-      `${trials.filter((t) => t.converged).length} converged in one sync; restart ` +
-      `${restarts[0]?.toFixed(1)}-${restarts.at(-1)?.toFixed(1)} s ` +
-      `(median ${restarts[Math.floor(restarts.length / 2)]?.toFixed(1)} s)`,
+    `crash safety: ${trials.length} trials, ${trials.filter((t) => t.killed).length} killed ` +
+      `(${mid} with IPVS half-written), ${trials.filter((t) => t.converged).length} converged ` +
+      `in one sync; restart ${restarts[0]}-${restarts.at(-1)} s (median ${median(restarts)} s), ` +
+      `its sync ${syncs[0]}-${syncs.at(-1)} s (median ${median(syncs)} s)`,
   );
-  for (const [i, t] of trials.entries()) {
-    console.log(
-      `  trial ${i}: kill at ${t.delayS.toFixed(1)} s${t.killed ? "" : " (had exited)"}, ` +
-        `${t.virtualServersAtKill} virtual servers written, restart ${t.restartS.toFixed(1)} s`,
-    );
-  }
 }
