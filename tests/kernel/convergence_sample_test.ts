@@ -5,7 +5,7 @@
  * backend is applied, and then a second diff must be empty and every foreign object as it was,
  * read back with the tools (`ipset save`, `iptables-save`, `ipvsadm -Sn`, `ip -j addr`).
  *
- * `CONVERGENCE_VM_RUNS` (default 6, for CI) and `CONVERGENCE_VM_SEED` (default 20261202) set
+ * `CONVERGENCE_VM_RUNS` (default 3, for CI) and `CONVERGENCE_VM_SEED` (default 20261202) set
  * the sample. Connection counts cannot be written, so a busy real server reads as idle here.
  *
  * @module
@@ -27,7 +27,7 @@ import { caseArb, EXCLUDED_CIDR, statesOf } from "../convergence/arbitraries.ts"
 import { untouchable } from "../convergence/untouchable.ts";
 import { kernelTest, run, sh } from "./harness.ts";
 
-const RUNS = Number(Deno.env.get("CONVERGENCE_VM_RUNS") ?? 6);
+const RUNS = Number(Deno.env.get("CONVERGENCE_VM_RUNS") ?? 3);
 const SEED = Number(Deno.env.get("CONVERGENCE_VM_SEED") ?? 20261202);
 const OPTIONS = { excludeCIDRs: [EXCLUDED_CIDR] };
 /** The generated kernels put foreign addresses on `eth0`; the VM's stand-in is a dummy link. */
