@@ -2,7 +2,8 @@
  * The contract every backend must pass (dry-run here; exec and netlink against real
  * kernels): reconcile an empty kernel to a desired state and read it back, converge so a
  * second diff is empty, handle an endpoint and a set entry changing, clean up everything,
- * and report a refused operation instead of throwing.
+ * report a refused operation instead of throwing, and follow the apply driver's shared rules
+ * (a refused ipset step stops the rest; a refused IPVS line does not).
  *
  * @module
  */
@@ -21,6 +22,7 @@ import type {
 import { IPVS_DEVICE } from "../src/state/types.ts";
 import { emptyKernelState, sortByKey, sortKernelState } from "../src/state/keys.ts";
 import { cleanupPlan, diffStates } from "../src/plan/diff.ts";
+import { NOT_APPLIED_EARLIER } from "./apply_driver.ts";
 
 /** What a backend under test can do. */
 export interface ContractOptions {
@@ -292,6 +294,63 @@ function nothingOfOurs(desired: KernelState): KernelState {
   return { ...emptyKernelState(), families: desired.families };
 }
 
+const MISSING_SET = "KUBE-CONTRACT-MISSING";
+
+/** A plan whose first line the kernel refuses, followed by more set lines and later steps. */
+function refusedIpsetPlan(desired: KernelState, options: ContractOptions): Operation[] {
+  const family = desired.families[0];
+  return [
+    { op: "ipset.add", set: MISSING_SET, entry: "10.0.0.1" },
+    { op: "ipset.create", set: { name: "KUBE-CLUSTER-IP", type: "hash:ip,port", family: "inet" } },
+    {
+      op: "iptables.restore",
+      family,
+      table: "filter",
+      chains: desired.iptables[family].filter.chains,
+      addJumps: [],
+      deleteJumps: [],
+      deleteChains: [],
+    },
+    ...(options.addresses ? [{ op: "link.add", device: IPVS_DEVICE } as const] : []),
+  ];
+}
+
+const RULE_CASES: readonly ContractCase[] = [
+  {
+    title: "a refused ipset line stops its step and every later step, with one write",
+    async run(b, desired, options) {
+      const plan = refusedIpsetPlan(desired, options);
+      const result = await b.apply(plan);
+      assert.equal(result.applied, 0);
+      assert.equal(result.writes, 1);
+      assert.deepEqual(result.failures.map((f) => f.operation), plan);
+      assert.equal(result.failures[0].tool, "ipset restore");
+      assert.match(result.failures[0].line, new RegExp(`^add ${MISSING_SET} 10\\.0\\.0\\.1`));
+      assert.equal(result.failures[1].message, "not applied: ipset restore stopped at line 1");
+      for (const f of result.failures.slice(2)) assert.equal(f.message, NOT_APPLIED_EARLIER);
+      await assertMatches(b, nothingOfOurs(desired), options);
+    },
+  },
+  {
+    title: "a refused IPVS line does not stop the later steps",
+    applies: (options) => options.ipvs && options.addresses,
+    async run(b, desired, options) {
+      const plan: Operation[] = [
+        {
+          op: "ipvs.deleteVirtualServer",
+          virtualServer: { protocol: "tcp", address: "198.51.100.1", port: 20000 },
+        },
+        { op: "link.add", device: IPVS_DEVICE },
+      ];
+      const result = await b.apply(plan);
+      assert.deepEqual(result.failures.map((f) => f.operation), [plan[0]]);
+      assert.equal(result.applied, 1);
+      assert.equal(result.writes, 2);
+      await assertMatches(b, { ...nothingOfOurs(desired), linkPresent: true }, options);
+    },
+  },
+];
+
 const CASES: readonly ContractCase[] = [
   {
     title: "applying the diff from an empty kernel makes read() return the desired state",
@@ -384,7 +443,7 @@ export function backendContract(
   options: ContractOptions,
 ): void {
   const desired = contractDesiredState(options);
-  for (const c of CASES) {
+  for (const c of [...CASES, ...RULE_CASES]) {
     if (c.applies && !c.applies(options)) continue;
     Deno.test({
       name: `${name} backend: ${c.title}`,

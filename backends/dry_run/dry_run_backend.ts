@@ -7,20 +7,15 @@
  * @module
  */
 
-import type { ApplyResult, Backend, OperationFailure } from "../backend.ts";
+import type { ApplyResult, Backend } from "../backend.ts";
 import type { Operation, Plan, VirtualServerKey } from "../../src/plan/types.ts";
 import type { IptablesFamily, KernelState } from "../../src/state/types.ts";
 import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
-import {
-  groupByTool,
-  renderOperationLines,
-  type Tool,
-  toolOf,
-} from "../../src/render/tool_inputs.ts";
+import { applyPlanWith } from "../apply_driver.ts";
 import type { IpOperation } from "../../src/render/ip_batch.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import type { NodePreparationStep } from "../../src/node_prep/node_preparation.ts";
-import { Rejected } from "./rejected.ts";
+import { executeSimulatedStep } from "./simulated_steps.ts";
 import { SimulatedIpsets } from "./simulated_ipsets.ts";
 import { SimulatedIptables } from "./simulated_iptables_families.ts";
 import { SimulatedIpvs } from "./simulated_ipvs.ts";
@@ -39,15 +34,6 @@ export interface DryRunOptions {
    */
   readonly nodeAddresses?: readonly string[];
 }
-
-/** The name each tool's failures are reported under (what the exec backend runs). */
-const TOOL_NAME: Record<Tool, string> = {
-  ipset: "ipset restore",
-  iptables: "iptables-restore",
-  ip6tables: "ip6tables-restore",
-  ipvsadm: "ipvsadm --restore",
-  ip: "ip -batch",
-};
 
 /** A backend with a simulated kernel; see the module documentation. */
 export class DryRunBackend implements Backend {
@@ -138,39 +124,20 @@ export class DryRunBackend implements Backend {
     return Promise.resolve(this.#nodeAddresses);
   }
 
-  /** Applies each operation in turn; a refused one is reported and the rest still run. */
+  /**
+   * Applies the plan with the shared apply driver, each step on the simulated kernel: a
+   * refused ipset or iptables step stops the later ones, exactly as on a node.
+   */
   apply(plan: Plan): Promise<ApplyResult> {
-    const failures: OperationFailure[] = [];
-    for (const op of plan) {
-      const failure = this.#applyOne(op);
-      if (failure) failures.push(failure);
-      else this.#recorded.push(op);
-    }
-    return Promise.resolve({
-      applied: plan.length - failures.length,
-      failures,
-      writes: groupByTool(plan).length,
-    });
+    return applyPlanWith(plan, (step) =>
+      Promise.resolve(
+        executeSimulatedStep(step, (op, lines) => this.#run(op, lines), (op) => {
+          this.#recorded.push(op);
+        }),
+      ));
   }
 
-  #applyOne(op: Operation): OperationFailure | undefined {
-    const tool = TOOL_NAME[toolOf(op)];
-    let lines: string[];
-    try {
-      lines = renderOperationLines(op);
-    } catch (e) {
-      return { operation: op, tool, line: "", message: (e as Error).message };
-    }
-    try {
-      this.#run(op, lines);
-      return undefined;
-    } catch (e) {
-      if (!(e instanceof Rejected)) throw e;
-      return { operation: op, tool, line: lines[e.lineIndex] ?? "", message: e.message };
-    }
-  }
-
-  #run(op: Operation, lines: string[]): void {
+  #run(op: Operation, lines: readonly string[]): void {
     if (op.op === "iptables.restore") {
       this.#iptables.restore(op.family, op.table, lines, (s) => this.#ipsets.has(s));
       this.#families.add(op.family);

@@ -263,3 +263,23 @@ Deno.test({
     assert.equal(read.virtualServers[0].realServers[0].activeConnections, 0);
   },
 });
+
+Deno.test({
+  name: "a KUBE-CLUSTER-IP of type hash:ip that our rule uses converges in one sync",
+  permissions: "none",
+  async fn() {
+    const start = await synced();
+    const state = await start.read();
+    const legacy: KernelState = {
+      ...state,
+      ipsets: state.ipsets.map((s) =>
+        s.name === "KUBE-CLUSTER-IP" ? { ...s, type: "hash:ip", entries: ["10.96.0.1"] } : s
+      ),
+    };
+    const backend = new DryRunBackend({ initial: legacy });
+    const plan = diffStates(await backend.read(), desired, NO_EXCLUDES);
+    // iptables-restore (nat) without the rule, ipset restore (destroy, create, fill), the rule back.
+    assert.deepEqual(await backend.apply(plan), { applied: plan.length, failures: [], writes: 3 });
+    assert.deepEqual(diffStates(await backend.read(), desired, NO_EXCLUDES), []);
+  },
+});

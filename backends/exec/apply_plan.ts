@@ -1,7 +1,8 @@
 /**
- * How the exec backend applies a plan: one process per tool run of `toolInvocations(plan)`,
- * the run's lines on stdin, and each failure mapped back to the operation behind the line the
- * tool rejected. What each tool does after a bad line decides what is reported:
+ * How the exec backend carries out one step of the apply driver (`../apply_driver.ts`): one
+ * process per step, the step's lines on stdin, and each failure mapped back to the operation
+ * behind the line the tool rejected. What each tool does after a bad line decides what is
+ * reported:
  *
  * - `iptables-restore` commits a table whole or not at all: every operation of the run failed.
  * - `ipset restore` stops at the bad line and may drop the add/del lines it buffered before
@@ -11,8 +12,7 @@
  * - `ipvsadm --restore` goes on after a refused line, prints no line number and exits with the
  *   last line's status, so any error output means: read `ipvsadm -Sn` back and check each one.
  *
- * After a failed ipset or iptables run the later runs are not started (their rules and
- * addresses may need what failed) and are reported as not applied.
+ * Which steps run after a failure, and how the counts add up, is the driver's.
  *
  * @module
  */
@@ -20,13 +20,15 @@
 import type { ApplyResult, OperationFailure } from "../backend.ts";
 import type { Operation, Plan } from "../../src/plan/types.ts";
 import type { IpSet, VirtualServer } from "../../src/state/types.ts";
+import type { RenderOptions, ToolInvocation } from "../../src/render/tool_inputs.ts";
 import {
-  renderOperationLines,
-  type RenderOptions,
-  type ToolInvocation,
-  toolInvocations,
-  toolOf,
-} from "../../src/render/tool_inputs.ts";
+  applyPlanWith,
+  NOT_APPLIED_EARLIER,
+  type Step,
+  stepLabel,
+  type StepResult,
+  stoppedAt,
+} from "../apply_driver.ts";
 import type { IpsetOperation } from "../../src/render/ipset.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import { type CommandResult, type CommandRunner, rejectedLine } from "./command.ts";
@@ -44,28 +46,8 @@ export interface ApplyOptions {
   readonly readVirtualServers: () => Promise<VirtualServer[]>;
 }
 
-/** The message of an operation whose run was never started. */
-export const NOT_APPLIED_EARLIER = "not applied: an earlier step failed";
-
-/** The name a run's failures are reported under, e.g. `iptables-restore (nat)`. */
-export function runLabel(run: Pick<ToolInvocation, "tool" | "table">): string {
-  switch (run.tool) {
-    case "ipset":
-      return "ipset restore";
-    case "iptables":
-      return `iptables-restore (${run.table})`;
-    case "ip6tables":
-      return `ip6tables-restore (${run.table})`;
-    case "ipvsadm":
-      return "ipvsadm --restore";
-    case "ip":
-      return "ip -batch";
-  }
-}
-
-function opLabel(op: Operation): string {
-  return runLabel({ tool: toolOf(op), table: op.op === "iptables.restore" ? op.table : undefined });
-}
+// Kept here for the callers that imported it from the exec backend.
+export { NOT_APPLIED_EARLIER };
 
 function failure(operation: Operation, tool: string, line: string, message: string) {
   return { operation, tool, line, message };
@@ -112,7 +94,7 @@ async function judgeStopping(
   result: CommandResult,
   checkBefore?: (ops: Operation[]) => Promise<{ missing: Operation[]; readError?: string }>,
 ): Promise<OperationFailure[]> {
-  const label = runLabel(run);
+  const label = stepLabel(run);
   const message = stderrText(result);
   const index = rejectedIndex(label, run, result.stderr);
   if (index < 0) return run.operations.map((op) => failure(op, label, "", message));
@@ -124,7 +106,7 @@ async function judgeStopping(
   const lost = before.readError === undefined
     ? `not applied: ${label} dropped it when line ${index + 1} failed: ${message}`
     : `not known to be applied: reading back after line ${index + 1} failed: ${before.readError}`;
-  const stopped = `not applied: ${label} stopped at line ${index + 1}`;
+  const stopped = stoppedAt(run, index + 1);
   return [
     ...before.missing.map((op) => failure(op, label, "", lost)),
     failure(rejected, label, run.lines[index], message),
@@ -142,7 +124,7 @@ async function judgeIpvsadm(
   result: CommandResult,
   options: ApplyOptions,
 ): Promise<OperationFailure[]> {
-  const label = runLabel(run);
+  const label = stepLabel(run);
   const message = stderrText(result);
   const ops = run.operations as IpvsOperation[];
   const checked = await checkTaken(ops, async () => {
@@ -174,7 +156,7 @@ async function judge(
   }
   if (result.code === 0) return [];
   if (run.tool === "iptables" || run.tool === "ip6tables") {
-    const label = runLabel(run);
+    const label = stepLabel(run);
     const line = rejectedLine(label, run.stdin, result.stderr);
     return run.operations.map((op) => failure(op, label, line, stderrText(result)));
   }
@@ -186,43 +168,16 @@ async function judge(
     }));
 }
 
-/** Splits off the operations that cannot be rendered safely, each reported as a failure. */
-function renderable(plan: Plan, render: RenderOptions) {
-  const failures: OperationFailure[] = [];
-  const ops = plan.filter((op) => {
-    try {
-      renderOperationLines(op, render);
-      return true;
-    } catch (error) {
-      failures.push(failure(op, opLabel(op), "", (error as Error).message));
-      return false;
-    }
-  });
-  return { ops, failures };
+/** Runs one step as one process and reports what did not take effect. */
+export async function executeStep(step: Step, options: ApplyOptions): Promise<StepResult> {
+  const result = await runSafely(options.run, step);
+  return { failures: await judge(step, result, options), writes: 1 };
 }
 
 /**
- * Applies `plan` with one process per tool run and reports what did not take effect; never
- * throws for a refused operation. `writes` counts the processes started.
+ * Applies `plan` with one process per step of the apply driver and reports what did not take
+ * effect; never throws for a refused operation. `writes` counts the processes started.
  */
-export async function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
-  const { ops, failures } = renderable(plan, options.render);
-  let writes = 0;
-  let stopped = false;
-  for (const run of toolInvocations(ops, options.render)) {
-    if (stopped) {
-      failures.push(
-        ...run.operations.map((op) => failure(op, runLabel(run), "", NOT_APPLIED_EARLIER)),
-      );
-      continue;
-    }
-    writes++;
-    const result = await runSafely(options.run, run);
-    const failed = await judge(run, result, options);
-    failures.push(...failed);
-    if (result.code !== 0 && run.tool !== "ip" && run.tool !== "ipvsadm") stopped = true;
-  }
-  const order = new Map(plan.map((op, i) => [op, i]));
-  failures.sort((a, b) => order.get(a.operation)! - order.get(b.operation)!);
-  return { applied: plan.length - failures.length, failures, writes };
+export function applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+  return applyPlanWith(plan, (step) => executeStep(step, options), { render: options.render });
 }

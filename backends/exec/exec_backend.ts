@@ -2,7 +2,8 @@
  * The exec backend: implements the Backend interface by running the real tools through
  * dax-sh, with arguments as arrays and bulk input on stdin, never a shell string built from
  * cluster data. It reads with the tools' save formats (`read_kernel.ts`) and applies a plan
- * with one process per tool run (`apply_plan.ts`). It touches only what is ours: `KUBE-` sets,
+ * through the shared apply driver (`../apply_driver.ts`), one process per step
+ * (`apply_plan.ts`). It touches only what is ours: `KUBE-` sets,
  * our chains and jump rules, `kube-ipvs0`, and the virtual servers the plan names.
  *
  * @module

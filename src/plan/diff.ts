@@ -1,7 +1,9 @@
 /**
  * The pure diff: (current kernel state, desired state) -> the minimal plan that makes the
- * kernel match, in the order a backend must apply it (see `Plan`): the link; set creates,
- * replaces, adds and deletes; one `iptables.restore` per table that differs (IPv4 nat,
+ * kernel match, in the order a backend must apply it (see `Plan`): the link; for a set of
+ * ours that exists with another type or family, the restores that stop our rules using it
+ * and its `destroy` (`recreate_sets.ts`); set creates, adds and deletes; one
+ * `iptables.restore` per table that differs (IPv4 nat,
  * IPv4 filter, IPv6 nat, IPv6 filter); IPVS changes (each desired virtual server in order,
  * then the stale ones' deletes); address adds and deletes; set destruction last.
  *
@@ -37,6 +39,7 @@ import { isOurChain, isOurJump, isOurSetName } from "../proxier/ownership.ts";
 import { ruleTarget } from "../render/iptables.ts";
 import { familyOf } from "../proxier/node_addresses.ts";
 import type { Operation, Plan, VirtualServerKey, VirtualServerSpec } from "./types.ts";
+import { recreateFirst, wrongHeaderSets } from "./recreate_sets.ts";
 
 /** Options of {@linkcode diffStates}. */
 export interface DiffOptions {
@@ -47,8 +50,10 @@ export interface DiffOptions {
 const FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
 const TABLES: readonly TableName[] = ["nat", "filter"];
 
+// By name, not by the set's own family: a set of our IPv4 name created as inet6 is still
+// the IPv4 pipeline's (and has the wrong header), kube-proxy's IPv6 sets are `KUBE-6-`.
 function setFamily(set: IpSet): IptablesFamily {
-  return set.family === "inet6" ? "ipv6" : "ipv4";
+  return set.name.startsWith("KUBE-6-") ? "ipv6" : "ipv4";
 }
 
 function ours(sets: readonly IpSet[], managed: ReadonlySet<IptablesFamily>): IpSet[] {
@@ -75,22 +80,16 @@ function withoutCounts(rs: RealServer): RealServer {
   return { address: rs.address, port: rs.port, forward: rs.forward, weight: rs.weight };
 }
 
-// bitmap:port sets have no family in the kernel, so only hash sets can differ in it.
-function sameHeader(a: IpSet, b: IpSet): boolean {
-  return a.type === b.type && (a.type === "bitmap:port" || a.family === b.family);
-}
-
 function setOps(current: IpSet[], desired: IpSet[]): Operation[] {
   const have = new Map(current.map((s) => [s.name, s]));
   const ops: Operation[] = [];
   for (const want of desired) {
     const header = { name: want.name, type: want.type, family: want.family };
     const old = have.get(want.name);
+    // A set with another header was destroyed first (recreateFirst): it is created anew.
     if (!old) {
       ops.push({ op: "ipset.create", set: header });
       for (const entry of want.entries) ops.push({ op: "ipset.add", set: want.name, entry });
-    } else if (!sameHeader(old, want)) {
-      ops.push({ op: "ipset.replace", set: header, entries: want.entries });
     } else if (!sameList(old.entries, want.entries, (a, b) => a === b)) {
       const wanted = new Set(want.entries);
       const present = new Set(old.entries);
@@ -388,15 +387,19 @@ function addressOps(
  * diffStates(emptyKernelState(), emptyKernelState(), { excludeCIDRs: [] }); // []
  * ```
  */
-export function diffStates(current: KernelState, desired: KernelState, options: DiffOptions): Plan {
+export function diffStates(read: KernelState, desired: KernelState, options: DiffOptions): Plan {
   const managed = new Set(desired.families);
-  const currentSets = ours(current.ipsets, managed);
   const desiredSets = ours(desired.ipsets, managed);
+  const wrong = wrongHeaderSets(ours(read.ipsets, managed), desiredSets);
+  const first = recreateFirst(read, wrong, FAMILIES.filter((f) => managed.has(f)));
+  const current = first.after;
+  const currentSets = ours(current.ipsets, managed);
   const wantedSets = new Set(desiredSets.map((s) => s.name));
   return [
     ...(desired.linkPresent && !current.linkPresent
       ? [{ op: "link.add", device: IPVS_DEVICE } as const]
       : []),
+    ...first.ops,
     ...setOps(currentSets, desiredSets),
     ...iptablesOps(current, desired, managed),
     ...ipvsOps(current, desired, managed, parseExcludes(options.excludeCIDRs)),

@@ -345,29 +345,78 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a set whose type differs is replaced whole; a stale set of ours is destroyed last",
+  name: "a set whose type differs is unreferenced, destroyed, created and filled, then its " +
+    "rules are restored; a stale set of ours is destroyed last",
   permissions: "none",
   fn() {
     const current = asRead(desired());
+    const want = desired();
     const stale: KernelState = {
       ...current,
       ipsets: [
         ...current.ipsets.map((s) =>
-          s.name === "KUBE-CLUSTER-IP" ? { ...s, type: "hash:ip" as const } : s
+          s.name === "KUBE-CLUSTER-IP"
+            ? { ...s, type: "hash:ip" as const, entries: ["1.2.3.4"] }
+            : s
         ),
         // A temporary left behind by a replace that failed half-way.
         { name: "KUBE-CLUSTER-IP-TMP", type: "hash:ip", family: "inet", comment: "", entries: [] },
       ],
       addresses: [...current.addresses, { device: "kube-ipvs0", address: "10.0.0.77/32" }],
     };
-    const plan = diffStates(stale, desired(), NO_EXCLUDES);
-    assert.deepEqual(kinds(plan), ["ipset.replace", "address.delete", "ipset.destroy"]);
+    const plan = diffStates(stale, want, NO_EXCLUDES);
+    assert.deepEqual(kinds(plan), [
+      "iptables.restore",
+      "ipset.destroy",
+      "ipset.create",
+      "ipset.add",
+      "ipset.add",
+      "ipset.add",
+      "iptables.restore",
+      "address.delete",
+      "ipset.destroy",
+    ]);
+    const nat = want.iptables.ipv4.nat;
     assert.deepEqual(plan[0], {
-      op: "ipset.replace",
-      set: { name: "KUBE-CLUSTER-IP", type: "hash:ip,port", family: "inet" },
-      entries: desired().ipsets[0].entries,
+      op: "iptables.restore",
+      family: "ipv4",
+      table: "nat",
+      chains: [{ name: "KUBE-SERVICES", rules: [] }],
+      addJumps: [],
+      deleteJumps: [],
+      deleteChains: [],
     });
-    assert.deepEqual(plan[2], { op: "ipset.destroy", set: "KUBE-CLUSTER-IP-TMP" });
+    assert.deepEqual(plan[1], { op: "ipset.destroy", set: "KUBE-CLUSTER-IP" });
+    assert.deepEqual(plan[2], {
+      op: "ipset.create",
+      set: { name: "KUBE-CLUSTER-IP", type: "hash:ip,port", family: "inet" },
+    });
+    assert.deepEqual(plan.slice(3, 6).map((op) => op.op === "ipset.add" && op.entry), [
+      ...want.ipsets[0].entries,
+    ]);
+    assert.deepEqual(plan[6], { ...plan[0], chains: nat.chains });
+    assert.deepEqual(plan[8], { op: "ipset.destroy", set: "KUBE-CLUSTER-IP-TMP" });
+  },
+});
+
+Deno.test({
+  name: "a set of ours with another family is recreated; one no rule uses needs no restore",
+  permissions: "none",
+  fn() {
+    const current = asRead(desired());
+    const wrongFamily: KernelState = {
+      ...current,
+      ipsets: current.ipsets.map((s) =>
+        s.name === "KUBE-NODE-PORT-TCP" ? { ...s, type: "hash:ip", family: "inet6" } : s
+      ),
+    };
+    assert.deepEqual(diffStates(wrongFamily, desired(), NO_EXCLUDES), [
+      { op: "ipset.destroy", set: "KUBE-NODE-PORT-TCP" },
+      {
+        op: "ipset.create",
+        set: { name: "KUBE-NODE-PORT-TCP", type: "bitmap:port", family: "inet" },
+      },
+    ]);
   },
 });
 

@@ -122,8 +122,9 @@ export interface DeleteIpSetEntry {
 }
 
 /**
- * Replace a set's whole content and header: filled under a temporary name and swapped in,
- * so the set is never empty in between.
+ * Replace a set's whole content: filled under a temporary name and swapped in, so the set is
+ * never empty in between. The kernel swaps only sets of the same type and family, so this is
+ * no way to change a header: the diff recreates such a set instead (`recreate_sets.ts`).
  */
 export interface ReplaceIpSet {
   /** The operation kind, which tells the union's members apart. */
@@ -225,6 +226,8 @@ export type OperationKind = Operation["op"];
 /**
  * The operations of one sync, in the order they must be applied:
  * link and sets first (rules reference sets), then iptables, then IPVS, then addresses,
- * and set destruction last (after no rule references the set any more).
+ * and set destruction last (after no rule references the set any more). A set of ours with
+ * the wrong type or family is the exception: restores that stop our rules using it and its
+ * destruction come right after the link, before it is created again like a missing set.
  */
 export type Plan = readonly Operation[];

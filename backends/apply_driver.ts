@@ -1,0 +1,155 @@
+/**
+ * The one apply driver every backend uses (exec, dry-run, netlink): it splits a plan into the
+ * steps all backends share, asks the backend to carry out each step, and owns the rules that
+ * decide what a node ends up with, so a reviewed dry run stops exactly where a node would:
+ *
+ * - The steps are the plan's tool runs in plan order (`toolInvocations`): consecutive
+ *   operations of one tool share a step, each `iptables.restore` is its own (one table).
+ * - An operation that cannot be rendered safely is reported and left out; the rest go on.
+ * - After a step of `ipset` or `iptables`/`ip6tables` reports a failure, the later steps are
+ *   not started: their rules and addresses may need what failed. Their operations are
+ *   reported with {@linkcode NOT_APPLIED_EARLIER}. A failed `ipvsadm` or `ip` step does not
+ *   stop the rest (later steps need nothing from it, and kube-proxy goes on too).
+ * - `applied` is the plan's length less the failures reported; `writes` is the
+ *   sum of what each started step reports (processes, netlink batches, simulated runs).
+ *
+ * A backend keeps only how one step is executed on its kernel and what that kernel refused.
+ *
+ * @module
+ */
+
+import type { ApplyResult, OperationFailure } from "./backend.ts";
+import type { Operation, Plan } from "../src/plan/types.ts";
+import {
+  renderOperationLines,
+  type RenderOptions,
+  type ToolInvocation,
+  toolInvocations,
+  toolOf,
+} from "../src/render/tool_inputs.ts";
+
+/** The message of an operation whose step was never started. */
+export const NOT_APPLIED_EARLIER = "not applied: an earlier step failed";
+
+/**
+ * One step of a plan: one tool run with its operations and their rendered lines (a netlink
+ * backend may ignore the lines and use the operations).
+ */
+export type Step = ToolInvocation;
+
+/** What one step did, as the backend that executed it reports it. */
+export interface StepResult {
+  /** The step's operations that did not take effect, each once; empty when all did. */
+  readonly failures: readonly OperationFailure[];
+  /** Processes started or batches sent for the step (read-backs excluded). */
+  readonly writes: number;
+}
+
+/** How one backend carries out one step on its kernel; never throws for a refusal. */
+export type StepExecutor = (step: Step) => Promise<StepResult>;
+
+/** The name a step's failures are reported under, e.g. `iptables-restore (nat)`. */
+export function stepLabel(step: Pick<Step, "tool" | "table">): string {
+  switch (step.tool) {
+    case "ipset":
+      return "ipset restore";
+    case "iptables":
+      return `iptables-restore (${step.table})`;
+    case "ip6tables":
+      return `ip6tables-restore (${step.table})`;
+    case "ipvsadm":
+      return "ipvsadm --restore";
+    case "ip":
+      return "ip -batch";
+  }
+}
+
+/** The label of the step an operation belongs to. */
+export function operationLabel(op: Operation): string {
+  return stepLabel({
+    tool: toolOf(op),
+    table: op.op === "iptables.restore" ? op.table : undefined,
+  });
+}
+
+/** The message of an operation after the line where its tool stopped (1-based). */
+export function stoppedAt(step: Pick<Step, "tool" | "table">, lineNumber: number): string {
+  return `not applied: ${stepLabel(step)} stopped at line ${lineNumber}`;
+}
+
+/** Whether a failure in this step stops every later step. */
+export function stopsLaterSteps(step: Pick<Step, "tool">): boolean {
+  return step.tool === "ipset" || step.tool === "iptables" || step.tool === "ip6tables";
+}
+
+function failure(operation: Operation, tool: string, line: string, message: string) {
+  return { operation, tool, line, message };
+}
+
+/** Splits off the operations that cannot be rendered safely, each reported as a failure. */
+function renderable(plan: Plan, render: RenderOptions) {
+  const failures: OperationFailure[] = [];
+  const ops = plan.filter((op) => {
+    try {
+      renderOperationLines(op, render);
+      return true;
+    } catch (error) {
+      failures.push(failure(op, operationLabel(op), "", (error as Error).message));
+      return false;
+    }
+  });
+  return { ops, failures };
+}
+
+/** The steps that carry out `plan`, after leaving out what cannot be rendered. */
+export function planSteps(
+  plan: Plan,
+  render: RenderOptions = {},
+): { steps: Step[]; unrenderable: OperationFailure[] } {
+  const { ops, failures } = renderable(plan, render);
+  return { steps: toolInvocations(ops, render), unrenderable: failures };
+}
+
+/** Options of {@linkcode applyPlanWith}. */
+export interface DriverOptions {
+  /**
+   * How operations are rendered (`link.add` as `veth` only in tests).
+   * @default {{}}
+   */
+  readonly render?: RenderOptions;
+}
+
+/**
+ * Applies `plan` step by step with `execute` under the shared rules (see the module docs);
+ * never throws for a refused operation. Failures come back in plan order.
+ *
+ * @example
+ * ```ts
+ * const result = await applyPlanWith([], () => Promise.resolve({ failures: [], writes: 1 }));
+ * // { applied: 0, failures: [], writes: 0 }: an empty plan starts no step
+ * ```
+ */
+export async function applyPlanWith(
+  plan: Plan,
+  execute: StepExecutor,
+  options: DriverOptions = {},
+): Promise<ApplyResult> {
+  const { steps, unrenderable } = planSteps(plan, options.render ?? {});
+  const failures: OperationFailure[] = [...unrenderable];
+  let writes = 0;
+  let stopped = false;
+  for (const step of steps) {
+    if (stopped) {
+      const label = stepLabel(step);
+      failures.push(...step.operations.map((op) => failure(op, label, "", NOT_APPLIED_EARLIER)));
+      continue;
+    }
+    const result = await execute(step);
+    writes += result.writes;
+    failures.push(...result.failures);
+    if (result.failures.length > 0 && stopsLaterSteps(step)) stopped = true;
+  }
+  const order = new Map(plan.map((op, i) => [op, i]));
+  failures.sort((a, b) => order.get(a.operation)! - order.get(b.operation)!);
+  return { applied: plan.length - failures.length, failures, writes };
+}
