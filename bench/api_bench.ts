@@ -86,7 +86,7 @@ async function startToFirstSync(services: number) {
       "--once",
       "--output",
       "json",
-    ], { mark: /(^|\n)sync: / });
+    ], { mark: /(^|\] )sync: /m });
     if (proxy.code !== 0) throw new Error(`the proxy failed:\n${proxy.stderr}`);
     const floor = await runMeasured(Deno.execPath(), [
       "eval",

@@ -150,7 +150,7 @@ metricsBindAddress: 127.0.0.1:10449
   }).spawn();
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let log = "";
-  while (!/^sync: /m.test(log)) {
+  while (!/(^|\] )sync: /m.test(log)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`the loop ended before its first sync:\n${log}`);
     log += value;
