@@ -3,9 +3,12 @@
  * steps all backends share, asks the backend to carry out each step, and owns the rules that
  * decide what a node ends up with, so a reviewed dry run stops exactly where a node would:
  *
- * - The steps are the plan's tool runs in plan order (`toolInvocations`): consecutive
+ * - The steps are the plan's tool runs in plan order (`groupByTool`): consecutive
  *   operations of one tool share a step, each `iptables.restore` is its own (one table).
  * - An operation that cannot be rendered safely is reported and left out; the rest go on.
+ * - A step's lines and stdin are rendered only when its executor reads them, and each step
+ *   is made just before it runs: a 176,000-operation plan never has all its text at once,
+ *   and an executor that works from the operations (the dry run, netlink) renders little.
  * - After a step of `ipset` or `iptables`/`ip6tables` reports a failure, the later steps are
  *   not started: their rules and addresses may need what failed. Their operations are
  *   reported with {@linkcode NOT_APPLIED_EARLIER}. A failed `ipvsadm` or `ip` step does not
@@ -21,10 +24,12 @@
 import type { ApplyResult, OperationFailure } from "./backend.ts";
 import type { Operation, Plan } from "../src/plan/types.ts";
 import {
+  groupByTool,
+  lazyToolInvocation,
   renderOperationLines,
   type RenderOptions,
+  type Tool,
   type ToolInvocation,
-  toolInvocations,
   toolOf,
 } from "../src/render/tool_inputs.ts";
 
@@ -32,10 +37,14 @@ import {
 export const NOT_APPLIED_EARLIER = "not applied: an earlier step failed";
 
 /**
- * One step of a plan: one tool run with its operations and their rendered lines (a netlink
- * backend may ignore the lines and use the operations).
+ * One step of a plan: one tool run with its operations; its `lines`, `lineOperations` and
+ * `stdin` are rendered on first read (a netlink backend may ignore them and use the
+ * operations).
  */
-export type Step = ToolInvocation;
+export interface Step extends ToolInvocation {
+  /** How the step's lines are rendered, for an executor that renders one operation alone. */
+  readonly render: RenderOptions;
+}
 
 /** What one step did, as the backend that executed it reports it. */
 export interface StepResult {
@@ -64,12 +73,13 @@ export function stepLabel(step: Pick<Step, "tool" | "table">): string {
   }
 }
 
+function tableOf(op: Operation) {
+  return op.op === "iptables.restore" ? op.table : undefined;
+}
+
 /** The label of the step an operation belongs to. */
 export function operationLabel(op: Operation): string {
-  return stepLabel({
-    tool: toolOf(op),
-    table: op.op === "iptables.restore" ? op.table : undefined,
-  });
+  return stepLabel({ tool: toolOf(op), table: tableOf(op) });
 }
 
 /** The message of an operation after the line where its tool stopped (1-based). */
@@ -86,7 +96,10 @@ function failure(operation: Operation, tool: string, line: string, message: stri
   return { operation, tool, line, message };
 }
 
-/** Splits off the operations that cannot be rendered safely, each reported as a failure. */
+/**
+ * Splits off the operations that cannot be rendered safely, each reported as a failure. Each
+ * operation is rendered and its text dropped: the check keeps nothing.
+ */
 function renderable(plan: Plan, render: RenderOptions) {
   const failures: OperationFailure[] = [];
   const ops = plan.filter((op) => {
@@ -101,13 +114,28 @@ function renderable(plan: Plan, render: RenderOptions) {
   return { ops, failures };
 }
 
-/** The steps that carry out `plan`, after leaving out what cannot be rendered. */
+function planStep(tool: Tool, operations: readonly Operation[], render: RenderOptions): Step {
+  return Object.assign(lazyToolInvocation(tool, operations, render), { render });
+}
+
+/**
+ * The steps that carry out `plan`, after leaving out what cannot be rendered; each renders
+ * its text when it is first read.
+ */
 export function planSteps(
   plan: Plan,
   render: RenderOptions = {},
 ): { steps: Step[]; unrenderable: OperationFailure[] } {
   const { ops, failures } = renderable(plan, render);
-  return { steps: toolInvocations(ops, render), unrenderable: failures };
+  const steps = groupByTool(ops).map((g) => planStep(g.tool, g.operations, render));
+  return { steps, unrenderable: failures };
+}
+
+/** Failures in plan order (the steps report them step by step). */
+function inPlanOrder(plan: Plan, failures: OperationFailure[]): OperationFailure[] {
+  if (failures.length < 2) return failures;
+  const order = new Map(plan.map((op, i) => [op, i]));
+  return failures.sort((a, b) => order.get(a.operation)! - order.get(b.operation)!);
 }
 
 /** Options of {@linkcode applyPlanWith}. */
@@ -134,22 +162,22 @@ export async function applyPlanWith(
   execute: StepExecutor,
   options: DriverOptions = {},
 ): Promise<ApplyResult> {
-  const { steps, unrenderable } = planSteps(plan, options.render ?? {});
-  const failures: OperationFailure[] = [...unrenderable];
+  const render = options.render ?? {};
+  const { ops, failures } = renderable(plan, render);
   let writes = 0;
   let stopped = false;
-  for (const step of steps) {
+  for (const { tool, operations } of groupByTool(ops)) {
     if (stopped) {
-      const label = stepLabel(step);
-      failures.push(...step.operations.map((op) => failure(op, label, "", NOT_APPLIED_EARLIER)));
+      const label = stepLabel({ tool, table: tableOf(operations[0]) });
+      failures.push(...operations.map((op) => failure(op, label, "", NOT_APPLIED_EARLIER)));
       continue;
     }
+    // Made here and dropped after it ran: only this step's text, if any, is alive.
+    const step = planStep(tool, operations, render);
     const result = await execute(step);
     writes += result.writes;
     failures.push(...result.failures);
     if (result.failures.length > 0 && stopsLaterSteps(step)) stopped = true;
   }
-  const order = new Map(plan.map((op, i) => [op, i]));
-  failures.sort((a, b) => order.get(a.operation)! - order.get(b.operation)!);
-  return { applied: plan.length - failures.length, failures, writes };
+  return { applied: plan.length - failures.length, failures: inPlanOrder(plan, failures), writes };
 }

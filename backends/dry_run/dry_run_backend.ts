@@ -137,12 +137,13 @@ export class DryRunBackend implements Backend {
       ));
   }
 
-  #run(op: Operation, lines: readonly string[]): void {
+  /** One operation: sets and iptables from their restore lines, IPVS and links from the op. */
+  #run(op: Operation, lines: () => readonly string[]): void {
     if (op.op === "iptables.restore") {
-      this.#iptables.restore(op.family, op.table, lines, (s) => this.#ipsets.has(s));
+      this.#iptables.restore(op.family, op.table, lines(), (s) => this.#ipsets.has(s));
       this.#families.add(op.family);
     } else if (op.op.startsWith("ipset.")) {
-      this.#ipsets.restore(lines, (s) => this.#iptables.referencedSets().has(s));
+      this.#ipsets.restore(lines(), (s) => this.#iptables.referencedSets().has(s));
     } else if (op.op.startsWith("ipvs.")) {
       this.#ipvs.apply(op as IpvsOperation);
     } else {

@@ -14,26 +14,31 @@
 
 import type { OperationFailure } from "../backend.ts";
 import type { Operation } from "../../src/plan/types.ts";
+import { renderOperationLines } from "../../src/render/tool_inputs.ts";
 import { type Step, stepLabel, type StepResult, stoppedAt } from "../apply_driver.ts";
 import { Rejected } from "./rejected.ts";
 
-/** Runs one operation's rendered lines on the simulated kernel; throws `Rejected`. */
-export type SimulatedRun = (op: Operation, lines: readonly string[]) => void;
+/**
+ * Runs one operation on the simulated kernel; throws `Rejected` (its `lineIndex` counts the
+ * operation's own lines). `lines()` renders the operation's stdin lines, for the parts of the
+ * simulation that read restore text (sets, iptables); IPVS and links work from the operation,
+ * so most of a cold plan is never rendered here.
+ */
+export type SimulatedRun = (op: Operation, lines: () => readonly string[]) => void;
 
-/** Each operation of a step with its own lines and the index of its first line. */
-function operationLines(step: Step): { op: Operation; lines: string[]; first: number }[] {
-  const out: { op: Operation; lines: string[]; first: number }[] = [];
-  step.lineOperations.forEach((op, i) => {
-    const last = out.at(-1);
-    if (last?.op === op) last.lines.push(step.lines[i]);
-    else out.push({ op, lines: [step.lines[i]], first: i });
-  });
-  return out;
+/** The number of the first line of `step.operations[index]` in the step's stdin (0-based). */
+function firstLineOf(step: Step, index: number): number {
+  let lines = 0;
+  for (const op of step.operations.slice(0, index)) {
+    lines += renderOperationLines(op, step.render).length;
+  }
+  return lines;
 }
 
 /**
  * Carries out `step` with `run`, calling `applied` for each operation that took effect.
- * Counts one write: the one tool run the exec backend would start.
+ * Counts one write: the one tool run the exec backend would start. Lines are rendered per
+ * operation and only when the simulation or a refusal needs them; the step's whole text never is.
  */
 export function executeSimulatedStep(
   step: Step,
@@ -43,9 +48,11 @@ export function executeSimulatedStep(
   const label = stepLabel(step);
   const goesOn = step.tool === "ipvsadm";
   const failures: OperationFailure[] = [];
-  const parts = operationLines(step);
-  for (let i = 0; i < parts.length; i++) {
-    const { op, lines, first } = parts[i];
+  const ops = step.operations;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    let rendered: readonly string[] | undefined;
+    const lines = () => rendered ??= renderOperationLines(op, step.render);
     try {
       run(op, lines);
       applied(op);
@@ -54,13 +61,13 @@ export function executeSimulatedStep(
       failures.push({
         operation: op,
         tool: label,
-        line: lines[e.lineIndex] ?? "",
+        line: lines()[e.lineIndex] ?? "",
         message: e.message,
       });
       if (goesOn) continue;
-      const stopped = stoppedAt(step, first + e.lineIndex + 1);
-      for (const rest of parts.slice(i + 1)) {
-        failures.push({ operation: rest.op, tool: label, line: "", message: stopped });
+      const stopped = stoppedAt(step, firstLineOf(step, i) + e.lineIndex + 1);
+      for (const rest of ops.slice(i + 1)) {
+        failures.push({ operation: rest, tool: label, line: "", message: stopped });
       }
       break;
     }

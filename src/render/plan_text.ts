@@ -9,7 +9,7 @@ import type { Plan } from "../plan/types.ts";
 import type { IptablesFamily, KernelState, TableName } from "../state/types.ts";
 import { sortKernelState } from "../state/keys.ts";
 import { renderTableState } from "./iptables.ts";
-import { type ToolInvocation, toolInvocations } from "./tool_inputs.ts";
+import { eachToolInvocation, type ToolInvocation } from "./tool_inputs.ts";
 
 /** Options of {@linkcode renderPlanText}. */
 export interface PlanTextOptions {
@@ -66,7 +66,7 @@ export function* planTextChunks(plan: Plan, options: PlanTextOptions = {}): Gene
   }
   if (options.summary) yield summary(plan) + "\n";
   let first = true;
-  for (const run of toolInvocations(plan)) {
+  for (const run of eachToolInvocation(plan)) {
     yield `${first ? "" : "\n"}${header(run)}\n${run.stdin}`;
     first = false;
   }

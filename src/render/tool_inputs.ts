@@ -70,11 +70,8 @@ export function renderOperationLines(op: Operation, options: RenderOptions = {})
   }
 }
 
-function invocation(
-  tool: Tool,
-  operations: readonly Operation[],
-  options: RenderOptions,
-): ToolInvocation {
+/** The stdin lines of `operations` and the operation behind each line. */
+function renderRun(tool: Tool, operations: readonly Operation[], options: RenderOptions) {
   const lines: string[] = [];
   const lineOperations: Operation[] = [];
   for (const op of operations) {
@@ -89,15 +86,59 @@ function invocation(
       lineOperations.push(op);
     }
   }
+  return { lines, lineOperations };
+}
+
+function stdinOf(lines: readonly string[]): string {
+  return lines.length === 0 ? "" : lines.join("\n") + "\n";
+}
+
+/** What a run is before anything is rendered. */
+function runHeader(tool: Tool, operations: readonly Operation[]) {
   const first = operations[0];
   return {
     tool,
     argv: ARGV[tool],
     ...(first.op === "iptables.restore" ? { table: first.table } : {}),
     operations,
-    lines,
-    lineOperations,
-    stdin: lines.length === 0 ? "" : lines.join("\n") + "\n",
+  };
+}
+
+function invocation(
+  tool: Tool,
+  operations: readonly Operation[],
+  options: RenderOptions,
+): ToolInvocation {
+  const { lines, lineOperations } = renderRun(tool, operations, options);
+  return { ...runHeader(tool, operations), lines, lineOperations, stdin: stdinOf(lines) };
+}
+
+/**
+ * One tool run whose lines and stdin are rendered the first time they are read, then kept
+ * with it. A consumer that needs only the operations (a simulated kernel, netlink) renders
+ * nothing, and a caller that makes each run just before it is carried out holds one run's
+ * text at a time, not a whole plan's. Throws a `RenderError` on first read if any value
+ * cannot be rendered safely.
+ */
+export function lazyToolInvocation(
+  tool: Tool,
+  operations: readonly Operation[],
+  options: RenderOptions = {},
+): ToolInvocation {
+  let rendered: { lines: string[]; lineOperations: Operation[] } | undefined;
+  let stdin: string | undefined;
+  const render = () => rendered ??= renderRun(tool, operations, options);
+  return {
+    ...runHeader(tool, operations),
+    get lines() {
+      return render().lines;
+    },
+    get lineOperations() {
+      return render().lineOperations;
+    },
+    get stdin() {
+      return stdin ??= stdinOf(render().lines);
+    },
   };
 }
 
@@ -124,4 +165,15 @@ export function groupByTool(plan: Plan): { tool: Tool; operations: Operation[] }
  */
 export function toolInvocations(plan: Plan, options: RenderOptions = {}): ToolInvocation[] {
   return groupByTool(plan).map((g) => invocation(g.tool, g.operations, options));
+}
+
+/**
+ * {@linkcode toolInvocations} one run at a time: each run is rendered when it is reached, and
+ * nothing here keeps it after that, so a plan's whole text never exists at once.
+ */
+export function* eachToolInvocation(
+  plan: Plan,
+  options: RenderOptions = {},
+): Generator<ToolInvocation> {
+  for (const g of groupByTool(plan)) yield invocation(g.tool, g.operations, options);
 }
