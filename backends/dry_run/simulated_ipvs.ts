@@ -102,7 +102,8 @@ export class SimulatedIpvs {
       if (family(op.realServer.address) !== family(op.virtualServer.address)) {
         throw new Rejected("Address family of destination does not match the service");
       }
-      service.dests.set(rsKey, { ...op.realServer });
+      // Plans are immutable values: the operation's own object is kept, not a copy of it.
+      service.dests.set(rsKey, op.realServer);
     } else if (!old) {
       throw new Rejected("No such destination");
     } else if (op.op === "ipvs.editRealServer") {

@@ -76,7 +76,13 @@ function spec(vs: VirtualServer): VirtualServerSpec {
   return rest;
 }
 
+/**
+ * The real server as an operation carries it. A desired one has no counts and is used as it
+ * is (states are immutable values): a cold plan of 125,000 real servers then shares them with
+ * the desired state instead of holding a second copy.
+ */
 function withoutCounts(rs: RealServer): RealServer {
+  if (!("activeConnections" in rs) && !("inactiveConnections" in rs)) return rs;
   return { address: rs.address, port: rs.port, forward: rs.forward, weight: rs.weight };
 }
 
@@ -223,20 +229,13 @@ function realServerOps(have: VirtualServer, want: VirtualServer): Operation[] {
   const present = new Map(have.realServers.map((rs) => [realServerKey(rs), rs]));
   const wanted = new Set(want.realServers.map(realServerKey));
   const ops: Operation[] = [];
+  const virtualServer = key(want); // one key object for all of this virtual server's operations
   for (const rs of want.realServers) {
     const old = present.get(realServerKey(rs));
     if (!old) {
-      ops.push({
-        op: "ipvs.addRealServer",
-        virtualServer: key(want),
-        realServer: withoutCounts(rs),
-      });
+      ops.push({ op: "ipvs.addRealServer", virtualServer, realServer: withoutCounts(rs) });
     } else if (old.weight !== rs.weight || old.forward !== rs.forward) {
-      ops.push({
-        op: "ipvs.editRealServer",
-        virtualServer: key(want),
-        realServer: withoutCounts(rs),
-      });
+      ops.push({ op: "ipvs.editRealServer", virtualServer, realServer: withoutCounts(rs) });
     }
   }
   for (const rs of have.realServers) {
@@ -311,12 +310,9 @@ function middleIpvsOps(
       continue;
     }
     ops.push({ op: "ipvs.addVirtualServer", virtualServer: spec(want) });
+    const virtualServer = key(want); // shared by its real servers' operations
     for (const rs of want.realServers) {
-      ops.push({
-        op: "ipvs.addRealServer",
-        virtualServer: key(want),
-        realServer: withoutCounts(rs),
-      });
+      ops.push({ op: "ipvs.addRealServer", virtualServer, realServer: withoutCounts(rs) });
     }
   }
   const wanted = new Set(desired.map(virtualServerKey));

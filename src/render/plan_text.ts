@@ -112,16 +112,13 @@ export function* stateJsonChunks(state: KernelState, plan: Plan): Generator<stri
 function* stateJsonParts(state: KernelState, plan: Plan): Generator<string> {
   const sorted = sortKernelState(state);
   yield "{\n";
-  yield* arrayMember("virtualServers", sorted.virtualServers.map(virtualServerJson));
-  yield* arrayMember(
-    "ipsets",
-    sorted.ipsets.map((set) => ({
-      name: set.name,
-      type: set.type,
-      family: set.family,
-      entries: set.entries,
-    })),
-  );
+  yield* arrayMember("virtualServers", sorted.virtualServers, virtualServerJson);
+  yield* arrayMember("ipsets", sorted.ipsets, (set) => ({
+    name: set.name,
+    type: set.type,
+    family: set.family,
+    entries: set.entries,
+  }));
   yield member("iptables", tablesOf(sorted, "ipv4")) + ",\n";
   yield member("ip6tables", tablesOf(sorted, "ipv6")) + ",\n";
   yield member(
@@ -129,7 +126,7 @@ function* stateJsonParts(state: KernelState, plan: Plan): Generator<string> {
     sorted.addresses.map((a) => ({ device: a.device, address: a.address })),
   );
   yield ",\n";
-  yield* arrayMember("plan", plan, false);
+  yield* arrayMember("plan", plan, (op) => op, false);
   yield "}\n";
 }
 
@@ -156,16 +153,25 @@ function member(key: string, value: unknown): string {
   return `  ${JSON.stringify(key)}: ${JSON.stringify(value, null, 2).replaceAll("\n", "\n  ")}`;
 }
 
-/** A top-level array member, element by element (`[]` when empty), then `,` unless last. */
-function* arrayMember(key: string, items: readonly unknown[], comma = true): Generator<string> {
+/**
+ * A top-level array member, element by element (`[]` when empty), then `,` unless last. Each
+ * element is converted to its printed form (`view`) only when it is reached, so the printed
+ * copies of 125,000 real servers never exist at once.
+ */
+function* arrayMember<T>(
+  key: string,
+  items: readonly T[],
+  view: (item: T) => unknown,
+  comma = true,
+): Generator<string> {
   const end = comma ? ",\n" : "\n";
   if (items.length === 0) {
     yield `  ${JSON.stringify(key)}: []${end}`;
     return;
   }
   yield `  ${JSON.stringify(key)}: [\n`;
-  for (const [i, item] of items.entries()) {
-    const text = JSON.stringify(item, null, 2).replaceAll("\n", "\n    ");
+  for (let i = 0; i < items.length; i++) {
+    const text = JSON.stringify(view(items[i]), null, 2).replaceAll("\n", "\n    ");
     yield `    ${text}${i === items.length - 1 ? "\n" : ",\n"}`;
   }
   yield `  ]${end}`;
