@@ -9,8 +9,8 @@
 
 import type { ApplyResult, Backend } from "../backend.ts";
 import type { Operation, Plan, VirtualServerKey } from "../../src/plan/types.ts";
-import type { IptablesFamily, KernelState } from "../../src/state/types.ts";
-import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
+import type { IptablesFamily, IptablesTable, KernelState } from "../../src/state/types.ts";
+import { emptyKernelState } from "../../src/state/keys.ts";
 import { applyPlanWith } from "../apply_driver.ts";
 import type { IpOperation } from "../../src/render/ip_batch.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
@@ -47,6 +47,8 @@ export class DryRunBackend implements Backend {
   readonly #links: SimulatedLinks;
   readonly #recorded: Operation[] = [];
   readonly #preparation: NodePreparationStep[] = [];
+  /** The last state read, until the simulated kernel changes. */
+  #read: KernelState | undefined;
 
   /** A simulated kernel holding `options.initial` (empty by default). */
   constructor(options: DryRunOptions = {}) {
@@ -59,17 +61,22 @@ export class DryRunBackend implements Backend {
     this.#links = new SimulatedLinks(initial.linkPresent, initial.addresses);
   }
 
-  /** The simulated kernel's state, every list in canonical order. */
+  /**
+   * The simulated kernel's state, every list in canonical order, deeply frozen. Until the
+   * kernel changes, every read is the same object (an idle sync reads in no time), and after
+   * a change the parts it did not touch are the objects of the read before.
+   */
   state(): KernelState {
     const order: IptablesFamily[] = ["ipv4", "ipv6"];
-    return sortKernelState({
-      families: order.filter((f) => this.#families.has(f)),
+    this.#read ??= Object.freeze({
+      families: Object.freeze(order.filter((f) => this.#families.has(f))),
       virtualServers: this.#ipvs.state(),
-      ipsets: this.#ipsets.state(),
-      iptables: this.#iptables.state(),
+      ipsets: Object.freeze(this.#ipsets.state()),
+      iptables: frozenTables(this.#iptables.state()),
       linkPresent: this.#links.linkPresent,
       addresses: this.#links.addresses(),
     });
+    return this.#read;
   }
 
   /** Every operation that took effect so far, in order. */
@@ -91,6 +98,7 @@ export class DryRunBackend implements Backend {
   ): void {
     this.#preparation.push(...steps);
     if (!options.simulate) return;
+    this.#read = undefined;
     for (const step of steps) {
       if (step.kind === "dummy-link" && !this.#links.linkPresent) {
         this.#links.apply({ op: "link.add", device: step.name });
@@ -109,6 +117,7 @@ export class DryRunBackend implements Backend {
 
   /** Test hook: give a real server connection counts, as traffic would. */
   setConnections(vs: VirtualServerKey, realServer: string, active: number, inactive = 0): void {
+    this.#read = undefined;
     if (!this.#ipvs.setConnections(vs, realServer, active, inactive)) {
       throw new Error(`No real server ${realServer} on virtual server ${vs.address}:${vs.port}`);
     }
@@ -139,6 +148,7 @@ export class DryRunBackend implements Backend {
 
   /** One operation: sets and iptables from their restore lines, IPVS and links from the op. */
   #run(op: Operation, lines: () => readonly string[]): void {
+    this.#read = undefined; // even a refused line may have changed something before it
     if (op.op === "iptables.restore") {
       this.#iptables.restore(op.family, op.table, lines(), (s) => this.#ipsets.has(s));
       this.#families.add(op.family);
@@ -150,4 +160,18 @@ export class DryRunBackend implements Backend {
       this.#links.apply(op as IpOperation);
     }
   }
+}
+
+/** The iptables part of a read, frozen through (it is rebuilt on every change: it is small). */
+function frozenTables(tables: KernelState["iptables"]): KernelState["iptables"] {
+  const table = (t: IptablesTable) =>
+    Object.freeze({
+      chains: Object.freeze(
+        t.chains.map((c) => Object.freeze({ name: c.name, rules: Object.freeze([...c.rules]) })),
+      ),
+      jumps: Object.freeze(t.jumps.map((j) => Object.freeze({ ...j }))),
+    });
+  const family = (f: IptablesFamily) =>
+    Object.freeze({ nat: table(tables[f].nat), filter: table(tables[f].filter) });
+  return Object.freeze({ ipv4: family("ipv4"), ipv6: family("ipv6") });
 }

@@ -12,6 +12,7 @@ import type { IpSet } from "../../src/state/types.ts";
 import { parseIpsetSave } from "../../src/render/ipset.ts";
 import { Rejected } from "./rejected.ts";
 import { isCanonicalIpv4 } from "../../src/net/ip.ts";
+import { compareStrings } from "../../src/state/keys.ts";
 
 const MISSING = "The set with the given name does not exist";
 
@@ -61,9 +62,13 @@ function swappable(a: Omit<IpSet, "entries">, b: Omit<IpSet, "entries">): boolea
 
 type SetBuilder = Omit<IpSet, "entries"> & { entries: Set<string> };
 
-/** The simulated sets of the whole kernel (sets are not per family). */
+/**
+ * The simulated sets of the whole kernel (sets are not per family). Each set's listing is
+ * kept, frozen, until a line changes that set.
+ */
 export class SimulatedIpsets {
   #sets = new Map<string, SetBuilder>();
+  #listed = new Map<string, IpSet>();
 
   /** Starts with the sets of `initial`. */
   constructor(initial: readonly IpSet[]) {
@@ -77,9 +82,22 @@ export class SimulatedIpsets {
     return this.#sets.has(name);
   }
 
-  /** Every set with its entries, as `ipset save` would list them. */
+  /**
+   * Every set with its entries, as `ipset save` would list them, in canonical order (sets by
+   * name, entries sorted), each frozen.
+   */
   state(): IpSet[] {
-    return [...this.#sets.values()].map((s) => ({ ...s, entries: [...s.entries] }));
+    return [...this.#sets.keys()].sort(compareStrings).map((name) => this.#listing(name));
+  }
+
+  #listing(name: string): IpSet {
+    const cached = this.#listed.get(name);
+    if (cached) return cached;
+    const set = this.#sets.get(name)!;
+    const entries = Object.freeze([...set.entries].sort(compareStrings));
+    const listing = Object.freeze({ ...set, entries });
+    this.#listed.set(name, listing);
+    return listing;
   }
 
   /** Test hook: a set's entries as they are. */
@@ -111,6 +129,9 @@ export class SimulatedIpsets {
 
   #run(words: string[], line: string, inUse: (name: string) => boolean): void {
     const [command, name, arg] = words;
+    // Whatever the line does, only the sets it names can change.
+    this.#listed.delete(name);
+    if (command === "swap") this.#listed.delete(arg);
     if (command === "create") {
       const [header] = parseIpsetSave(line);
       const old = this.#sets.get(name);

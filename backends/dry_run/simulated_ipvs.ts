@@ -8,7 +8,13 @@
 
 import type { RealServer, VirtualServer } from "../../src/state/types.ts";
 import type { VirtualServerKey } from "../../src/plan/types.ts";
-import { realServerKey, virtualServerKey } from "../../src/state/keys.ts";
+import {
+  realServerKey,
+  sortByKey,
+  sortRealServers,
+  virtualServerKey,
+  virtualServerSortKey,
+} from "../../src/state/keys.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import { Rejected } from "./rejected.ts";
 import { SCHEDULERS } from "../../src/config/types.ts";
@@ -22,9 +28,20 @@ function family(address: string): string {
   return address.includes(":") ? "ipv6" : "ipv4";
 }
 
-/** The simulated IPVS table. */
+/**
+ * The simulated IPVS table. What it lists is kept, frozen, until it changes: each virtual
+ * server's listing until an operation touches that virtual server, the canonical order until
+ * one is added or deleted, so a read after one change shares every other virtual server with
+ * the read before it (the diff settles those by identity: `SettledPairs`).
+ */
 export class SimulatedIpvs {
   #services = new Map<string, Service>();
+  /** Each virtual server as last listed, until it changes. */
+  #listed = new Map<string, VirtualServer>();
+  /** The keys in canonical order, until a virtual server is added or deleted. */
+  #order: string[] | undefined;
+  /** The whole listing, until anything changes. */
+  #state: readonly VirtualServer[] | undefined;
 
   /** Starts with the virtual servers of `initial` (service names dropped, as the kernel has none). */
   constructor(initial: readonly VirtualServer[]) {
@@ -34,22 +51,52 @@ export class SimulatedIpvs {
     }
   }
 
-  /** The virtual servers as the kernel lists them, with connection counts (0 if none). */
-  state(): VirtualServer[] {
-    return [...this.#services.values()].map(({ spec, dests }) => ({
-      ...spec,
-      realServers: [...dests.values()].map((rs) => ({
+  /**
+   * The virtual servers as the kernel lists them, with connection counts (0 if none), in
+   * canonical order (real servers too), deeply frozen.
+   */
+  state(): readonly VirtualServer[] {
+    if (this.#state) return this.#state;
+    this.#order ??= sortByKey(
+      [...this.#services.keys()],
+      (key) => virtualServerSortKey(this.#services.get(key)!.spec),
+    );
+    this.#state = Object.freeze(this.#order.map((key) => this.#listing(key)));
+    return this.#state;
+  }
+
+  #listing(key: string): VirtualServer {
+    const cached = this.#listed.get(key);
+    if (cached) return cached;
+    const { spec, dests } = this.#services.get(key)!;
+    const realServers = sortRealServers([...dests.values()].map((rs) =>
+      Object.freeze({
         ...rs,
         activeConnections: rs.activeConnections ?? 0,
         inactiveConnections: rs.inactiveConnections ?? 0,
-      })),
-    }));
+      })
+    ));
+    const listing = Object.freeze({
+      ...spec,
+      flags: Object.freeze([...spec.flags]),
+      realServers: Object.freeze(realServers),
+    });
+    this.#listed.set(key, listing);
+    return listing;
+  }
+
+  /** Forgets what was listed for `key`; `added` or deleted ones change the order too. */
+  #changed(key: string, reordered: boolean): void {
+    this.#listed.delete(key);
+    this.#state = undefined;
+    if (reordered) this.#order = undefined;
   }
 
   /** Test hook: pretend a real server has connections. Returns false if it does not exist. */
   setConnections(vs: VirtualServerKey, rs: string, active: number, inactive: number): boolean {
     const dest = this.#services.get(virtualServerKey(vs))?.dests.get(rs);
     if (!dest) return false;
+    this.#changed(virtualServerKey(vs), false);
     this.#services.get(virtualServerKey(vs))!.dests.set(rs, {
       ...dest,
       activeConnections: active,
@@ -80,11 +127,13 @@ export class SimulatedIpvs {
         }
         const dests = this.#services.get(key)?.dests ?? new Map();
         this.#services.set(key, { spec: { ...op.virtualServer, service: "" }, dests });
+        this.#changed(key, !exists);
         return;
       }
       case "ipvs.deleteVirtualServer":
         this.#service(op.virtualServer, "No such service");
         this.#services.delete(key);
+        this.#changed(key, true);
         return;
       default:
         return this.#applyDestination(op);
@@ -95,6 +144,7 @@ export class SimulatedIpvs {
     op: Extract<IpvsOperation, { realServer: unknown }>,
   ): void {
     const service = this.#service(op.virtualServer, "Service not defined");
+    this.#changed(virtualServerKey(op.virtualServer), false);
     const rsKey = realServerKey(op.realServer);
     const old = service.dests.get(rsKey);
     if (op.op === "ipvs.addRealServer") {

@@ -8,6 +8,7 @@
 
 import ipaddr from "ipaddr.js";
 import { isCanonicalIpv4 } from "../../src/net/ip.ts";
+import { boundAddressSortKey, sortByKey } from "../../src/state/keys.ts";
 import type { BoundAddress } from "../../src/state/types.ts";
 import { IPVS_DEVICE } from "../../src/state/types.ts";
 import type { IpOperation } from "../../src/render/ip_batch.ts";
@@ -21,6 +22,8 @@ function id(a: BoundAddress): string {
 export class SimulatedLinks {
   #links = new Set<string>();
   #addresses = new Map<string, BoundAddress>();
+  /** The sorted, frozen listing, until an address is added or removed. */
+  #listed: readonly BoundAddress[] | undefined;
 
   /** Starts with the link if `linkPresent`, and the devices and addresses of `addresses`. */
   constructor(linkPresent: boolean, addresses: readonly BoundAddress[]) {
@@ -36,13 +39,17 @@ export class SimulatedLinks {
     return this.#links.has(IPVS_DEVICE);
   }
 
-  /** Every bound address. */
-  addresses(): BoundAddress[] {
-    return [...this.#addresses.values()];
+  /** Every bound address, in canonical order (device, then address), frozen. */
+  addresses(): readonly BoundAddress[] {
+    this.#listed ??= Object.freeze(
+      sortByKey([...this.#addresses.values()], boundAddressSortKey).map((a) => Object.freeze(a)),
+    );
+    return this.#listed;
   }
 
   /** Applies one operation or throws {@linkcode Rejected}. */
   apply(op: IpOperation): void {
+    this.#listed = undefined;
     if (op.op === "link.add") {
       if (this.#links.has(op.device)) throw new Rejected("RTNETLINK answers: File exists");
       this.#links.add(op.device);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { countNoLocalEndpoints } from "./no_local_endpoints.ts";
+import { countNoLocalEndpoints, NoLocalEndpointsCounter } from "./no_local_endpoints.ts";
 import { endpoint, port, service, slice, snapshot } from "./testing.ts";
 
 Deno.test({
@@ -29,6 +29,29 @@ Deno.test({
     assert.deepEqual(countNoLocalEndpoints(cluster, "node-a"), [
       { family: "IPv4", internal: 1, external: 1 },
       { family: "IPv6", internal: 1, external: 1 },
+    ]);
+  },
+});
+
+Deno.test({
+  name: "the loop's counter answers an unchanged snapshot from its last count, a changed one anew",
+  permissions: "none",
+  fn() {
+    const local = service("itp", "10.0.0.1", [port("http", 80)], {
+      internalTrafficPolicy: "Local",
+    });
+    const elsewhere = slice("itp", [endpoint("10.244.2.1", "node-b")], [{
+      name: "http",
+      port: 80,
+    }]);
+    const counter = new NoLocalEndpointsCounter("node-a");
+    const first = counter.count(snapshot([local], [elsewhere]));
+    assert.deepEqual(first, [{ family: "IPv4", internal: 1, external: 0 }]);
+    // A new snapshot of the same objects: the same counts, not counted again.
+    assert.equal(counter.count(snapshot([local], [elsewhere])), first);
+    const here = slice("itp", [endpoint("10.244.1.1", "node-a")], [{ name: "http", port: 80 }]);
+    assert.deepEqual(counter.count(snapshot([local], [here])), [
+      { family: "IPv4", internal: 0, external: 0 },
     ]);
   },
 });
