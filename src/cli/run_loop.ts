@@ -23,7 +23,8 @@ import { runSyncLoop } from "../sync/sync_loop.ts";
 import { syncFailed, type SyncOutcome } from "../sync/sync_outcome.ts";
 import { syncOnce, type SyncReport } from "./sync_once.ts";
 import type { ClusterSource, EndpointTrigger } from "../cluster/source.ts";
-import { countNoLocalEndpoints } from "../proxier/no_local_endpoints.ts";
+import { NoLocalEndpointsCounter } from "../proxier/no_local_endpoints.ts";
+import { SettledPairs } from "../plan/diff.ts";
 import { logSyncProblems } from "./report.ts";
 
 /**
@@ -129,7 +130,8 @@ export async function runLoop(context: LoopContext): Promise<number> {
   const servers = startServers(context.config, health, metrics);
   // One proxier across syncs: each sync recomputes only the services that changed.
   const proxier = new IncrementalProxier(context.config, context.nodeName);
-  const syncContext = { ...context, proxier };
+  const syncContext = { ...context, proxier, settled: new SettledPairs() };
+  const noLocalEndpoints = new NoLocalEndpointsCounter(context.nodeName);
   const serviceHealth = serviceHealthUpdater(context, health, proxier);
   const latency = networkProgramming(metrics, clock);
   try {
@@ -148,7 +150,7 @@ export async function runLoop(context: LoopContext): Promise<number> {
         reportDetails(report, context);
         serviceHealth.update(report.nodeIPs);
         if (!syncFailed(report.outcome)) latency.programmed();
-        for (const counts of countNoLocalEndpoints(snapshot, context.nodeName)) {
+        for (const counts of noLocalEndpoints.count(snapshot)) {
           metrics.setNoLocalEndpoints(counts);
         }
         return { ...report.outcome, serviceChanges, endpointChanges };

@@ -8,7 +8,7 @@
 import type { ApplyResult, Backend } from "../../backends/backend.ts";
 import type { ClusterSnapshot, Node } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
-import { diffStates } from "../plan/diff.ts";
+import { diffStates, type SettledPairs } from "../plan/diff.ts";
 import type { Plan } from "../plan/types.ts";
 import type { DesiredState } from "../proxier/desired_state.ts";
 import type { DesiredStateComputer } from "../proxier/incremental.ts";
@@ -32,6 +32,11 @@ export interface SyncContext {
    * computes the whole state.
    */
   readonly proxier?: DesiredStateComputer;
+  /**
+   * Held across syncs with the proxier: what earlier diffs found equal, so that the frozen
+   * objects the proxier and a dry-run read share with the sync before are not compared again.
+   */
+  readonly settled?: SettledPairs;
 }
 
 /** Everything one sync computed and did. */
@@ -94,6 +99,7 @@ export async function syncOnce(
   const current = await context.backend.read();
   const plan = diffStates(current, desired.state, {
     excludeCIDRs: context.config.ipvs.excludeCIDRs,
+    settled: context.settled,
   });
   const result = await context.backend.apply(plan);
   const outcome: SyncOutcome = {

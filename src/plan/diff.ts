@@ -45,6 +45,44 @@ import { recreateFirst, wrongHeaderSets } from "./recreate_sets.ts";
 export interface DiffOptions {
   /** `ipvs.excludeCIDRs`: stale virtual servers inside these are not deleted. */
   readonly excludeCIDRs: readonly string[];
+  /**
+   * Held across syncs (the loop holds one): lets a diff settle by identity what an earlier
+   * diff already compared and found equal (see {@linkcode SettledPairs}).
+   */
+  readonly settled?: SettledPairs;
+}
+
+/**
+ * The pairs (kernel object, desired object) an earlier diff compared and found equal, for
+ * frozen objects only: a frozen virtual server, set or list cannot have changed since, so the
+ * same two objects are still equal and the next diff skips comparing them. (Every state this
+ * project freezes is frozen deeply; the checks look at the object and the lists it holds.) The incremental proxier
+ * hands out the same frozen objects for what did not change, and so does the dry run's kernel
+ * read, so a sync after one change compares one virtual server, not 12,500. A kernel read that
+ * makes new objects each time (the exec backend's) never matches: it is compared in full,
+ * which is how drift is found. Entries are weak: nothing is kept alive by being remembered.
+ *
+ * @example
+ * ```ts
+ * import { emptyKernelState } from "../state/keys.ts";
+ * const settled = new SettledPairs();
+ * diffStates(emptyKernelState(), emptyKernelState(), { excludeCIDRs: [], settled }); // []
+ * ```
+ */
+export class SettledPairs {
+  readonly #equal = new WeakMap<object, object>();
+
+  /** Whether `have` and `want` were found equal before (both frozen, so still are). */
+  has(have: object, want: object): boolean {
+    return this.#equal.get(have) === want;
+  }
+
+  /** Remembers that `have` equals `want`, when both are frozen (else nothing is proven). */
+  add(have: object, want: object, parts: readonly object[]): void {
+    if (!Object.isFrozen(have) || !Object.isFrozen(want)) return;
+    if (!parts.every(Object.isFrozen)) return;
+    this.#equal.set(have, want);
+  }
 }
 
 const FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
@@ -86,7 +124,26 @@ function withoutCounts(rs: RealServer): RealServer {
   return { address: rs.address, port: rs.port, forward: rs.forward, weight: rs.weight };
 }
 
-function setOps(current: IpSet[], desired: IpSet[]): Operation[] {
+/**
+ * The adds and deletes that turn one set's entries into another's. Entries are sorted and
+ * unique in both (canonical order), so the matching ends settle most of a changed set and
+ * only the entries between them go through keyed sets.
+ */
+function entryOps(old: IpSet, want: IpSet, ops: Operation[]): void {
+  const { head, tail } = matchingEnds(old.entries, want.entries, (a, b) => a === b);
+  const have = old.entries.slice(head, old.entries.length - tail);
+  const wantEntries = want.entries.slice(head, want.entries.length - tail);
+  const wanted = new Set(wantEntries);
+  const present = new Set(have);
+  for (const entry of have) {
+    if (!wanted.has(entry)) ops.push({ op: "ipset.del", set: want.name, entry });
+  }
+  for (const entry of wantEntries) {
+    if (!present.has(entry)) ops.push({ op: "ipset.add", set: want.name, entry });
+  }
+}
+
+function setOps(current: IpSet[], desired: IpSet[], settled?: SettledPairs): Operation[] {
   const have = new Map(current.map((s) => [s.name, s]));
   const ops: Operation[] = [];
   for (const want of desired) {
@@ -96,15 +153,12 @@ function setOps(current: IpSet[], desired: IpSet[]): Operation[] {
     if (!old) {
       ops.push({ op: "ipset.create", set: header });
       for (const entry of want.entries) ops.push({ op: "ipset.add", set: want.name, entry });
-    } else if (!sameList(old.entries, want.entries, (a, b) => a === b)) {
-      const wanted = new Set(want.entries);
-      const present = new Set(old.entries);
-      for (const entry of old.entries) {
-        if (!wanted.has(entry)) ops.push({ op: "ipset.del", set: want.name, entry });
-      }
-      for (const entry of want.entries) {
-        if (!present.has(entry)) ops.push({ op: "ipset.add", set: want.name, entry });
-      }
+    } else if (old === want || settled?.has(old, want)) {
+      continue;
+    } else if (sameList(old.entries, want.entries, (a, b) => a === b)) {
+      settled?.add(old, want, [old.entries, want.entries]);
+    } else {
+      entryOps(old, want, ops);
     }
   }
   return ops;
@@ -289,11 +343,21 @@ export function matchingEnds<T>(
 }
 
 /** The operations that turn one virtual server into another of the same key. */
-function pairOps(old: VirtualServer, want: VirtualServer, ops: Operation[]): void {
+function pairOps(
+  old: VirtualServer,
+  want: VirtualServer,
+  ops: Operation[],
+  settled: SettledPairs | undefined,
+): void {
   if (old === want) return; // a state that shares unchanged objects with the kernel's
+  if (settled?.has(old, want)) return;
+  const before = ops.length;
   if (!sameSpec(old, want)) ops.push({ op: "ipvs.editVirtualServer", virtualServer: spec(want) });
   const realServers = realServerOps(old, want);
   if (realServers.length > 0) ops.push(...realServers);
+  if (ops.length === before) {
+    settled?.add(old, want, [old.realServers, want.realServers, old.flags, want.flags]);
+  }
 }
 
 /** The keyed diff of the virtual servers between the matching ends. */
@@ -301,12 +365,13 @@ function middleIpvsOps(
   current: readonly VirtualServer[],
   desired: readonly VirtualServer[],
   ops: Operation[],
+  settled: SettledPairs | undefined,
 ): (vs: VirtualServer) => boolean {
   const have = new Map(current.map((vs) => [virtualServerKey(vs), vs]));
   for (const want of desired) {
     const old = have.get(virtualServerKey(want));
     if (old) {
-      pairOps(old, want, ops);
+      pairOps(old, want, ops, settled);
       continue;
     }
     ops.push({ op: "ipvs.addVirtualServer", virtualServer: spec(want) });
@@ -324,20 +389,29 @@ function ipvsOps(
   desired: KernelState,
   managed: ReadonlySet<IptablesFamily>,
   excludes: readonly Cidr[],
+  settled: SettledPairs | undefined,
 ): Operation[] {
   const have = current.virtualServers;
   const want = desired.virtualServers;
+  if (settled?.has(have, want)) return [];
   const { head, tail } = matchingEnds(have, want, sameVirtualServerKey);
   const ops: Operation[] = [];
-  for (let i = 0; i < head; i++) pairOps(have[i], want[i], ops);
+  for (let i = 0; i < head; i++) pairOps(have[i], want[i], ops, settled);
   const middle = have.slice(head, have.length - tail);
-  const wanted = middleIpvsOps(middle, want.slice(head, want.length - tail), ops);
-  for (let k = tail; k > 0; k--) pairOps(have[have.length - k], want[want.length - k], ops);
+  const wanted = middleIpvsOps(middle, want.slice(head, want.length - tail), ops, settled);
+  for (let k = tail; k > 0; k--) {
+    pairOps(have[have.length - k], want[want.length - k], ops, settled);
+  }
   // Stale ones go after every desired one's operations, as in the plan's order.
   for (const old of middle) {
     if (wanted(old) || !managed.has(familyOf(old.address))) continue;
     if (excluded(old.address, excludes)) continue;
     ops.push({ op: "ipvs.deleteVirtualServer", virtualServer: key(old) });
+  }
+  // Every virtual server paired and none needed anything: the lists are equal whatever the
+  // families managed and the excluded ranges are (only stale ones depend on those).
+  if (ops.length === 0 && middle.length === 0 && head + tail === want.length) {
+    settled?.add(have, want, []);
   }
   return ops;
 }
@@ -354,9 +428,15 @@ function addressOps(
   current: KernelState,
   desired: KernelState,
   managed: ReadonlySet<IptablesFamily>,
+  settled: SettledPairs | undefined,
 ): Operation[] {
+  if (settled?.has(current.addresses, desired.addresses)) return [];
   // An address is bound once per device, so the matching ends need nothing (see matchingEnds).
   const { head, tail } = matchingEnds(current.addresses, desired.addresses, sameBound);
+  if (head === current.addresses.length && head === desired.addresses.length) {
+    settled?.add(current.addresses, desired.addresses, []); // equal lists: nothing is stale
+    return [];
+  }
   const have = deviceAddresses(current.addresses.slice(head, current.addresses.length - tail));
   const want = deviceAddresses(desired.addresses.slice(head, desired.addresses.length - tail));
   const present = new Set(have);
@@ -396,10 +476,10 @@ export function diffStates(read: KernelState, desired: KernelState, options: Dif
       ? [{ op: "link.add", device: IPVS_DEVICE } as const]
       : []),
     ...first.ops,
-    ...setOps(currentSets, desiredSets),
+    ...setOps(currentSets, desiredSets, options.settled),
     ...iptablesOps(current, desired, managed),
-    ...ipvsOps(current, desired, managed, parseExcludes(options.excludeCIDRs)),
-    ...addressOps(current, desired, managed),
+    ...ipvsOps(current, desired, managed, parseExcludes(options.excludeCIDRs), options.settled),
+    ...addressOps(current, desired, managed, options.settled),
     // iptables mode has no kube-ipvs0: a node switched from IPVS mode loses it.
     ...(!desired.linkPresent && current.linkPresent
       ? [{ op: "link.delete", device: IPVS_DEVICE } as const]
