@@ -125,22 +125,37 @@ function withoutCounts(rs: RealServer): RealServer {
 }
 
 /**
- * The adds and deletes that turn one set's entries into another's. Entries are sorted and
- * unique in both (canonical order), so the matching ends settle most of a changed set and
- * only the entries between them go through keyed sets.
+ * The entries to delete and add between two strictly ascending lists (canonical order), in
+ * one merge walk: a changed set of 5,000 entries costs 5,000 comparisons and no keyed sets.
+ * Undefined when either list turns out not to be ascending.
  */
+function mergedEntryChanges(
+  old: readonly string[],
+  want: readonly string[],
+): { del: string[]; add: string[] } | undefined {
+  const del: string[] = [];
+  const add: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < old.length || j < want.length) {
+    if (i > 0 && i < old.length && !(old[i - 1] < old[i])) return undefined;
+    if (j > 0 && j < want.length && !(want[j - 1] < want[j])) return undefined;
+    if (j === want.length || (i < old.length && old[i] < want[j])) del.push(old[i++]);
+    else if (i === old.length || want[j] < old[i]) add.push(want[j++]);
+    else i++, j++;
+  }
+  return { del, add };
+}
+
+/** The adds and deletes that turn one set's entries into another's: deletes first. */
 function entryOps(old: IpSet, want: IpSet, ops: Operation[]): void {
-  const { head, tail } = matchingEnds(old.entries, want.entries, (a, b) => a === b);
-  const have = old.entries.slice(head, old.entries.length - tail);
-  const wantEntries = want.entries.slice(head, want.entries.length - tail);
-  const wanted = new Set(wantEntries);
-  const present = new Set(have);
-  for (const entry of have) {
-    if (!wanted.has(entry)) ops.push({ op: "ipset.del", set: want.name, entry });
-  }
-  for (const entry of wantEntries) {
-    if (!present.has(entry)) ops.push({ op: "ipset.add", set: want.name, entry });
-  }
+  const merged = mergedEntryChanges(old.entries, want.entries);
+  const wanted = merged ? undefined : new Set(want.entries);
+  const present = merged ? undefined : new Set(old.entries);
+  const del = merged?.del ?? old.entries.filter((entry) => !wanted!.has(entry));
+  const add = merged?.add ?? want.entries.filter((entry) => !present!.has(entry));
+  for (const entry of del) ops.push({ op: "ipset.del", set: want.name, entry });
+  for (const entry of add) ops.push({ op: "ipset.add", set: want.name, entry });
 }
 
 function setOps(current: IpSet[], desired: IpSet[], settled?: SettledPairs): Operation[] {

@@ -599,3 +599,36 @@ Deno.test({
     assert.equal(deleted.length, others.filter((vs) => vs.address !== first.address).length);
   },
 });
+
+Deno.test({
+  name: "set entries diff the same in canonical order (merged) and out of it (by key)",
+  permissions: "none",
+  fn() {
+    const set = (entries: string[]) => ({
+      ...emptyKernelState(),
+      families: ["ipv4" as const],
+      ipsets: [{
+        name: "KUBE-LOOP-BACK",
+        type: "hash:ip,port,ip" as const,
+        family: "inet" as const,
+        comment: "",
+        entries,
+      }],
+    });
+    const entry = (n: number) => `10.128.0.${n},tcp:8080,10.128.0.${n}`;
+    const old = [1, 2, 3, 5].map(entry);
+    const want = [2, 3, 4, 6].map(entry);
+    const expected = [
+      { op: "ipset.del", set: "KUBE-LOOP-BACK", entry: entry(1) },
+      { op: "ipset.del", set: "KUBE-LOOP-BACK", entry: entry(5) },
+      { op: "ipset.add", set: "KUBE-LOOP-BACK", entry: entry(4) },
+      { op: "ipset.add", set: "KUBE-LOOP-BACK", entry: entry(6) },
+    ];
+    assert.deepStrictEqual(diffStates(set(old), set(want), NO_EXCLUDES), expected);
+    const shuffled = diffStates(set([...old].reverse()), set(want), NO_EXCLUDES);
+    assert.deepStrictEqual(
+      shuffled.map((op) => "entry" in op && op.entry).sort(),
+      expected.map((op) => op.entry).sort(),
+    );
+  },
+});
