@@ -13,7 +13,7 @@ import { toKubeProxyConfiguration } from "../config/serialize.ts";
 import { healthCheckHostnames } from "../proxier/health_checks.ts";
 import { IncrementalProxier } from "../proxier/incremental.ts";
 import { API_FAMILY, detectFamilies } from "../proxier/node_addresses.ts";
-import { renderPlanText } from "../render/plan_text.ts";
+import { planTextChunks } from "../render/plan_text.ts";
 import { type Clock, realClock } from "../sync/clock.ts";
 import { HealthState, nodeEligible } from "../sync/health_state.ts";
 import { startHealthServer, startMetricsServer } from "../sync/http_servers.ts";
@@ -44,15 +44,18 @@ export interface LoopContext {
   readonly source: ClusterSource;
   /** Print each non-empty plan on stdout (the dry-run's live review). */
   readonly printPlans: boolean;
-  readonly stdout: (text: string) => void;
+  /** Receives the plans in chunks; a returned promise is awaited before the next chunk. */
+  readonly stdout: (text: string) => unknown;
   readonly log: (line: string) => void;
   readonly signal: AbortSignal;
   readonly clock?: Clock;
 }
 
-function reportDetails(report: SyncReport, context: LoopContext): void {
+/** Logs the sync's problems; the dry run prints its plan, one tool run at a time. */
+async function reportDetails(report: SyncReport, context: LoopContext): Promise<void> {
   logSyncProblems(report, context.log);
-  if (context.printPlans && report.plan.length > 0) context.stdout(renderPlanText(report.plan));
+  if (!context.printPlans || report.plan.length === 0) return;
+  for (const chunk of planTextChunks(report.plan)) await context.stdout(chunk);
 }
 
 function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMetrics) {
@@ -147,7 +150,7 @@ export async function runLoop(context: LoopContext): Promise<number> {
           nodeEligible({ deleting: node?.deleting ?? false, taintKeys: node?.taintKeys ?? [] }),
         );
         const report = await syncOnce(syncContext, snapshot);
-        reportDetails(report, context);
+        await reportDetails(report, context);
         serviceHealth.update(report.nodeIPs);
         if (!syncFailed(report.outcome)) latency.programmed();
         for (const counts of noLocalEndpoints.count(snapshot)) {

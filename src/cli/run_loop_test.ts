@@ -25,7 +25,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 /** A loop over the manifests in `dir` with a dry-run backend and no HTTP servers. */
 function startLoop(dir: string, ipvs: Partial<ProxyConfig["ipvs"]> = {}) {
   const log: string[] = [];
-  const output = { stdout: "" };
+  const output = { stdout: "", chunks: 0 };
   const controller = new AbortController();
   const backend = new DryRunBackend();
   const loop = runLoop({
@@ -35,7 +35,10 @@ function startLoop(dir: string, ipvs: Partial<ProxyConfig["ipvs"]> = {}) {
     nodeIPFlags: ["192.168.0.10"],
     source: new ManifestSnapshots([dir], () => {}),
     printPlans: true,
-    stdout: (text) => output.stdout += text,
+    stdout: (text) => {
+      output.chunks++;
+      output.stdout += text;
+    },
     log: (line) => log.push(line),
     signal: controller.signal,
   });
@@ -51,6 +54,8 @@ Deno.test("the loop syncs at start, re-syncs on a manifest edit and stops on abo
   try {
     await until(() => syncs().length === 1, "the first sync");
     assert.match(output.stdout, /-A -t 10\.0\.0\.5:80 -s rr/);
+    // Streamed one tool run at a time (sets, nat, filter, ipvsadm, ip), not as one string.
+    assert.ok(output.chunks > 1, `${output.chunks} chunk(s)`);
 
     await Deno.writeTextFile(file, SERVICE("10.0.0.6"));
     await until(() => syncs().length === 2, "the sync after the edit");
