@@ -81,7 +81,7 @@ export type { DesiredStateComputer, UpdateSummary } from "./src/proxier/incremen
 export type { ServiceHealthCheck, ServiceHealthChecks } from "./src/proxier/health_checks.ts";
 export { computeDesiredState } from "./src/proxier/desired_state.ts";
 export type { DesiredState, ProxierInput } from "./src/proxier/desired_state.ts";
-export { cleanupPlan, diffStates } from "./src/plan/diff.ts";
+export { cleanupPlan, diffStates, SettledPairs } from "./src/plan/diff.ts";
 export type { DiffOptions } from "./src/plan/diff.ts";
 export {
   planTextChunks,
