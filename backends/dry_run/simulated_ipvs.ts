@@ -105,8 +105,8 @@ export class SimulatedIpvs {
     return true;
   }
 
-  #service(key: VirtualServerKey, missing: string): Service {
-    const service = this.#services.get(virtualServerKey(key));
+  #service(key: string, missing: string): Service {
+    const service = this.#services.get(key);
     if (!service) throw new Rejected(missing);
     return service;
   }
@@ -131,20 +131,22 @@ export class SimulatedIpvs {
         return;
       }
       case "ipvs.deleteVirtualServer":
-        this.#service(op.virtualServer, "No such service");
+        this.#service(key, "No such service");
         this.#services.delete(key);
         this.#changed(key, true);
         return;
       default:
-        return this.#applyDestination(op);
+        return this.#applyDestination(op, key);
     }
   }
 
+  /** A real server operation on the virtual server `key` (its `virtualServerKey`). */
   #applyDestination(
     op: Extract<IpvsOperation, { realServer: unknown }>,
+    key: string,
   ): void {
-    const service = this.#service(op.virtualServer, "Service not defined");
-    this.#changed(virtualServerKey(op.virtualServer), false);
+    const service = this.#service(key, "Service not defined");
+    this.#changed(key, false);
     const rsKey = realServerKey(op.realServer);
     const old = service.dests.get(rsKey);
     if (op.op === "ipvs.addRealServer") {

@@ -195,3 +195,27 @@ Deno.test({
     assert.ok(document.virtualServers.length > 0);
   },
 });
+
+Deno.test({
+  name: "a plan of thousands of operations prints in batches as the same JSON, in order",
+  permissions: "none",
+  fn() {
+    const entries = Array.from({ length: 2500 }, (_, i) => `10.96.${i >> 8}.${i & 255},tcp:80`);
+    const state = {
+      ...emptyKernelState(),
+      families: ["ipv4" as const],
+      ipsets: [{
+        name: "KUBE-CLUSTER-IP",
+        type: "hash:ip,port" as const,
+        family: "inet" as const,
+        comment: "",
+        entries,
+      }],
+    };
+    const plan = diffStates(emptyKernelState(), state, { excludeCIDRs: [] });
+    const text = [...stateJsonChunks(state, plan)].join("");
+    const document = JSON.parse(text);
+    assert.equal(text, JSON.stringify(document, null, 2) + "\n");
+    assert.deepStrictEqual(document.plan, plan);
+  },
+});
