@@ -154,9 +154,17 @@ function member(key: string, value: unknown): string {
 }
 
 /**
- * A top-level array member, element by element (`[]` when empty), then `,` unless last. Each
- * element is converted to its printed form (`view`) only when it is reached, so the printed
- * copies of 125,000 real servers never exist at once.
+ * Elements printed per `JSON.stringify` call: few calls, and pieces of a few KiB (a piece past
+ * V8's large-object size, about 128 KiB, would go straight to the old generation).
+ */
+const BATCH = 32;
+
+/**
+ * A top-level array member, a few elements at a time (`[]` when empty), then `,` unless last.
+ * Each element is converted to its printed form (`view`) only when its batch is reached, so the
+ * printed copies of 125,000 real servers never exist at once. A batch is printed inside a
+ * one-member object, which gives its elements the depth-2 indentation as they are; the
+ * object's own first and last lines are cut off.
  */
 function* arrayMember<T>(
   key: string,
@@ -165,14 +173,19 @@ function* arrayMember<T>(
   comma = true,
 ): Generator<string> {
   const end = comma ? ",\n" : "\n";
+  const name = JSON.stringify(key);
   if (items.length === 0) {
-    yield `  ${JSON.stringify(key)}: []${end}`;
+    yield `  ${name}: []${end}`;
     return;
   }
-  yield `  ${JSON.stringify(key)}: [\n`;
-  for (let i = 0; i < items.length; i++) {
-    const text = JSON.stringify(view(items[i]), null, 2).replaceAll("\n", "\n    ");
-    yield `    ${text}${i === items.length - 1 ? "\n" : ",\n"}`;
+  const open = `{\n  ${name}: [\n`;
+  const close = "\n  ]\n}";
+  yield `  ${name}: [\n`;
+  for (let start = 0; start < items.length; start += BATCH) {
+    const batch = items.slice(start, start + BATCH).map(view);
+    const text = JSON.stringify({ [key]: batch }, null, 2);
+    const last = start + BATCH >= items.length;
+    yield text.slice(open.length, text.length - close.length) + (last ? "\n" : ",\n");
   }
   yield `  ]${end}`;
 }
