@@ -39,6 +39,12 @@ export interface ExecBackendOptions {
    */
   readonly ipvs?: boolean;
   /**
+   * Whether to read the sets (`ipset save`); `false` where `ipset` is not installed, which
+   * iptables mode does not need. A plan with set operations is still handed to `ipset`.
+   * @default {true}
+   */
+  readonly ipsets?: boolean;
+  /**
    * The type of `kube-ipvs0` when it is created. `veth` only for tests on kernels without the
    * dummy link type (`link add kube-ipvs0 type veth peer name kube-ipvs0-peer`).
    * @default {"dummy"}
@@ -59,6 +65,7 @@ export class ExecBackend implements Backend {
   readonly name = "exec";
   readonly #run: CommandRunner;
   readonly #ipvs: boolean;
+  readonly #ipsets: boolean;
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
 
@@ -66,19 +73,20 @@ export class ExecBackend implements Backend {
   constructor(options: ExecBackendOptions = {}) {
     this.#run = options.run ?? runCommand;
     this.#ipvs = options.ipvs ?? true;
+    this.#ipsets = options.ipsets ?? true;
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
   }
 
   /**
-   * Reads IPVS (when enabled), the `KUBE-` sets, our chains and jumps of the configured
+   * Reads IPVS and the `KUBE-` sets (each when enabled), our chains and jumps of the configured
    * families, and `kube-ipvs0`. Throws a `ToolError` naming the tool when one fails.
    */
   async read(): Promise<KernelState> {
     const run = this.#run;
     const [virtualServers, ipsets, iptables, device] = await Promise.all([
       this.#ipvs ? readVirtualServers(run) : Promise.resolve([]),
-      readIpsets(run),
+      this.#ipsets ? readIpsets(run) : Promise.resolve([]),
       this.#readIptables(),
       readIpvsDevice(run),
     ]);

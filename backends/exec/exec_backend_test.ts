@@ -178,6 +178,18 @@ Deno.test({
 });
 
 Deno.test({
+  name: "without ipset (iptables mode on a node without it) ipset is never run and no set is read",
+  permissions: "none",
+  async fn() {
+    const run = scriptedRunner(READS);
+    const state = await new ExecBackend({ run, ipvs: false, ipsets: false }).read();
+    assert.deepEqual(state.ipsets, []);
+    assert.ok(!run.calls.some((argv) => argv[0] === "ipset"));
+    assert.ok(run.calls.some((argv) => argv[0] === "iptables-save"));
+  },
+});
+
+Deno.test({
   name: "a read tool that fails throws an error naming the tool and its stderr",
   permissions: "none",
   async fn() {
