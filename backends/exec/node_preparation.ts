@@ -65,6 +65,9 @@ export interface ApplyNodePreparationOptions {
   readonly writeFile?: (path: string, text: string) => Promise<void>;
 }
 
+/** How node preparation reaches sysctls and files (each defaults to the real ones). */
+export type NodeFiles = Omit<ApplyNodePreparationOptions, "run">;
+
 type Io = Required<ApplyNodePreparationOptions>;
 
 /** Collects what was done and what failed. */

@@ -27,9 +27,9 @@ export interface SyncContext {
   /** The proxier chosen at startup (`chooseProxier`). @default {"ipvs"} */
   readonly proxierKind?: ProxierKind;
   /**
-   * In IPVS mode, held across syncs (an `IncrementalProxier` for `config` and `nodeName`), it
-   * computes the desired state from what changed since the last sync; without it, every sync
-   * computes the whole state.
+   * Held across syncs, the proxier of `proxierKind` for `config` and `nodeName`
+   * (`proxierForMode`: in IPVS mode it recomputes only what changed since the last sync);
+   * without it, every sync computes the whole state of `proxierKind`.
    */
   readonly proxier?: DesiredStateComputer;
 }
@@ -84,8 +84,7 @@ export async function syncOnce(
   const started = now();
   const nodeIPs = await resolveNodeIPs(context, snapshot);
   const kind = context.proxierKind ?? "ipvs";
-  const incremental = kind === "ipvs" ? context.proxier : undefined;
-  const desired = incremental?.update(snapshot, nodeIPs) ?? computeDesiredStateFor(kind, {
+  const desired = context.proxier?.update(snapshot, nodeIPs) ?? computeDesiredStateFor(kind, {
     config: context.config,
     snapshot,
     nodeName: context.nodeName,

@@ -93,7 +93,7 @@ export const KUBE_PROXY_FLAG_ROWS = [
   ["bind-address-hard-fail", "bindAddressHardFail", "bool", "false", "bindAddressHardFail", "file", "not-implemented", "Treat failure to bind to a port as fatal and exit"],
   ["profiling", "profiling", "bool", "false", "enableProfiling", "file", "not-implemented", "Enable profiling via web interface on /debug/pprof"],
   ["show-hidden-metrics-for-version", "showHiddenMetricsForVersion", "string", "", "showHiddenMetricsForVersion", "file", "not-implemented", "The previous version for which you want to show hidden metrics (<major>.<minor>)"],
-  ["proxy-mode", "proxyMode", "string", "iptables", "mode", "file", "used", "Which proxy mode to use; only 'ipvs' is supported here"],
+  ["proxy-mode", "proxyMode", "string", "iptables", "mode", "file", "used", "Which proxy mode to use: 'ipvs', or 'iptables' (also when unset); ipvs falls back to iptables where IPVS cannot run"],
   ["iptables-masquerade-bit", "iptablesMasqueradeBit", "int", "14", "iptables.masqueradeBit", "file", "used", "The bit of the fwmark space to mark packets requiring SNAT with, 0..31"],
   ["masquerade-all", "masqueradeAll", "bool", "false", "iptables.masqueradeAll", "file", "used", "SNAT all traffic sent via Service cluster IPs"],
   ["iptables-localhost-nodeports", "iptablesLocalhostNodeports", "bool", "true", "iptables.localhostNodePorts", "file", "no-effect", "Allow NodePorts on localhost (iptables mode only)"],

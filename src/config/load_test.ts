@@ -463,3 +463,20 @@ test("resolveConfig() warns that split log streams are not implemented", () => {
   assertEquals(warnings.length, 1);
   assertEquals(warnings[0].includes("logging.options.text.splitStream true"), true);
 });
+
+test("resolveConfig() leaves an unset or empty mode empty: kube-proxy's iptables mode", () => {
+  assertEquals(resolve(`${PROXY_HEADER}clusterCIDR: 10.244.0.0/16\n`).config.mode, "");
+  assertEquals(resolve(`${PROXY_HEADER}mode: ""\n`).config.mode, "");
+  assertEquals(resolve(undefined).config.mode, "");
+});
+
+test("resolveConfig() takes mode iptables from the file, --proxy-mode and KUBE_PROXY_MODE", () => {
+  assertEquals(resolve(`${PROXY_HEADER}mode: iptables\n`).config.mode, "iptables");
+  assertEquals(resolve(undefined, { proxyMode: "iptables" }).config.mode, "iptables");
+  assertEquals(resolve(undefined, {}, { KUBE_PROXY_MODE: "iptables" }).config.mode, "iptables");
+  // An empty mode in the file falls through to the environment, as before.
+  assertEquals(
+    resolve(`${PROXY_HEADER}mode: ""\n`, {}, { KUBE_PROXY_MODE: "ipvs" }).config.mode,
+    "ipvs",
+  );
+});
