@@ -10,13 +10,16 @@
 
 import assert from "node:assert/strict";
 import { countingRunner, isWriteCommand, runCommand } from "../../../backends/exec/command.ts";
-import { cleanupPlan } from "../../../src/plan/diff.ts";
+import { cleanupPlan, diffStates } from "../../../src/plan/diff.ts";
+import type { KernelState } from "../../../src/state/types.ts";
 import { main } from "../../../src/cli/main.ts";
 import { createNetns, type Netns } from "../../kernel/netns.ts";
 import { endpointSlice, service, type SliceSpec } from "../../kernel/cluster.ts";
 import { type Server, startLineServer, startUdpServer, udpAsk } from "../../kernel/servers.ts";
 import { namespaceBackend, prepareNamespace, saved, tool } from "./namespace_helpers.ts";
-import { createNodeDevice, deleteNodeDevice, NODE_NAME } from "./cluster_fixture.ts";
+import { cluster, createNodeDevice, deleteNodeDevice, NODE_NAME } from "./cluster_fixture.ts";
+import { computeDesiredState } from "../../../src/proxier/desired_state.ts";
+import { testConfig } from "../../../src/proxier/testing.ts";
 
 const NODE_IP = "192.168.0.10";
 const CLIENT_GATEWAY = "192.168.60.1";
@@ -218,6 +221,52 @@ realTest(
       await saved("iptables-save"),
       /-A KUBE-SEP-\S+ -p tcp -m comment --comment "default\/web:tcp" -m tcp -j DNAT --to-destination 10.244.1.2:8080/,
     );
+  },
+);
+
+/**
+ * Leaves the node as IPVS mode would have on this IPv4 node (its sets, chains, kube-ipvs0 and
+ * addresses; no virtual servers, this kernel has none), plus a foreign `KUBE-` set that is not
+ * ours; returns IPVS mode's state. (Another family's leftovers stay, as kube-proxy's per-family
+ * proxiers leave them: the diff manages only the families the node runs.)
+ */
+async function leaveIpvsModeState(): Promise<KernelState> {
+  const { state } = computeDesiredState({
+    config: testConfig({ clusterCIDRs: ["10.244.0.0/16"] }),
+    snapshot: cluster(),
+    nodeName: NODE_NAME,
+    nodeIPs: [NODE_IP],
+  });
+  const ipvsMode = { ...state, virtualServers: [] };
+  const backend = namespaceBackend({ families: ["ipv4"] });
+  const plan = diffStates(await backend.read(), ipvsMode, { excludeCIDRs: [] });
+  assert.deepEqual((await backend.apply(plan)).failures, []);
+  await tool(["ipset", "create", "KUBE-FOREIGN-TOOL", "hash:ip"]);
+  return ipvsMode;
+}
+
+/** IPVS mode's own chains (those iptables mode does not have), by name. */
+function ipvsModeChains(state: KernelState): string[] {
+  const { nat, filter } = state.iptables.ipv4;
+  return [...nat.chains, ...filter.chains].map((c) => c.name)
+    .filter((name) => /^KUBE-(IPVS|LOAD-BALANCER|NODE-PORT|SOURCE-RANGES|LOOP)/.test(name));
+}
+
+realTest(
+  "a node switched from IPVS mode keeps nothing of it, and a foreign set",
+  async ({ dir }) => {
+    const ipvsMode = await leaveIpvsModeState();
+    assert.ok(ipvsModeChains(ipvsMode).length > 0);
+    const run = await syncThroughCli(dir);
+    assert.equal(run.code, 0, run.log.join("\n"));
+    assert.deepEqual((await tool(["ipset", "list", "-n"])).trim().split("\n"), [
+      "KUBE-FOREIGN-TOOL",
+    ]);
+    const rules = await saved("iptables-save");
+    assert.deepEqual(ipvsModeChains(ipvsMode).filter((name) => rules.includes(`:${name} `)), []);
+    assert.match(rules, /-j KUBE-SVC-/);
+    assert.equal((await runCommand(["ip", "link", "show", "kube-ipvs0"])).code, 1);
+    await tool(["ipset", "destroy", "KUBE-FOREIGN-TOOL"]);
   },
 );
 
