@@ -9,7 +9,9 @@
  * @module
  */
 
-import type { ApplyResult, Backend } from "../backend.ts";
+import type { ApplyResult, Backend, IpvsInfo, UdpFlowTable } from "../backend.ts";
+import { conntrackTool } from "./conntrack.ts";
+import { type ReadTextFile, readTextFileIfExists } from "./kernel_modules.ts";
 import type { Plan } from "../../src/plan/types.ts";
 import type { IptablesFamily, IptablesFamilyState, KernelState } from "../../src/state/types.ts";
 import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
@@ -17,6 +19,7 @@ import { type CommandRunner, runCommand } from "./command.ts";
 import { applyPlan } from "./apply_plan.ts";
 import {
   nodeAddressesOf,
+  parseIpvsProcHeader,
   readAllAddresses,
   readIpsets,
   readIptablesFamily,
@@ -55,6 +58,11 @@ export interface ExecBackendOptions {
    * @default {["ipv4", "ipv6"]}
    */
   readonly families?: readonly IptablesFamily[];
+  /**
+   * Reads a file of `/proc` (`/proc/net/ip_vs` for {@linkcode ExecBackend.ipvsInfo}).
+   * @default {readTextFileIfExists}
+   */
+  readonly readProcFile?: ReadTextFile;
 }
 
 const ALL_FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
@@ -68,12 +76,17 @@ export class ExecBackend implements Backend {
   readonly #ipsets: boolean;
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
+  readonly #readProcFile: ReadTextFile;
+  /** UDP conntrack flows through the `conntrack` tool. */
+  readonly udpFlows: UdpFlowTable;
 
   /** A backend with the given options (every one has a default). */
   constructor(options: ExecBackendOptions = {}) {
     this.#run = options.run ?? runCommand;
     this.#ipvs = options.ipvs ?? true;
     this.#ipsets = options.ipsets ?? true;
+    this.#readProcFile = options.readProcFile ?? readTextFileIfExists;
+    this.udpFlows = conntrackTool(this.#run);
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
   }
@@ -118,6 +131,16 @@ export class ExecBackend implements Backend {
       readIpsets: () => readIpsets(this.#run, false),
       readVirtualServers: () => readSavedVirtualServers(this.#run),
     });
+  }
+
+  /**
+   * The IPVS version and table size from `/proc/net/ip_vs`, which is where `ipvsadm -Ln`
+   * takes them; `undefined` with IPVS disabled or absent.
+   */
+  async ipvsInfo(): Promise<IpvsInfo | undefined> {
+    if (!this.#ipvs) return undefined;
+    const text = await this.#readProcFile("/proc/net/ip_vs");
+    return text === undefined ? undefined : parseIpvsProcHeader(text);
   }
 
   /** Every address but those on `kube-ipvs0`, loopback and link-local, primaries first. */

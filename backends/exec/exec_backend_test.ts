@@ -216,3 +216,29 @@ Deno.test({
     assert.deepEqual(addresses, ["192.168.0.10", "fd00:10::10", "10.0.2.15", "192.168.0.11"]);
   },
 });
+
+Deno.test({
+  name: "ipvsInfo() reads the version and table size where ipvsadm -Ln takes them, /proc/net/ip_vs",
+  permissions: "none",
+  async fn() {
+    const proc = (text: string | undefined) => (path: string) =>
+      Promise.resolve(path === "/proc/net/ip_vs" ? text : undefined);
+    const header =
+      "IP Virtual Server version 1.2.1 (size=65536)\nProt LocalAddress:Port Scheduler Flags\n";
+    const run = scriptedRunner(READS);
+    assert.deepEqual(await new ExecBackend({ run, readProcFile: proc(header) }).ipvsInfo(), {
+      version: "1.2.1",
+      tableSize: 65536,
+    });
+    assert.equal(
+      await new ExecBackend({ run, readProcFile: proc(undefined) }).ipvsInfo(),
+      undefined,
+    );
+    const disabled = new ExecBackend({ run, ipvs: false, readProcFile: proc(header) });
+    assert.equal(await disabled.ipvsInfo(), undefined);
+    assert.equal(
+      await new ExecBackend({ run, readProcFile: proc("garbage") }).ipvsInfo(),
+      undefined,
+    );
+  },
+});

@@ -132,6 +132,10 @@ function logSyncDetails(report: SyncReport, io: CliIo): void {
     operations: report.plan.length,
   });
   if (!logger.v(4).enabled) return;
+  // kube-proxy's "Finished reconciling conntrack entries" (V(4)), with what was deleted.
+  if (report.udpFlows.deleted > 0) {
+    logger.v(4).info("Deleted stale UDP conntrack flows", { deleted: report.udpFlows.deleted });
+  }
   for (const run of toolInvocations(report.plan)) {
     logger.v(4).info("Tool input", { command: run.argv.join(" "), lines: run.lines.length });
   }
@@ -246,7 +250,10 @@ async function printResult(
     const chunks = stateJsonChunks(await state(), plan);
     for (const chunk of chunks) await io.stdout(chunk);
   } else if (options.output === "table") {
-    await io.stdout(renderIpvsTable((await backend.read()).virtualServers));
+    // The kernel's own version and size where there is one; the dry run prints ipvsadm's usual.
+    const info = await backend.ipvsInfo?.();
+    const header = info === undefined ? {} : { version: info.version, size: info.tableSize };
+    await io.stdout(renderIpvsTable((await backend.read()).virtualServers, header));
   } else {
     for (const chunk of planTextChunks(plan)) await io.stdout(chunk);
   }

@@ -73,7 +73,8 @@ function kernelWithoutIpvs() {
 
 /**
  * A node without IPVS that has iptables: its tables are empty, `iptables-restore` accepts
- * what it is given, there is no kube-ipvs0, and the node's only address is 192.168.1.10.
+ * what it is given, there is no kube-ipvs0 and no UDP flow, and the node's only address is
+ * 192.168.1.10.
  */
 function iptablesOnlyNode() {
   const addresses = JSON.stringify([{
@@ -85,6 +86,7 @@ function iptablesOnlyNode() {
     if (/^ip6?tables-save -t (nat|filter)$/.test(command)) return { stdout: "" };
     if (/^ip6?tables-restore /.test(command)) return {};
     if (command === "ipset save") return { stdout: "" };
+    if (/^conntrack -L -p udp /.test(command)) return { stdout: "" };
     if (command === "ip -j addr show dev kube-ipvs0") {
       return { code: 1, stderr: 'Device "kube-ipvs0" does not exist.\n' };
     }

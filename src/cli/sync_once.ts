@@ -12,6 +12,8 @@ import { diffStates } from "../plan/diff.ts";
 import type { Plan } from "../plan/types.ts";
 import type { DesiredState } from "../proxier/desired_state.ts";
 import type { DesiredStateComputer } from "../proxier/incremental.ts";
+import { cleanStaleUdpFlows } from "./udp_flow_cleanup.ts";
+import type { FlowDeletion } from "../../backends/backend.ts";
 import { computeDesiredStateFor, type ProxierKind } from "../proxier/mode.ts";
 import type { SyncOutcome } from "../sync/sync_loop.ts";
 
@@ -41,6 +43,8 @@ export interface SyncReport {
   readonly result: ApplyResult;
   readonly outcome: SyncOutcome;
   readonly nodeIPs: readonly string[];
+  /** What the stale UDP flow cleanup after the apply did. */
+  readonly udpFlows: FlowDeletion;
 }
 
 /** The IP addresses of a Node object, InternalIP ones first (the primary comes first). */
@@ -95,12 +99,18 @@ export async function syncOnce(
     excludeCIDRs: context.config.ipvs.excludeCIDRs,
   });
   const result = await context.backend.apply(plan);
+  const udpFlows = await cleanStaleUdpFlows(
+    context.backend,
+    snapshot,
+    nodeIPs,
+    desired.state.families,
+  );
   const outcome: SyncOutcome = {
     durationMs: now() - started,
     operationsByKind: countByKind(plan),
     failures: result.failures.length,
-    writes: result.writes,
+    writes: result.writes + udpFlows.writes,
     iptablesRestoreFailed: result.failures.some((f) => /^ip6?tables-restore/.test(f.tool)),
   };
-  return { desired, plan, result, outcome, nodeIPs };
+  return { desired, plan, result, outcome, nodeIPs, udpFlows };
 }

@@ -174,4 +174,8 @@ kernelTest("the seed's debug example lists in ipvsadm -ln as the seed shows it",
   assert.match(listing, /^TCP {2}10\.0\.0\.1:443 rr persistent 10800$/m);
   assert.match(listing, /^ {2}-> 192\.168\.0\.1:6443 {13}Masq {4}1 {6}0 {10}0 *$/m);
   assert.deepEqual(blocks(serverLines(listing)), blocks(seed));
+  // `--output table` reads this kernel: the same listing, its version and table size included.
+  const table = await node.sync(["--output", "table"]);
+  assert.equal(table.stdout, listing);
+  assert.match(table.stdout, /^IP Virtual Server version \d+\.\d+\.\d+ \(size=\d+\)\n/);
 });
