@@ -309,6 +309,16 @@ realTest("a second sync changes nothing: an empty plan and 0 writes", async ({ d
   assert.deepEqual(run.writes, []);
 });
 
+realTest("switching back to IPVS mode leaves no per-service chain of iptables mode", async () => {
+  const before = await saved("iptables-save");
+  assert.match(before, /^:KUBE-SVC-/m);
+  const ipvsMode = await leaveIpvsModeState();
+  const after = await saved("iptables-save");
+  assert.doesNotMatch(after, /^:KUBE-(SVC|SEP|EXT|FW|SVL)-/m);
+  for (const chain of ipvsModeChains(ipvsMode)) assert.ok(after.includes(`:${chain} `), chain);
+  await tool(["ipset", "destroy", "KUBE-FOREIGN-TOOL"]);
+});
+
 realTest("--cleanup removes iptables mode's chains and leaves foreign ones", async () => {
   await tool(["iptables", "-t", "nat", "-N", "FOREIGN-CHAIN"]);
   await tool(["iptables", "-t", "nat", "-A", "FOREIGN-CHAIN", "-j", "RETURN"]);
