@@ -16,7 +16,8 @@ import type {
   KernelState,
 } from "../state/types.ts";
 import { sortKernelState } from "../state/keys.ts";
-import { categorizeEndpoints, EndpointSliceIndex } from "../proxier/endpoints.ts";
+import { EndpointSliceIndex } from "../proxier/endpoints.ts";
+import { type NodeTopology, nodeTopology, portEndpoints } from "../proxier/topology.ts";
 import type { DesiredState, ProxierInput } from "../proxier/desired_state.ts";
 import { servicePortName } from "../proxier/desired_state.ts";
 import { needsHealthCheck } from "../proxier/health_checks.ts";
@@ -90,6 +91,7 @@ interface FamilyContext {
   readonly slices: EndpointSliceIndex;
   readonly nodeIP: string | undefined;
   readonly largeCluster: boolean;
+  readonly topology: NodeTopology;
 }
 
 function portInput(
@@ -99,20 +101,14 @@ function portInput(
   clusterIP: string,
 ): PortInput {
   const { family, input } = ctx;
-  const endpoints = categorizeEndpoints(
-    ctx.slices.slicesFor(service, API_FAMILY[family]),
-    port,
-    input.nodeName,
-  );
+  // kube-proxy's CategorizeEndpoints: its cluster list is empty unless the port
+  // UsesClusterEndpoints, its local one unless it UsesLocalEndpoints.
+  const slices = ctx.slices.slicesFor(service, API_FAMILY[family]);
+  const endpoints = portEndpoints(slices, service, port, family, ctx.topology);
   const inFamily = (ip: string) => familyOf(ip) === family;
   const externalIPs = service.externalIPs.filter(inFamily);
   const loadBalancerIPs = service.loadBalancerIngress
     .filter((i) => i.ipMode !== "Proxy" && inFamily(i.ip)).map((i) => i.ip);
-  const accessible = port.nodePort !== 0 || externalIPs.length > 0 || loadBalancerIPs.length > 0;
-  const itpLocal = service.internalTrafficPolicy === "Local";
-  // kube-proxy's UsesClusterEndpoints / UsesLocalEndpoints.
-  const usesCluster = !itpLocal || accessible;
-  const usesLocal = itpLocal || (accessible && service.externalTrafficPolicy === "Local");
   // kube-proxy sorts a port's endpoints by their `ip:port` text (`byEndpoint`).
   const key = (ep: { address: string; port: number }) => joinHostPort(ep.address, ep.port);
   const byName = (a: { address: string; port: number }, b: { address: string; port: number }) =>
@@ -123,9 +119,9 @@ function portInput(
     port,
     name: servicePortName(service, port),
     clusterIP,
-    cluster: usesCluster ? [...endpoints.all].sort(byName) : [],
-    local: usesLocal ? [...endpoints.local].sort(byName) : [],
-    hasEndpoints: endpoints.all.length > 0,
+    cluster: [...endpoints.cluster].sort(byName),
+    local: [...endpoints.local].sort(byName),
+    hasEndpoints: endpoints.hasAny,
     externalIPs,
     loadBalancerIPs,
     sourceRanges: service.loadBalancerSourceRanges.filter(inFamily),
@@ -190,11 +186,12 @@ export function computeIptablesDesiredState(input: ProxierInput): DesiredState {
   const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
   const slices = new EndpointSliceIndex(input.snapshot);
   const largeCluster = countEndpoints(input) > LARGE_CLUSTER_ENDPOINTS;
+  const topology = nodeTopology(input.config, input.snapshot, input.nodeName);
   const empty = { nat: { chains: [], jumps: [] }, filter: { chains: [], jumps: [] } };
   const iptables: Record<IptablesFamily, IptablesFamilyState> = { ipv4: empty, ipv6: empty };
   for (const family of families) {
     const nodeIP = input.nodeIPs.find((ip) => familyOf(ip) === family);
-    iptables[family] = buildFamily({ family, input, slices, nodeIP, largeCluster });
+    iptables[family] = buildFamily({ family, input, slices, nodeIP, largeCluster, topology });
   }
   const state: KernelState = {
     families,

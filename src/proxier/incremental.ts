@@ -42,6 +42,7 @@ import {
   type ServiceHealthChecks,
 } from "./health_checks.ts";
 import { detectFamilies, selectNodeAddresses } from "./node_addresses.ts";
+import { nodeTopology } from "./topology.ts";
 
 /** Something that turns each new snapshot into the desired state (what a sync loop holds). */
 export interface DesiredStateComputer {
@@ -52,7 +53,8 @@ export interface DesiredStateComputer {
 /** What the last {@linkcode IncrementalProxier.update} did. */
 export interface UpdateSummary {
   /**
-   * Whether it started over: the first update, new node addresses (every service may depend on
+   * Whether it started over: the first update, new node addresses or a change of this node's
+   * Node object that the output reads (its zone, its pod CIDRs: every service may depend on
    * them), or a snapshot not sorted by namespace/name (then `computeDesiredState` answered).
    */
   readonly full: boolean;
@@ -95,6 +97,8 @@ function sameStrings(a: readonly string[], b: readonly string[] | undefined): bo
  */
 export class IncrementalProxier implements DesiredStateComputer {
   #nodeIPs: readonly string[] | undefined;
+  /** What the output reads of this node's Node object, as text (see `#nodeKey`). */
+  #node = "";
   #families: FamilyState[] = [];
   #virtualServers = new SortedList<VirtualServer>();
   #addresses = new SortedList<BoundAddress>();
@@ -121,8 +125,9 @@ export class IncrementalProxier implements DesiredStateComputer {
 
   /** Brings the proxier to `snapshot` and returns the desired state, equal to a full compute. */
   update(snapshot: ClusterSnapshot, nodeIPs: readonly string[]): DesiredState {
-    const full = !sameStrings(nodeIPs, this.#nodeIPs);
-    if (full) this.#reset(nodeIPs);
+    const nodeKey = this.#nodeKey(snapshot);
+    const full = !sameStrings(nodeIPs, this.#nodeIPs) || nodeKey !== this.#node;
+    if (full) this.#reset(nodeIPs, snapshot, nodeKey);
     const serviceChanges = changedObjects(this.#services, snapshot.services);
     const sliceChanges = changedObjects(this.#slices, snapshot.endpointSlices);
     if (serviceChanges === undefined || sliceChanges === undefined) {
@@ -152,15 +157,23 @@ export class IncrementalProxier implements DesiredStateComputer {
     return this.#last;
   }
 
+  /** This node's zone and pod CIDRs, the parts of its Node object the output depends on. */
+  #nodeKey(snapshot: ClusterSnapshot): string {
+    const node = snapshot.nodes.find((n) => n.name === this.nodeName);
+    return JSON.stringify([node?.zone ?? "", node?.podCIDRs ?? []]);
+  }
+
   /** Forgets everything: the next walk sees every object as added. */
-  #reset(nodeIPs: readonly string[]): void {
+  #reset(nodeIPs: readonly string[], snapshot: ClusterSnapshot, nodeKey: string): void {
     this.#nodeIPs = [...nodeIPs];
+    this.#node = nodeKey;
+    const topology = nodeTopology(this.config, snapshot, this.nodeName);
     this.#virtualServers = new SortedList();
     this.#addresses = new SortedList();
     const { config, nodeName } = this;
     this.#families = detectFamilies(nodeIPs, config.clusterCIDRs).map((family) => {
       const node = selectNodeAddresses(nodeIPs, config.nodePortAddresses, family);
-      const context = { family, config, nodeName, node };
+      const context = { family, config, nodeName, node, topology };
       return new FamilyState(context, this.#virtualServers, this.#addresses);
     });
     this.#services = [];
