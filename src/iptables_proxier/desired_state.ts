@@ -18,6 +18,12 @@ import type {
 import { sortKernelState } from "../state/keys.ts";
 import { EndpointSliceIndex } from "../proxier/endpoints.ts";
 import { type NodeTopology, nodeTopology, portEndpoints } from "../proxier/topology.ts";
+import {
+  type LocalDetector,
+  localDetectorFor,
+  localDetectorWarnings,
+  nodePodCIDRs,
+} from "../proxier/local_detector.ts";
 import type { DesiredState, ProxierInput } from "../proxier/desired_state.ts";
 import { servicePortName } from "../proxier/desired_state.ts";
 import { needsHealthCheck } from "../proxier/health_checks.ts";
@@ -42,11 +48,6 @@ export const LARGE_CLUSTER_ENDPOINTS = 1000;
 
 const NODEPORTS_COMMENT =
   "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
-
-function localCIDR(config: ProxyConfig, family: IptablesFamily): string | undefined {
-  if (config.detectLocalMode !== "ClusterCIDR") return undefined;
-  return config.clusterCIDRs.find((cidr) => familyOf(cidr) === family);
-}
 
 /** The fixed rules: masquerade, the NodePort tail-call and the forwarding filter. */
 function writeFixedRules(
@@ -92,6 +93,7 @@ interface FamilyContext {
   readonly nodeIP: string | undefined;
   readonly largeCluster: boolean;
   readonly topology: NodeTopology;
+  readonly localDetector: LocalDetector | undefined;
 }
 
 function portInput(
@@ -126,7 +128,7 @@ function portInput(
     loadBalancerIPs,
     sourceRanges: service.loadBalancerSourceRanges.filter(inFamily),
     nodeIP: ctx.nodeIP,
-    localCIDR: localCIDR(input.config, family),
+    localDetector: ctx.localDetector,
     masqueradeAll: input.config.iptables.masqueradeAll,
     healthCheckNodePort: needsHealthCheck(service) ? service.healthCheckNodePort : 0,
     largeCluster: ctx.largeCluster,
@@ -187,11 +189,21 @@ export function computeIptablesDesiredState(input: ProxierInput): DesiredState {
   const slices = new EndpointSliceIndex(input.snapshot);
   const largeCluster = countEndpoints(input) > LARGE_CLUSTER_ENDPOINTS;
   const topology = nodeTopology(input.config, input.snapshot, input.nodeName);
+  const podCIDRs = nodePodCIDRs(input.snapshot, input.nodeName);
   const empty = { nat: { chains: [], jumps: [] }, filter: { chains: [], jumps: [] } };
   const iptables: Record<IptablesFamily, IptablesFamilyState> = { ipv4: empty, ipv6: empty };
   for (const family of families) {
     const nodeIP = input.nodeIPs.find((ip) => familyOf(ip) === family);
-    iptables[family] = buildFamily({ family, input, slices, nodeIP, largeCluster, topology });
+    const localDetector = localDetectorFor(input.config, family, podCIDRs);
+    iptables[family] = buildFamily({
+      family,
+      input,
+      slices,
+      nodeIP,
+      largeCluster,
+      topology,
+      localDetector,
+    });
   }
   const state: KernelState = {
     families,
@@ -201,5 +213,6 @@ export function computeIptablesDesiredState(input: ProxierInput): DesiredState {
     linkPresent: false,
     addresses: [],
   };
-  return { state: sortKernelState(state), warnings: [] };
+  const warnings = localDetectorWarnings(input.config, families, input.snapshot, input.nodeName);
+  return { state: sortKernelState(state), warnings };
 }

@@ -29,6 +29,12 @@ import {
   selectNodeAddresses,
 } from "./node_addresses.ts";
 import { type NodeTopology, nodeTopology, type PortEndpoints, portEndpoints } from "./topology.ts";
+import {
+  type LocalDetector,
+  localDetectorFor,
+  localDetectorWarnings,
+  nodePodCIDRs,
+} from "./local_detector.ts";
 
 /** What the proxier computes from. */
 export interface ProxierInput {
@@ -102,6 +108,8 @@ export interface FamilyContext {
   readonly node: FamilyNodeAddresses;
   /** This node's name, zone and the node-hints gate, for topology aware routing. */
   readonly topology: NodeTopology;
+  /** How pod traffic is told apart in this family (`detectLocalMode`), if it can be. */
+  readonly localDetector: LocalDetector | undefined;
 }
 
 /** A service's EndpointSlices of one family (an {@linkcode EndpointSliceIndex} is one). */
@@ -147,6 +155,7 @@ export function conflictWarning(wanted: VirtualServer, existing: VirtualServer):
  *   nodeName: "node-a",
  *   node: selectNodeAddresses(["192.168.0.10"], [], "ipv4"),
  *   topology: noTopology("node-a"),
+ *   localDetector: undefined,
  * };
  * const noSlices = { slicesFor: () => [] };
  * const sink = { addEntry() {}, bind() {}, addVirtualServer() {}, denyNodeAccess() {} };
@@ -319,7 +328,11 @@ class FamilyAccumulator implements FamilySink {
   readonly bound = new Set<string>();
   readonly noNodeAccess: NoNodeAccessEntry[] = [];
 
-  constructor(readonly family: IptablesFamily, readonly warnings: string[]) {
+  constructor(
+    readonly family: IptablesFamily,
+    readonly warnings: string[],
+    readonly localDetector: LocalDetector | undefined,
+  ) {
     this.sets = new IpSetEntries(family);
   }
 
@@ -350,9 +363,18 @@ function buildFamily(
   warnings: string[],
 ): FamilyAccumulator {
   const node = selectNodeAddresses(input.nodeIPs, input.config.nodePortAddresses, family);
-  const accumulator = new FamilyAccumulator(family, warnings);
   const topology = nodeTopology(input.config, input.snapshot, input.nodeName);
-  const context = { family, config: input.config, nodeName: input.nodeName, node, topology };
+  const podCIDRs = nodePodCIDRs(input.snapshot, input.nodeName);
+  const localDetector = localDetectorFor(input.config, family, podCIDRs);
+  const accumulator = new FamilyAccumulator(family, warnings, localDetector);
+  const context = {
+    family,
+    config: input.config,
+    nodeName: input.nodeName,
+    node,
+    topology,
+    localDetector,
+  };
   const writer = new ServiceWriter(context, slices, accumulator);
   for (const service of input.snapshot.services) writer.write(service);
   return accumulator;
@@ -368,7 +390,12 @@ export function emptyFamilyTables(): IptablesFamilyState {
 export function computeDesiredState(input: ProxierInput): DesiredState {
   const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
   const slices = new EndpointSliceIndex(input.snapshot);
-  const warnings: string[] = [];
+  const warnings = localDetectorWarnings(
+    input.config,
+    families,
+    input.snapshot,
+    input.nodeName,
+  );
   const builders = families.map((family) => buildFamily(family, input, slices, warnings));
   const iptables: Record<IptablesFamily, IptablesFamilyState> = {
     ipv4: emptyFamilyTables(),
@@ -380,6 +407,7 @@ export function computeDesiredState(input: ProxierInput): DesiredState {
       config: input.config,
       sets: b.sets,
       noNodeAccess: b.noNodeAccess,
+      localDetector: b.localDetector,
     });
   }
   const state: KernelState = {

@@ -43,6 +43,7 @@ import {
 } from "./health_checks.ts";
 import { detectFamilies, selectNodeAddresses } from "./node_addresses.ts";
 import { nodeTopology } from "./topology.ts";
+import { localDetectorFor, localDetectorWarnings, nodePodCIDRs } from "./local_detector.ts";
 
 /** Something that turns each new snapshot into the desired state (what a sync loop holds). */
 export interface DesiredStateComputer {
@@ -99,6 +100,8 @@ export class IncrementalProxier implements DesiredStateComputer {
   #nodeIPs: readonly string[] | undefined;
   /** What the output reads of this node's Node object, as text (see `#nodeKey`). */
   #node = "";
+  /** The warnings that depend on the node alone (the local detector's), set at each reset. */
+  #nodeWarnings: readonly string[] = [];
   #families: FamilyState[] = [];
   #virtualServers = new SortedList<VirtualServer>();
   #addresses = new SortedList<BoundAddress>();
@@ -168,14 +171,18 @@ export class IncrementalProxier implements DesiredStateComputer {
     this.#nodeIPs = [...nodeIPs];
     this.#node = nodeKey;
     const topology = nodeTopology(this.config, snapshot, this.nodeName);
+    const podCIDRs = nodePodCIDRs(snapshot, this.nodeName);
     this.#virtualServers = new SortedList();
     this.#addresses = new SortedList();
     const { config, nodeName } = this;
     this.#families = detectFamilies(nodeIPs, config.clusterCIDRs).map((family) => {
       const node = selectNodeAddresses(nodeIPs, config.nodePortAddresses, family);
-      const context = { family, config, nodeName, node, topology };
+      const localDetector = localDetectorFor(config, family, podCIDRs);
+      const context = { family, config, nodeName, node, topology, localDetector };
       return new FamilyState(context, this.#virtualServers, this.#addresses);
     });
+    const families = this.#families.map((f) => f.context.family);
+    this.#nodeWarnings = localDetectorWarnings(config, families, snapshot, this.nodeName);
     this.#services = [];
     this.#slices = [];
     this.#records.clear();
@@ -293,7 +300,7 @@ export class IncrementalProxier implements DesiredStateComputer {
       linkPresent: true,
       addresses: this.#addresses.items(),
     };
-    const warnings = this.#families.flatMap((f) => f.warnings());
+    const warnings = [...this.#nodeWarnings, ...this.#families.flatMap((f) => f.warnings())];
     return Object.freeze({ state: Object.freeze(state), warnings: Object.freeze(warnings) });
   }
 }

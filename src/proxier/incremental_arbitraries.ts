@@ -213,11 +213,22 @@ export const configArbitrary: fc.Arbitrary<ProxyConfig> = fc
     ]),
     clusterCIDRs: fc.constantFrom([], ["10.244.0.0/16"], ["10.244.0.0/16", "fd00:244::/64"]),
     masqueradeAll: fc.boolean(),
+    detectLocalMode: fc.constantFrom(
+      "ClusterCIDR",
+      "ClusterCIDR",
+      "NodeCIDR",
+      "BridgeInterface",
+      "InterfaceNamePrefix",
+    ),
+    preferSameNode: fc.constantFrom(true, true, false),
   })
   .map((c) =>
     testConfig({
       nodePortAddresses: c.nodePortAddresses,
       clusterCIDRs: c.clusterCIDRs,
+      detectLocalMode: c.detectLocalMode,
+      detectLocal: { bridgeInterface: "cbr0", interfaceNamePrefix: "veth" },
+      featureGates: { PreferSameTrafficDistribution: c.preferSameNode },
       ipvs: { scheduler: c.scheduler },
       iptables: { masqueradeAll: c.masqueradeAll },
     })
