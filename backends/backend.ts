@@ -6,7 +6,7 @@
  */
 
 import type { Operation, Plan } from "../src/plan/types.ts";
-import type { KernelState } from "../src/state/types.ts";
+import type { IptablesFamily, KernelState } from "../src/state/types.ts";
 
 /** Why one operation of a plan failed. */
 export interface OperationFailure {
@@ -43,4 +43,10 @@ export interface Backend {
    * loopback), used for NodePorts when neither `--node-ip` nor a Node object names them.
    */
   nodeAddresses(): Promise<readonly string[]>;
+  /**
+   * The IP families the kernel can program (ip6tables usable, IPv6 enabled), when the backend
+   * has a kernel to ask; kube-proxy runs both families whenever it can. Absent (the dry run):
+   * the families follow the node's addresses and the cluster CIDRs.
+   */
+  kernelFamilies?(): readonly IptablesFamily[];
 }

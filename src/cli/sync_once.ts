@@ -108,12 +108,15 @@ export async function syncOnce(
   const nodeIPs = await resolveNodeIPs(context, snapshot);
   const kind = context.proxierKind ?? "ipvs";
   const incremental = kind === "ipvs" ? context.proxier : undefined;
-  const computed = incremental?.update(snapshot, nodeIPs) ?? computeDesiredStateFor(kind, {
-    config: context.config,
-    snapshot,
-    nodeName: context.nodeName,
-    nodeIPs,
-  });
+  const kernelFamilies = context.backend.kernelFamilies?.() ?? [];
+  const computed = incremental?.update(snapshot, nodeIPs, kernelFamilies) ??
+    computeDesiredStateFor(kind, {
+      config: context.config,
+      snapshot,
+      nodeName: context.nodeName,
+      nodeIPs,
+      kernelFamilies,
+    });
   const nodeWarning = missingNodeWarning(context, snapshot, nodeIPs);
   const desired = nodeWarning === undefined
     ? computed

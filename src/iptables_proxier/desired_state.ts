@@ -185,7 +185,11 @@ function countEndpoints(input: ProxierInput): number {
  * ```
  */
 export function computeIptablesDesiredState(input: ProxierInput): DesiredState {
-  const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
+  const families = detectFamilies(
+    input.nodeIPs,
+    input.config.clusterCIDRs,
+    input.kernelFamilies,
+  );
   const slices = new EndpointSliceIndex(input.snapshot);
   const largeCluster = countEndpoints(input) > LARGE_CLUSTER_ENDPOINTS;
   const topology = nodeTopology(input.config, input.snapshot, input.nodeName);

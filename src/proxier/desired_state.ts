@@ -46,6 +46,11 @@ export interface ProxierInput {
   readonly nodeName: string;
   /** This node's addresses, the primary one of each family first. */
   readonly nodeIPs: readonly string[];
+  /**
+   * The families the kernel can program (`Backend.kernelFamilies`): all of them are run, as
+   * kube-proxy runs dual-stack whenever the kernel has IPv6. @default [] (a dry run)
+   */
+  readonly kernelFamilies?: readonly IptablesFamily[];
 }
 
 /** The desired kernel state and what was noticed while computing it. */
@@ -388,7 +393,11 @@ export function emptyFamilyTables(): IptablesFamilyState {
 
 /** Computes the whole desired kernel state for this node. */
 export function computeDesiredState(input: ProxierInput): DesiredState {
-  const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
+  const families = detectFamilies(
+    input.nodeIPs,
+    input.config.clusterCIDRs,
+    input.kernelFamilies,
+  );
   const slices = new EndpointSliceIndex(input.snapshot);
   const warnings = localDetectorWarnings(
     input.config,

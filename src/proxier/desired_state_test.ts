@@ -629,3 +629,28 @@ Deno.test({
     assert.deepEqual(addresses(compute(snapshot([web()], slices))), ["10.0.1.1", "10.0.1.2"]);
   },
 });
+
+Deno.test({
+  name:
+    "a kernel with IPv6 runs both families even when the node's addresses and cluster CIDRs are IPv4, as kube-proxy runs dual-stack",
+  permissions: "none",
+  fn() {
+    const dual = service("dual", ["10.0.3.1", "fd00:96::31"], [port("http", 80)]);
+    const slices = [
+      slice("dual", [endpoint("10.244.3.1")], [{ name: "http", port: 8080 }]),
+      slice("dual", [endpoint("fd00:244::31")], [{ name: "http", port: 8080 }], {
+        name: "dual-v6",
+      }),
+    ];
+    const kernel = compute(snapshot([dual], slices), { kernelFamilies: ["ipv4", "ipv6"] });
+    assert.deepEqual(kernel.families, ["ipv4", "ipv6"]);
+    assert.deepEqual(
+      kernel.virtualServers.map((vs) => vs.address),
+      ["10.0.3.1", "fd00:96::31"],
+    );
+    assert.ok(kernel.ipsets.some((s) => s.name === "KUBE-6-CLUSTER-IP"));
+    // The dry run knows no kernel: the node's addresses decide, IPv4 alone here.
+    const dryRun = compute(snapshot([dual], slices));
+    assert.deepEqual(dryRun.families, ["ipv4"]);
+  },
+});

@@ -18,6 +18,7 @@ import type {
   ServicePort,
 } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
+import type { IptablesFamily } from "../state/types.ts";
 import { compareIdentity } from "./incremental_changes.ts";
 import { testConfig } from "./testing.ts";
 
@@ -31,6 +32,12 @@ const POD_IPS_V4 = ["10.244.0.1", "10.244.0.2", "10.244.1.1", "10.244.1.2"];
 const POD_IPS_V6 = ["fd00:244::1", "fd00:244::2"];
 const NODES = ["node-a", "node-b", ""];
 const ZONES = ["zone-a", "zone-b"];
+/** The families the kernel can program: unknown (a dry run), IPv4 only, or both. */
+export const KERNEL_FAMILY_CHOICES: readonly (readonly IptablesFamily[])[] = [
+  [],
+  ["ipv4"],
+  ["ipv4", "ipv6"],
+];
 /** This node's zone label and pod CIDRs: none, or one of a few. */
 export const NODE_ZONE_CHOICES: readonly (string | undefined)[] = [undefined, "zone-a", "zone-b"];
 export const POD_CIDR_CHOICES: readonly (readonly string[] | undefined)[] = [
@@ -163,7 +170,8 @@ export type Step =
   | { readonly kind: "removeSlice"; readonly pick: number }
   | { readonly kind: "reissue"; readonly pick: number }
   | { readonly kind: "nodeIPs"; readonly choice: number }
-  | { readonly kind: "node"; readonly zone: number; readonly podCIDRs: number };
+  | { readonly kind: "node"; readonly zone: number; readonly podCIDRs: number }
+  | { readonly kind: "kernel"; readonly choice: number };
 
 /** A step: mostly object changes, sometimes the node's addresses or an object reissued. */
 export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
@@ -200,6 +208,12 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       zone: fc.nat(NODE_ZONE_CHOICES.length - 1),
       podCIDRs: fc.nat(POD_CIDR_CHOICES.length - 1),
     }).map(({ zone, podCIDRs }) => ({ kind: "node", zone, podCIDRs }) as const),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.nat(KERNEL_FAMILY_CHOICES.length - 1).map((choice) =>
+      ({ kind: "kernel", choice }) as const
+    ),
   },
 );
 
@@ -275,6 +289,7 @@ export class ClusterModel {
   nodeIPs: readonly string[] = NODE_IP_CHOICES[0];
   zone: string | undefined = "zone-a";
   podCIDRs: readonly string[] | undefined = undefined;
+  kernelFamilies: readonly IptablesFamily[] = [];
 
   /** Each of `slices` is made a slice of one of `services` (by position), when there is one. */
   constructor(services: Service[], slices: EndpointSlice[]) {
@@ -330,6 +345,9 @@ export class ClusterModel {
       case "node":
         this.zone = NODE_ZONE_CHOICES[step.zone];
         this.podCIDRs = POD_CIDR_CHOICES[step.podCIDRs];
+        break;
+      case "kernel":
+        this.kernelFamilies = KERNEL_FAMILY_CHOICES[step.choice];
         break;
     }
   }
