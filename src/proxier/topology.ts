@@ -144,6 +144,10 @@ function availableForTopology(
 /** The Cluster-policy endpoints: ready and in the topology, else serving-and-terminating. */
 function clusterEndpoints(endpoints: readonly Candidate[], topology: NodeTopology): Candidate[] {
   const mode = topologyModeFromHints(endpoints, topology);
+  if (mode === "") {
+    const ready = endpoints.filter((ep) => ep.ready);
+    return ready.length > 0 ? ready : endpoints.filter((ep) => ep.servingTerminating);
+  }
   const ready = endpoints.filter((ep) => ep.ready && availableForTopology(ep, mode, topology));
   // No ready endpoint in the topology means none is ready anywhere (the mode falls back to ""
   // otherwise), so the terminating fallback ignores topology, as kube-proxy's does.
@@ -151,8 +155,7 @@ function clusterEndpoints(endpoints: readonly Candidate[], topology: NodeTopolog
 }
 
 /** The Local-policy endpoints: local ready ones, else local serving-and-terminating ones. */
-function localEndpoints(endpoints: readonly Candidate[]): Candidate[] {
-  const local = endpoints.filter((ep) => ep.local);
+function localEndpoints(local: readonly Candidate[]): Candidate[] {
   const ready = local.filter((ep) => ep.ready);
   return ready.length > 0 ? ready : local.filter((ep) => ep.servingTerminating);
 }
@@ -177,13 +180,14 @@ export function categorizeWithTopology(
   endpoints: readonly Candidate[],
   policy: PortPolicy,
   topology: NodeTopology,
+  everyLocal: readonly Candidate[] = endpoints.filter((ep) => ep.local),
 ): TopologyEndpoints {
   if (endpoints.length === 0) return NOTHING;
   const cluster = policy.usesCluster ? clusterEndpoints(endpoints, topology) : [];
   if (!policy.usesLocal) return { cluster, local: [], hasAny: cluster.length > 0 };
   // Any ready or serving-terminating endpoint anywhere counts, whatever the topology.
-  const hasAny = endpoints.some((ep) => ep.ready || ep.servingTerminating);
-  return { cluster, local: localEndpoints(endpoints), hasAny };
+  const hasAny = cluster.length > 0 || endpoints.some((ep) => ep.ready || ep.servingTerminating);
+  return { cluster, local: localEndpoints(everyLocal), hasAny };
 }
 
 /** Everything a proxier needs of one service port's endpoints in one family. */
@@ -204,9 +208,12 @@ export function portEndpoints(
 ): PortEndpoints {
   const candidates = candidatesOf(slices, port, topology.nodeName);
   const policy = portPolicy(service, port, family);
-  return {
-    ...categorizeWithTopology(candidates, policy, topology),
+  const everyLocal = candidates.filter((c) => c.local);
+  const { cluster, local, hasAny } = categorizeWithTopology(
+    candidates,
     policy,
-    everyLocal: candidates.filter((c) => c.local),
-  };
+    topology,
+    everyLocal,
+  );
+  return { cluster, local, hasAny, policy, everyLocal };
 }
