@@ -124,7 +124,11 @@ export async function runLoop(context: LoopContext): Promise<number> {
   );
   const health = new HealthState({ clock, syncPeriodMs });
   // kube-proxy labels its sync metrics with the families it programs, the primary first.
-  const families = detectFamilies(context.nodeIPFlags, context.config.clusterCIDRs);
+  const families = detectFamilies(
+    context.nodeIPFlags,
+    context.config.clusterCIDRs,
+    context.backend.kernelFamilies?.(),
+  );
   const metrics = new SyncMetrics({ ipFamilies: families.map((f) => API_FAMILY[f]) });
   const servers = startServers(context.config, health, metrics);
   // One proxier across syncs: each sync recomputes only the services that changed.
