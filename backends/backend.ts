@@ -76,4 +76,10 @@ export interface Backend {
   ipvsInfo?(): Promise<IpvsInfo | undefined>;
   /** The conntrack flows, where the backend has a kernel whose flows it can clean (not the dry run). */
   readonly udpFlows?: UdpFlowTable;
+  /**
+   * The IP families the kernel can program (ip6tables usable, IPv6 enabled), when the backend
+   * has a kernel to ask; kube-proxy runs both families whenever it can. Absent (the dry run):
+   * the families follow the node's addresses and the cluster CIDRs.
+   */
+  kernelFamilies?(): readonly IptablesFamily[];
 }

@@ -144,6 +144,11 @@ export class ExecBackend implements Backend {
   }
 
   /** Every address but those on `kube-ipvs0`, loopback and link-local, primaries first. */
+  /** The families it was opened for: those the kernel runs (`kernelFamilies` at startup). */
+  kernelFamilies(): readonly IptablesFamily[] {
+    return this.#families;
+  }
+
   async nodeAddresses(): Promise<readonly string[]> {
     return nodeAddressesOf(await readAllAddresses(this.#run));
   }

@@ -152,7 +152,11 @@ export async function runLoop(context: LoopContext): Promise<number> {
   const { syncPeriodMs, minSyncPeriodMs } = syncPeriods(context.config, kind);
   const health = new HealthState({ clock, syncPeriodMs });
   // kube-proxy labels its sync metrics with the families it programs, the primary first.
-  const families = detectFamilies(context.nodeIPFlags, context.config.clusterCIDRs);
+  const families = detectFamilies(
+    context.nodeIPFlags,
+    context.config.clusterCIDRs,
+    context.backend.kernelFamilies?.(),
+  );
   const metrics = new SyncMetrics({ ipFamilies: families.map((f) => API_FAMILY[f]) });
   const servers = startServers(context.config, kind, health, metrics);
   // One proxier across syncs: in IPVS mode each sync recomputes only the services that changed.

@@ -73,6 +73,29 @@ export async function resolveNodeIPs(
   return [...new Set([...primaries, ...fromKernel])];
 }
 
+/** The sync contexts that have warned about their missing Node already: the warning is once. */
+const warnedMissingNode = new WeakSet<SyncContext>();
+
+/**
+ * The warning, once per context, for a node name that has no Node object when no `--node-ip`
+ * is given: the Node's InternalIP is what NodePorts (and the primary address) come from in the
+ * dry run, and what comes first otherwise.
+ */
+export function missingNodeWarning(
+  context: SyncContext,
+  snapshot: ClusterSnapshot,
+  nodeIPs: readonly string[],
+): string | undefined {
+  if (context.nodeIPFlags.length > 0 || warnedMissingNode.has(context)) return undefined;
+  if (snapshot.nodes.some((n) => n.name === context.nodeName)) return undefined;
+  warnedMissingNode.add(context);
+  const effect = nodeIPs.length === 0
+    ? "so NodePorts get no virtual servers (no node address is known)"
+    : "so NodePorts use the kernel's addresses, with no InternalIP to make primary";
+  return `no Node object named ${JSON.stringify(context.nodeName)} and no --node-ip, ${effect}; ` +
+    "pass --node-ip or --hostname-override with the Node's name";
+}
+
 function countByKind(plan: Plan): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const operation of plan) counts[operation.op] = (counts[operation.op] ?? 0) + 1;
@@ -88,12 +111,19 @@ export async function syncOnce(
   const started = now();
   const nodeIPs = await resolveNodeIPs(context, snapshot);
   const kind = context.proxierKind ?? "ipvs";
-  const desired = context.proxier?.update(snapshot, nodeIPs) ?? computeDesiredStateFor(kind, {
-    config: context.config,
-    snapshot,
-    nodeName: context.nodeName,
-    nodeIPs,
-  });
+  const kernelFamilies = context.backend.kernelFamilies?.() ?? [];
+  const computed = context.proxier?.update(snapshot, nodeIPs, kernelFamilies) ??
+    computeDesiredStateFor(kind, {
+      config: context.config,
+      snapshot,
+      nodeName: context.nodeName,
+      nodeIPs,
+      kernelFamilies,
+    });
+  const nodeWarning = missingNodeWarning(context, snapshot, nodeIPs);
+  const desired = nodeWarning === undefined
+    ? computed
+    : { ...computed, warnings: [nodeWarning, ...computed.warnings] };
   const current = await context.backend.read();
   const plan = diffStates(current, desired.state, {
     excludeCIDRs: context.config.ipvs.excludeCIDRs,

@@ -263,7 +263,44 @@ function resolveDetectLocal(src: Sources, mode: string): DetectLocalConfig {
       }); set it, or use ClusterCIDR`,
     );
   }
+  checkInterfaceName(
+    src,
+    "detectLocal.bridgeInterface",
+    "podBridgeInterface",
+    detectLocal.bridgeInterface,
+    15,
+  );
+  // The prefix gets iptables' `+` wildcard, which counts towards the 15 characters.
+  checkInterfaceName(
+    src,
+    "detectLocal.interfaceNamePrefix",
+    "podInterfaceNamePrefix",
+    detectLocal.interfaceNamePrefix,
+    14,
+  );
   return detectLocal;
+}
+
+/**
+ * An interface name goes into iptables rules as `-i NAME`: it must be one the kernel and
+ * iptables take (at most 15 characters with the `+` wildcard, no space, `/`, `:` or quote),
+ * so it cannot end the rule early or add an argument.
+ */
+function checkInterfaceName(
+  src: Sources,
+  path: string,
+  flag: "podBridgeInterface" | "podInterfaceNamePrefix",
+  name: string,
+  maxLength: number,
+): void {
+  if (name === "" || (name.length <= maxLength && /^[^\s/:'"!+]+$/.test(name))) return;
+  const origin = choose(src, path, flag)?.origin ?? { file: src.section.file, field: path };
+  throw rejectedValue(
+    origin,
+    name,
+    `must be a network interface name of at most ${maxLength} characters without spaces, ` +
+      `'/', ':', '+', '!' or quotes, got ${showValue(name)}`,
+  );
 }
 
 /** Mode from `--proxy-mode` (without a file), else the file, else `KUBE_PROXY_MODE`. */

@@ -331,3 +331,12 @@ test("resolveConfig() turns an unresolved YAML alias into a ConfigError", () => 
     says: ["x.yaml: invalid YAML"],
   });
 });
+
+test("resolveConfig() rejects a bridge interface name that could add an iptables argument", () => {
+  assertRejects(
+    `${HEADER}mode: ipvs\ndetectLocalMode: BridgeInterface\ndetectLocal:\n  bridgeInterface: "cbr0 -j ACCEPT"\n`,
+    {},
+    {},
+    { field: "detectLocal.bridgeInterface", value: "cbr0 -j ACCEPT", says: ["interface name"] },
+  );
+});

@@ -112,9 +112,8 @@ iptables:
 conntrack:
   maxPerCore: 32768
 `);
-  // NodeCIDR is accepted but not implemented yet: one warning (conntrack is applied at start).
-  assertEquals(warnings.length, 1);
-  assertEquals(warnings[0].startsWith('detectLocalMode "NodeCIDR" is not implemented yet'), true);
+  // NodeCIDR is implemented (from the Node's podCIDRs): no warning.
+  assertEquals(warnings, []);
   assertEquals(config.conntrack.maxPerCore, 32768);
   assertEquals(config.clusterCIDRs, ["10.244.0.0/16", "fd00:10:244::/56"]);
   assertEquals(config.detectLocalMode, "NodeCIDR");

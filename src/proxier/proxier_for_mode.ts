@@ -9,6 +9,7 @@
 
 import type { ProxyConfig } from "../config/types.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
+import type { IptablesFamily } from "../state/types.ts";
 import type { DesiredState, ProxierInput } from "./desired_state.ts";
 import { computeServiceHealthChecks, type ServiceHealthChecks } from "./health_checks.ts";
 import { type DesiredStateComputer, IncrementalProxier } from "./incremental.ts";
@@ -34,8 +35,18 @@ export class FullProxier implements ModeProxier {
   ) {}
 
   /** The complete desired state of `snapshot`. */
-  update(snapshot: ClusterSnapshot, nodeIPs: readonly string[]): DesiredState {
-    this.#last = { config: this.config, snapshot, nodeName: this.nodeName, nodeIPs };
+  update(
+    snapshot: ClusterSnapshot,
+    nodeIPs: readonly string[],
+    kernelFamilies: readonly IptablesFamily[] = [],
+  ): DesiredState {
+    this.#last = {
+      config: this.config,
+      snapshot,
+      nodeName: this.nodeName,
+      nodeIPs,
+      kernelFamilies,
+    };
     return computeDesiredStateFor(this.kind, this.#last);
   }
 

@@ -212,10 +212,13 @@ realTest(
     assert.ok(at >= 0, run.log.join("\n"));
     assert.equal(run.log[at + 1], "Using iptables Proxier.");
     assert.match(run.log.slice(0, at).join("\n"), /kernel module ip_vs/);
-    // One restore per table of the node's family, nat and filter, and nothing else.
+    // One restore per table (nat, filter) and family, and nothing else: like kube-proxy, the
+    // proxy runs both families where the kernel has both, whatever the node's addresses.
     assert.deepEqual(run.writes, [
       ["iptables-restore", "--noflush", "-w"],
       ["iptables-restore", "--noflush", "-w"],
+      ["ip6tables-restore", "--noflush", "-w"],
+      ["ip6tables-restore", "--noflush", "-w"],
     ]);
     assert.match(
       await saved("iptables-save"),
