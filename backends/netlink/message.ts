@@ -169,6 +169,11 @@ export interface NetlinkErrorReply {
   readonly seq: number;
   /** The kernel's extended-ack text, when it sent one. */
   readonly text?: string;
+  /**
+   * The payload of the request as the error copied it back, when it is not capped; ipset
+   * writes the line number of the entry that failed into it (`IPSET_ATTR_LINENO`).
+   */
+  readonly request?: Uint8Array;
 }
 
 /**
@@ -182,11 +187,17 @@ export function parseErrorReply(message: NetlinkMessage): NetlinkErrorReply {
   const le = HOST_LITTLE_ENDIAN;
   const errno = -view.getInt32(0, le) || 0; // never -0
   const seq = view.getUint32(4 + 8, le);
-  if ((message.flags & NLM_F_ACK_TLVS) === 0) return { errno, seq };
-  const copied = (message.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : view.getUint32(4, le);
+  const capped = (message.flags & NLM_F_CAPPED) !== 0;
+  const copied = capped ? NLMSG_HDRLEN : Math.min(view.getUint32(4, le), p.length - 4);
+  const request = capped || copied <= NLMSG_HDRLEN
+    ? {}
+    : { request: p.subarray(4 + NLMSG_HDRLEN, 4 + copied) };
+  if ((message.flags & NLM_F_ACK_TLVS) === 0) return { errno, seq, ...request };
   const tlvs = parseAttributes(p.subarray(4 + align4(copied)));
   const text = tlvs.find((a) => a.type === NLMSGERR_ATTR_MSG);
-  return text === undefined ? { errno, seq } : { errno, seq, text: attrString(text) };
+  return text === undefined
+    ? { errno, seq, ...request }
+    : { errno, seq, text: attrString(text), ...request };
 }
 
 /** The errno carried by an `NLMSG_DONE` (0 normally; a dump that failed late sets it). */
