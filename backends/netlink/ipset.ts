@@ -20,6 +20,7 @@ import {
   attrU8,
   concatBytes,
   type NetlinkMessage,
+  NetlinkParseError,
   type NetlinkRequest,
   NLA_F_NESTED,
   NLM_F_EXCL,
@@ -202,7 +203,7 @@ export function failedLine(echoed: Uint8Array | undefined): number | undefined {
 /** Decodes one LIST reply message into (part of) a set. */
 function listedPart(message: NetlinkMessage): {
   name: string;
-  type: string;
+  type?: string;
   family: number;
   entries: string[];
 } {
@@ -211,9 +212,13 @@ function listedPart(message: NetlinkMessage): {
   const entries = adt === undefined
     ? []
     : parseAttributes(adt.data).filter((d) => d.type === ATTR.DATA).map((d) => entryText(d.data));
+  const name = a.get(ATTR.SETNAME);
+  if (name === undefined) throw new NetlinkParseError("an ipset list reply without a set name");
+  // A set too big for one message goes on in more, with only its name and entries.
+  const type = a.get(ATTR.TYPENAME);
   return {
-    name: attrString(a.get(ATTR.SETNAME)!),
-    type: attrString(a.get(ATTR.TYPENAME)!),
+    name: attrString(name),
+    ...(type === undefined ? {} : { type: attrString(type) }),
     family: a.has(ATTR.FAMILY) ? attrU8(a.get(ATTR.FAMILY)!) : NFPROTO_UNSPEC,
     entries,
   };
@@ -334,18 +339,47 @@ export class IpsetClient {
         await this.socket.request(message.request, ipsetContext(cmd, set));
       } catch (error) {
         if (!(error instanceof NetlinkError)) throw error;
-        const line = failedLine(error.echoed);
-        const index = message.first + (line === undefined ? 0 : line - 1);
-        const named = new NetlinkError(
-          ipsetContext(cmd, `${set} ${entries[index]}`),
-          error.errno,
-          { cause: error },
-        );
-        return { index, error: named, sends };
+        const found = await this.#locate(command, set, entries, message, error);
+        return { ...found, sends: sends + found.sends };
       }
       await this.socket.yieldIfDue();
     }
     return invalid === undefined ? { sends } : { index: invalid.index!, error: invalid, sends };
+  }
+
+  /**
+   * The entry a refused add/del message stopped at: the line the kernel wrote back, or, when
+   * it refused the message before reaching an entry's own check (a malformed attribute), the
+   * first of its entries that fails on its own. Sending them again one by one is safe: with
+   * `-exist`, adding what is there and deleting what is not are no-ops.
+   */
+  async #locate(
+    command: "add" | "del",
+    set: string,
+    entries: readonly string[],
+    message: AdtMessage,
+    error: NetlinkError,
+  ): Promise<{ index: number; error: NetlinkError; sends: number }> {
+    const cmd = command === "add" ? IPSET_CMD.ADD : IPSET_CMD.DEL;
+    const named = (index: number, cause: NetlinkError) =>
+      new NetlinkError(ipsetContext(cmd, `${set} ${entries[index]}`), cause.errno, { cause });
+    const line = failedLine(error.echoed);
+    if (line !== undefined) {
+      const index = message.first + line - 1;
+      return { index, error: named(index, error), sends: 0 };
+    }
+    let sends = 0;
+    for (let index = message.first; index < message.first + message.count; index++) {
+      const [single] = this.messages.adt(command, set, [entries[index]]);
+      sends++;
+      try {
+        await this.socket.request(single.request, ipsetContext(cmd, set));
+      } catch (retryError) {
+        if (!(retryError instanceof NetlinkError)) throw retryError;
+        return { index, error: named(index, retryError), sends };
+      }
+    }
+    return { index: message.first, error: named(message.first, error), sends };
   }
 
   /** The messages for `entries`, up to the first malformed one (then also returned). */
@@ -377,6 +411,11 @@ export class IpsetClient {
       if (known !== undefined) {
         known.entries.push(...part.entries);
         continue;
+      }
+      if (part.type === undefined) {
+        throw new NetlinkParseError(
+          `the ipset list went on with set ${part.name} before its header`,
+        );
       }
       sets.set(part.name, {
         name: part.name,
