@@ -234,6 +234,37 @@ function savedFamily(name: string, family: number): IpSet["family"] {
   return name.startsWith("KUBE-6-") ? "inet6" : "inet";
 }
 
+/**
+ * The sets of a LIST dump (those whose name `keep` accepts), as the exec backend reads
+ * `ipset save`; a set listed over several messages is joined.
+ */
+export function listedSets(
+  messages: readonly NetlinkMessage[],
+  keep: (name: string) => boolean = () => true,
+): IpSet[] {
+  const sets = new Map<string, IpSet & { entries: string[] }>();
+  for (const message of messages) {
+    const part = listedPart(message);
+    if (!keep(part.name)) continue;
+    const known = sets.get(part.name);
+    if (known !== undefined) {
+      known.entries.push(...part.entries);
+      continue;
+    }
+    if (part.type === undefined) {
+      throw new NetlinkParseError(`the ipset list went on with set ${part.name} before its header`);
+    }
+    sets.set(part.name, {
+      name: part.name,
+      type: part.type as IpSetType,
+      family: savedFamily(part.name, part.family),
+      comment: "",
+      entries: part.entries,
+    });
+  }
+  return [...sets.values()];
+}
+
 /** What an add/del of many entries did: all applied, or where it stopped and why. */
 export type AdtResult =
   | { readonly sends: number }
@@ -403,29 +434,7 @@ export class IpsetClient {
   async list(keep: (name: string) => boolean = () => true): Promise<IpSet[]> {
     const request = this.messages.request(IPSET_CMD.LIST, () => {});
     const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
-    const sets = new Map<string, IpSet & { entries: string[] }>();
-    for (const message of messages) {
-      const part = listedPart(message);
-      if (!keep(part.name)) continue;
-      const known = sets.get(part.name);
-      if (known !== undefined) {
-        known.entries.push(...part.entries);
-        continue;
-      }
-      if (part.type === undefined) {
-        throw new NetlinkParseError(
-          `the ipset list went on with set ${part.name} before its header`,
-        );
-      }
-      sets.set(part.name, {
-        name: part.name,
-        type: part.type as IpSetType,
-        family: savedFamily(part.name, part.family),
-        comment: "",
-        entries: part.entries,
-      });
-    }
-    return [...sets.values()];
+    return listedSets(messages, keep);
   }
 
   /** Closes the socket. */
