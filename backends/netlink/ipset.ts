@@ -27,10 +27,11 @@ import {
   parseAttributes,
 } from "./message.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
-import { entryText, IpsetEntryError, writeEntry } from "./ipset_entry.ts";
+import { entriesText, IpsetEntryError, writeEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 
 const NFNL_SUBSYS_IPSET = 6;
+const ENOENT = 2;
 const NFNETLINK_V0 = 0;
 const AF_INET = 2;
 const NFPROTO_UNSPEC = 0;
@@ -209,9 +210,7 @@ function listedPart(message: NetlinkMessage): {
 } {
   const a = attributeMap(message.payload.subarray(4));
   const adt = a.get(ATTR.ADT);
-  const entries = adt === undefined
-    ? []
-    : parseAttributes(adt.data).filter((d) => d.type === ATTR.DATA).map((d) => entryText(d.data));
+  const entries = adt === undefined ? [] : entriesText(adt.data);
   const name = a.get(ATTR.SETNAME);
   if (name === undefined) throw new NetlinkParseError("an ipset list reply without a set name");
   // A set too big for one message goes on in more, with only its name and entries.
@@ -398,6 +397,10 @@ export class IpsetClient {
     if (line !== undefined) {
       const index = message.first + line - 1;
       return { index, error: named(index, error), sends: 0 };
+    }
+    // A missing set (ENOENT) refuses every entry alike, and a single entry is the one.
+    if (message.count === 1 || error.errno === ENOENT) {
+      return { index: message.first, error: named(message.first, error), sends: 0 };
     }
     let sends = 0;
     for (let index = message.first; index < message.first + message.count; index++) {
