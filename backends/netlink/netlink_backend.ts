@@ -30,7 +30,6 @@ import { isOurSetName } from "../../src/proxier/ownership.ts";
 import { type CommandRunner, runCommand } from "../exec/command.ts";
 import { type ApplyOptions, executeStep } from "../exec/apply_plan.ts";
 import {
-  deviceAddresses,
   nodeAddressesOf,
   readIptablesFamily,
   readSavedVirtualServers,
@@ -39,7 +38,7 @@ import {
 import type { IpvsClient } from "./ipvs_client.ts";
 import { IpsetClient } from "./ipset.ts";
 import { executeIpsetStep } from "./ipset_step.ts";
-import { RtnetlinkClient } from "./rtnetlink.ts";
+import { boundAddresses, RtnetlinkClient } from "./rtnetlink.ts";
 import { executeIpStep } from "./ip_step.ts";
 
 /** Options of {@linkcode NetlinkBackend}. */
@@ -129,7 +128,7 @@ export class NetlinkBackend implements Backend {
       ipsets,
       iptables,
       linkPresent: links.some((l) => l.ifname === IPVS_DEVICE),
-      addresses: deviceAddresses(links, IPVS_DEVICE),
+      addresses: boundAddresses(links, IPVS_DEVICE),
     });
   }
 

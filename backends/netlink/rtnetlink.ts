@@ -9,7 +9,8 @@
  */
 
 import ipaddr from "ipaddr.js";
-import type { LinkInfo } from "../exec/read_kernel.ts";
+import type { AddrInfo, LinkInfo } from "../exec/read_kernel.ts";
+import type { BoundAddress } from "../../src/state/types.ts";
 import {
   attributeMap,
   AttributeWriter,
@@ -170,29 +171,78 @@ export function parseLink(message: NetlinkMessage): Link {
   };
 }
 
-/** One address from an `RTM_NEWADDR` message, with `ip -j addr`'s field names. */
+/** The text of an address attribute's payload (IPv4 without ipaddr.js: thousands per read). */
+function addressText(bytes: Uint8Array, at: number, length: number): string {
+  if (length === 4) return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
+  return ipaddr.fromByteArray(Array.from(bytes.subarray(at, at + length))).toString();
+}
+
+/**
+ * One address from an `RTM_NEWADDR` message, with `ip -j addr`'s field names. Decoded in
+ * place (a read of `kube-ipvs0` walks one message per service address).
+ */
 export function parseAddress(message: NetlinkMessage): {
   index: number;
   info: NonNullable<LinkInfo["addr_info"]>[number];
 } {
   const p = message.payload;
-  const view = new DataView(p.buffer, p.byteOffset, 8);
-  const family = view.getUint8(0);
-  const attributes = attributeMap(p.subarray(8));
+  const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const family = p[0];
+  let local = "", address = "", flags = p[2];
+  for (let at = 8; at + 4 <= p.length;) {
+    const length = view.getUint16(at, HOST_LITTLE_ENDIAN);
+    const type = view.getUint16(at + 2, HOST_LITTLE_ENDIAN) & 0x3fff;
+    if (length < 4 || at + length > p.length) break;
+    if (type === IFA_LOCAL) local = addressText(p, at + 4, length - 4);
+    else if (type === IFA_ADDRESS) address = addressText(p, at + 4, length - 4);
+    else if (type === IFA_FLAGS && length >= 8) flags = view.getUint32(at + 4, HOST_LITTLE_ENDIAN);
+    at += (length + 3) & ~3;
+  }
   // `ip` prints IFA_LOCAL as "local", and IFA_ADDRESS where there is no IFA_LOCAL (IPv6).
-  const local = attributes.get(IFA_LOCAL) ?? attributes.get(IFA_ADDRESS);
-  const flags = attributes.has(IFA_FLAGS) ? attrU32(attributes.get(IFA_FLAGS)!) : view.getUint8(2);
-  const scope = view.getUint8(3);
+  const shown = local || address;
   return {
     index: view.getUint32(4, HOST_LITTLE_ENDIAN),
     info: {
       family: family === AF_INET6 ? "inet6" : family === AF_INET ? "inet" : String(family),
-      ...(local === undefined ? {} : { local: ipaddr.fromByteArray([...local.data]).toString() }),
-      prefixlen: view.getUint8(1),
-      scope: SCOPE_NAMES[scope] ?? String(scope),
+      ...(shown === "" ? {} : { local: shown }),
+      prefixlen: p[1],
+      scope: SCOPE_NAMES[p[3]] ?? String(p[3]),
       ...((flags & IFA_F_SECONDARY) !== 0 ? { secondary: true } : {}),
     },
   };
+}
+
+// What the exec backend's `deviceAddresses` leaves out: link and host scope, and (by range)
+// IPv4 127/8 and 169.254/16, IPv6 loopback and link-local.
+function isLinkLocalOrLoopback(info: AddrInfo, address: string): boolean {
+  if (info.scope === "link" || info.scope === "host") return true;
+  if (info.family === "inet") return address.startsWith("127.") || address.startsWith("169.254.");
+  const range = ipaddr.parse(address).range();
+  return range === "linkLocal" || range === "loopback";
+}
+
+/**
+ * The addresses bound on `device`, exactly as the exec backend's `deviceAddresses` gives
+ * them from `ip -j addr`, without parsing each IPv4 address again (the kernel's text is
+ * canonical already): thousands of service addresses are read every sync.
+ */
+export function boundAddresses(links: readonly LinkInfo[], device: string): BoundAddress[] {
+  const result: BoundAddress[] = [];
+  for (const link of links) {
+    if (link.ifname !== device) continue;
+    for (const info of link.addr_info ?? []) {
+      if ((info.family !== "inet" && info.family !== "inet6") || info.local === undefined) continue;
+      const address = info.family === "inet" ? info.local : canonicalV6(info.local);
+      if (address === undefined || isLinkLocalOrLoopback(info, address)) continue;
+      const bits = info.prefixlen ?? (info.family === "inet6" ? 128 : 32);
+      result.push({ device, address: `${address}/${bits}` });
+    }
+  }
+  return result;
+}
+
+function canonicalV6(address: string): string | undefined {
+  return ipaddr.isValid(address) ? ipaddr.parse(address).toString() : undefined;
 }
 
 function context(operation: string, object: string): RequestContext {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { addressRequest, newLinkRequest, parseAddress, parseLink } from "./rtnetlink.ts";
+import {
+  addressRequest,
+  boundAddresses,
+  newLinkRequest,
+  parseAddress,
+  parseLink,
+} from "./rtnetlink.ts";
+import { deviceAddresses, type LinkInfo } from "../exec/read_kernel.ts";
 import { attributeMap, attrString, NLM_F_CREATE, NLM_F_EXCL, parseMessages } from "./message.ts";
 
 // Read when the module loads, so the tests themselves run without permissions.
@@ -58,5 +65,33 @@ Deno.test({
     assert.match(new TextDecoder().decode(peer), /kube-ipvs0-peer\0/);
     const dummy = attributeMap(newLinkRequest("kube-ipvs0", "dummy").payload.subarray(16));
     assert.equal(attrString(attributeMap(dummy.get(18)!.data).get(1)!), "dummy");
+  },
+});
+
+Deno.test({
+  name: "the bound addresses are the exec backend's, loopback, link-local and host scope left out",
+  permissions: "none",
+  fn() {
+    const links: LinkInfo[] = [{
+      ifname: "kube-ipvs0",
+      flags: ["BROADCAST", "NOARP"],
+      addr_info: [
+        { family: "inet", local: "10.96.0.1", prefixlen: 32, scope: "global" },
+        { family: "inet", local: "127.0.0.2", prefixlen: 32, scope: "global" },
+        { family: "inet", local: "169.254.3.4", prefixlen: 32, scope: "global" },
+        { family: "inet", local: "10.96.0.2", prefixlen: 32, scope: "host" },
+        { family: "inet6", local: "fd00:0:0::10", prefixlen: 128, scope: "global" },
+        { family: "inet6", local: "fe80::1", prefixlen: 64, scope: "global" },
+        { family: "inet6", local: "fd00::11", prefixlen: 128, scope: "link" },
+        { family: "inet", local: "10.96.0.3", scope: "global" },
+      ],
+    }, { ifname: "node0", addr_info: [{ family: "inet", local: "192.168.0.10", prefixlen: 24 }] }];
+    const expected = deviceAddresses(links, "kube-ipvs0");
+    assert.deepEqual(boundAddresses(links, "kube-ipvs0"), expected);
+    assert.deepEqual(expected.map((a) => a.address), [
+      "10.96.0.1/32",
+      "fd00::10/128",
+      "10.96.0.3/32",
+    ]);
   },
 });
