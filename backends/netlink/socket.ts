@@ -55,6 +55,7 @@ const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
 const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
 const SOCKADDR_NL_SIZE = 12;
 
 /** What a request was for, so its error names the operation and the object. */
@@ -268,11 +269,15 @@ export class NetlinkSocket {
     if (sent < 0) throw new NetlinkError(context, lastErrno());
   }
 
-  /** Receives one datagram's messages; throws `SyscallError` (EAGAIN on timeout, ENOBUFS). */
-  #receive(): NetlinkMessage[] {
+  /**
+   * Receives one datagram's messages; throws `SyscallError` (EAGAIN on timeout, or at once
+   * when `dontWait` and nothing is queued; ENOBUFS after replies were dropped).
+   */
+  #receive(dontWait = false): NetlinkMessage[] {
     const buffer = this.#buffer;
+    const flags = MSG_TRUNC | (dontWait ? MSG_DONTWAIT : 0);
     const n = Number(
-      libc().recvfrom(this.#fd, buffer, BigInt(buffer.length), MSG_TRUNC, null, null),
+      libc().recvfrom(this.#fd, buffer, BigInt(buffer.length), flags, null, null),
     );
     if (n < 0) throw new SyscallError("recvfrom", lastErrno());
     if (n > buffer.length) throw new SyscallError("recvfrom", ERRNO.EMSGSIZE);
@@ -451,7 +456,12 @@ export class NetlinkSocket {
     return this.#collectChunk(start, end, firstSeq, context);
   }
 
-  /** Reads a chunk's replies until the last message's ACK or error. */
+  /**
+   * Reads a chunk's replies until the last message's ACK or error. After ENOBUFS (replies
+   * dropped) it drains what is still queued without waiting: the kernel handled the whole
+   * chunk inside `sendto`, so every reply that survived is already there, and the next
+   * request starts on an empty queue.
+   */
   #collectChunk(
     start: number,
     end: number,
@@ -460,34 +470,31 @@ export class NetlinkSocket {
   ): BatchFailure[] {
     const lastSeq = firstSeq + (end - start - 1);
     const failures = new Map<number, BatchFailure>();
+    let lost = false;
     for (;;) {
       let messages: NetlinkMessage[];
       try {
-        messages = this.#receive();
+        messages = this.#receive(lost);
       } catch (error) {
-        if (!(error instanceof SyscallError) || error.errno !== ERRNO.ENOBUFS) {
-          throw new NetlinkError(context, (error as SyscallError).errno ?? ERRNO.EIO, {
-            kernelText: `waiting for the replies of messages ${start}-${end - 1}`,
-            cause: error,
-          });
+        const errno = error instanceof SyscallError ? error.errno : ERRNO.EIO;
+        if (errno === ERRNO.ENOBUFS) {
+          lost = true;
+          continue;
         }
-        return lostReplies(start, end, failures);
+        if (lost && errno === ERRNO.EAGAIN) return lostReplies(start, end, failures);
+        throw new NetlinkError(context, errno, {
+          kernelText: `waiting for the replies of messages ${start}-${end - 1}`,
+          cause: error,
+        });
       }
       for (const message of messages) {
         if (message.type !== NLMSG_ERROR || message.seq < firstSeq || message.seq > lastSeq) {
           continue;
         }
-        const reply = parseErrorReply(message);
         const index = start + (message.seq - firstSeq);
-        if (reply.errno !== 0) {
-          failures.set(index, {
-            index,
-            errno: reply.errno,
-            ...(reply.text === undefined ? {} : { text: reply.text }),
-            ...(reply.request === undefined ? {} : { echoed: reply.request }),
-          });
-        }
-        if (message.seq === lastSeq) {
+        const failure = failureOf(index, parseErrorReply(message));
+        if (failure !== undefined) failures.set(index, failure);
+        if (message.seq === lastSeq && !lost) {
           return [...failures.values()].sort((a, b) => a.index - b.index);
         }
       }
@@ -500,6 +507,17 @@ export class NetlinkSocket {
     this.#closed = true;
     libc().close(this.#fd);
   }
+}
+
+/** The failure an error reply reports, or undefined for an acknowledgement. */
+function failureOf(index: number, reply: NetlinkErrorReply): BatchFailure | undefined {
+  if (reply.errno === 0) return undefined;
+  return {
+    index,
+    errno: reply.errno,
+    ...(reply.text === undefined ? {} : { text: reply.text }),
+    ...(reply.request === undefined ? {} : { echoed: reply.request }),
+  };
 }
 
 function textOf(reply: NetlinkErrorReply): { kernelText?: string; echoed?: Uint8Array } {
