@@ -142,3 +142,21 @@ Deno.test("replies lost to a full receive buffer are reported as ENOBUFS with an
     await tool(["ip", "addr", "flush", "dev", "lo", "scope", "global"]);
   }
 });
+
+Deno.test("a long batch gives the event loop turns, so timers (and a health server) still run", () =>
+  withSocket(async (socket) => {
+    const requests = Array.from(
+      { length: 6000 },
+      (_, i) => addressRequest(RTM_NEWADDR, [10, 80, i >> 8, i & 0xff]),
+    );
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const result = await socket.batch(requests, { operation: "add addresses", object: "lo" });
+      assert.deepEqual(result.failures, []);
+      assert.ok(result.sends > 1);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(ticks > 0, "no timer ran during the batch");
+  }));
