@@ -27,9 +27,6 @@ import {
   NetlinkError,
   type RequestContext,
 } from "./replies.ts";
-
-// Kept here too: callers import them with the socket.
-export { type BatchFailure, type BatchResult, NetlinkError, type RequestContext };
 import {
   doneErrno,
   HOST_LITTLE_ENDIAN,
@@ -46,6 +43,9 @@ import {
   parseMessages,
   writeMessage,
 } from "./message.ts";
+
+// Kept here too: callers import them with the socket.
+export { type BatchFailure, type BatchResult, NetlinkError, type RequestContext };
 
 /** rtnetlink: links, addresses, routes. */
 export const NETLINK_ROUTE = 0;
