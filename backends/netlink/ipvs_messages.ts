@@ -20,20 +20,15 @@ import type { VirtualServerKey, VirtualServerSpec } from "../../src/plan/types.t
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import type { RealServer, VirtualServer } from "../../src/state/types.ts";
 import { hostPort } from "../../src/state/keys.ts";
+import { decodeGenl, encodeGenl } from "./genl.ts";
 import {
-  be16,
-  decodeGenl,
-  encodeGenl,
-  type GenlAttribute,
-  nulString,
-  parseAttributes,
-  readBe16,
-  readString,
-  readU16,
-  readU32,
-  u16,
-  u32,
-} from "./genl.ts";
+  type Attribute,
+  attributeMap,
+  AttributeWriter,
+  attrString,
+  attrU16,
+  attrU32,
+} from "./message.ts";
 
 /** The generic netlink family name of IPVS (`IPVS_GENL_NAME`). */
 export const IPVS_FAMILY_NAME = "IPVS";
@@ -201,33 +196,30 @@ function addressBytes(address: string, what: string): { af: number; bytes: Uint8
   return { af: parsed.kind() === "ipv6" ? AF_INET6 : AF_INET, bytes };
 }
 
-/** The nested service attribute that names a virtual server (what DEL and the dest commands need). */
-function serviceKeyAttributes(vs: VirtualServerKey): GenlAttribute[] {
+/** Writes the attributes that name a virtual server (all DEL and the dest commands need). */
+function writeServiceKey(out: AttributeWriter, vs: VirtualServerKey): void {
   const { af, bytes } = addressBytes(vs.address, "virtual server");
   const protocol = PROTOCOL_NUMBER[vs.protocol];
   if (protocol === undefined) {
     throw new IpvsEncodeError(`unknown virtual server protocol ${JSON.stringify(vs.protocol)}`);
   }
-  return [
-    u16(IPVS_SVC_ATTR.AF, af),
-    u16(IPVS_SVC_ATTR.PROTOCOL, protocol),
-    { type: IPVS_SVC_ATTR.ADDR, data: bytes },
-    be16(IPVS_SVC_ATTR.PORT, checkPort(vs.port, "virtual server")),
-  ];
+  out.u16(IPVS_SVC_ATTR.AF, af)
+    .u16(IPVS_SVC_ATTR.PROTOCOL, protocol)
+    .binary(IPVS_SVC_ATTR.ADDR, bytes)
+    .u16(IPVS_SVC_ATTR.PORT, checkPort(vs.port, "virtual server"), { order: "net" });
 }
 
-function flagsAttribute(flags: number): GenlAttribute {
+function flagsValue(flags: number): Uint8Array {
   // struct ip_vs_flags { flags, mask }: a mask of all ones replaces every flag, as ipvsadm does.
   const data = new Uint8Array(8);
   const view = new DataView(data.buffer);
   view.setUint32(0, flags >>> 0, true);
   view.setUint32(4, 0xffffffff, true);
-  return { type: IPVS_SVC_ATTR.FLAGS, data };
+  return data;
 }
 
-/** The full nested service attribute, for NEW_SERVICE and SET_SERVICE. */
-function serviceSpecAttributes(vs: VirtualServerSpec): GenlAttribute[] {
-  const key = serviceKeyAttributes(vs);
+/** Writes a virtual server's whole settings, for NEW_SERVICE and SET_SERVICE. */
+function writeServiceSpec(out: AttributeWriter, vs: VirtualServerSpec): void {
   if (vs.scheduler === "" || vs.scheduler.length > MAX_SCHEDULER_LENGTH) {
     throw new IpvsEncodeError(
       `scheduler ${JSON.stringify(vs.scheduler)} must have 1 to ${MAX_SCHEDULER_LENGTH} characters`,
@@ -237,28 +229,24 @@ function serviceSpecAttributes(vs: VirtualServerSpec): GenlAttribute[] {
   if (!Number.isInteger(timeout) || timeout < 0 || timeout > 0xffffffff) {
     throw new IpvsEncodeError(`persistence timeout ${timeout} is not a u32`);
   }
+  const flags = serviceFlags(vs);
+  writeServiceKey(out, vs);
   // The persistence granularity ipvsadm defaults to: one client address (/32, or /128 for v6).
   const netmask = vs.address.includes(":") ? 128 : 0xffffffff;
-  return [
-    ...key,
-    nulString(IPVS_SVC_ATTR.SCHED_NAME, vs.scheduler),
-    flagsAttribute(serviceFlags(vs)),
-    u32(IPVS_SVC_ATTR.TIMEOUT, timeout),
-    u32(IPVS_SVC_ATTR.NETMASK, netmask),
-  ];
+  out.string(IPVS_SVC_ATTR.SCHED_NAME, vs.scheduler)
+    .binary(IPVS_SVC_ATTR.FLAGS, flagsValue(flags))
+    .u32(IPVS_SVC_ATTR.TIMEOUT, timeout)
+    .u32(IPVS_SVC_ATTR.NETMASK, netmask);
 }
 
-function service(nested: GenlAttribute[]): GenlAttribute {
-  return { type: IPVS_CMD_ATTR.SERVICE, nested };
-}
-
-function destinationKeyAttributes(rs: Pick<RealServer, "address" | "port">): GenlAttribute[] {
+function writeDestinationKey(
+  out: AttributeWriter,
+  rs: Pick<RealServer, "address" | "port">,
+): void {
   const { af, bytes } = addressBytes(rs.address, "real server");
-  return [
-    u16(IPVS_DEST_ATTR.ADDR_FAMILY, af),
-    { type: IPVS_DEST_ATTR.ADDR, data: bytes },
-    be16(IPVS_DEST_ATTR.PORT, checkPort(rs.port, "real server")),
-  ];
+  out.u16(IPVS_DEST_ATTR.ADDR_FAMILY, af)
+    .binary(IPVS_DEST_ATTR.ADDR, bytes)
+    .u16(IPVS_DEST_ATTR.PORT, checkPort(rs.port, "real server"), { order: "net" });
 }
 
 const FORWARD_METHOD: Record<string, number> = {
@@ -267,7 +255,7 @@ const FORWARD_METHOD: Record<string, number> = {
   tunnel: FWD.TUNNEL,
 };
 
-function destinationAttributes(rs: RealServer): GenlAttribute[] {
+function writeDestination(out: AttributeWriter, rs: RealServer): void {
   const method = FORWARD_METHOD[rs.forward];
   if (method === undefined) {
     throw new IpvsEncodeError(`unknown forward method ${JSON.stringify(rs.forward)}`);
@@ -275,22 +263,31 @@ function destinationAttributes(rs: RealServer): GenlAttribute[] {
   if (!Number.isInteger(rs.weight) || rs.weight < 0 || rs.weight > 65535) {
     throw new IpvsEncodeError(`real server weight ${rs.weight} is not an integer from 0 to 65535`);
   }
-  return [
-    ...destinationKeyAttributes(rs),
-    u32(IPVS_DEST_ATTR.FWD_METHOD, method),
-    u32(IPVS_DEST_ATTR.WEIGHT, rs.weight),
+  writeDestinationKey(out, rs);
+  out.u32(IPVS_DEST_ATTR.FWD_METHOD, method)
+    .u32(IPVS_DEST_ATTR.WEIGHT, rs.weight)
     // No connection limits, as ipvsadm without -x/-y.
-    u32(IPVS_DEST_ATTR.U_THRESH, 0),
-    u32(IPVS_DEST_ATTR.L_THRESH, 0),
-  ];
+    .u32(IPVS_DEST_ATTR.U_THRESH, 0)
+    .u32(IPVS_DEST_ATTR.L_THRESH, 0);
 }
 
-function destination(nested: GenlAttribute[]): GenlAttribute {
-  return { type: IPVS_CMD_ATTR.DEST, nested };
+function body(cmd: number, fill?: (out: AttributeWriter) => void): Uint8Array {
+  const out = new AttributeWriter();
+  fill?.(out);
+  return encodeGenl(cmd, IPVS_GENL_VERSION, out.bytes());
 }
 
-function body(cmd: number, attrs: GenlAttribute[] = []): Uint8Array {
-  return encodeGenl(cmd, IPVS_GENL_VERSION, attrs);
+type Fill = (out: AttributeWriter) => void;
+
+function service(fill: Fill): Fill {
+  return (out) => out.nested(IPVS_CMD_ATTR.SERVICE, fill);
+}
+
+function serviceAndDestination(vs: VirtualServerKey, fill: Fill): Fill {
+  return (out) => {
+    out.nested(IPVS_CMD_ATTR.SERVICE, (inner) => writeServiceKey(inner, vs));
+    out.nested(IPVS_CMD_ATTR.DEST, fill);
+  };
 }
 
 /**
@@ -310,26 +307,26 @@ function body(cmd: number, attrs: GenlAttribute[] = []): Uint8Array {
 export function encodeIpvsOperation(op: IpvsOperation): Uint8Array {
   switch (op.op) {
     case "ipvs.addVirtualServer":
-      return body(IPVS_CMD.NEW_SERVICE, [service(serviceSpecAttributes(op.virtualServer))]);
+      return body(IPVS_CMD.NEW_SERVICE, service((o) => writeServiceSpec(o, op.virtualServer)));
     case "ipvs.editVirtualServer":
-      return body(IPVS_CMD.SET_SERVICE, [service(serviceSpecAttributes(op.virtualServer))]);
+      return body(IPVS_CMD.SET_SERVICE, service((o) => writeServiceSpec(o, op.virtualServer)));
     case "ipvs.deleteVirtualServer":
-      return body(IPVS_CMD.DEL_SERVICE, [service(serviceKeyAttributes(op.virtualServer))]);
+      return body(IPVS_CMD.DEL_SERVICE, service((o) => writeServiceKey(o, op.virtualServer)));
     case "ipvs.addRealServer":
-      return body(IPVS_CMD.NEW_DEST, [
-        service(serviceKeyAttributes(op.virtualServer)),
-        destination(destinationAttributes(op.realServer)),
-      ]);
+      return body(
+        IPVS_CMD.NEW_DEST,
+        serviceAndDestination(op.virtualServer, (o) => writeDestination(o, op.realServer)),
+      );
     case "ipvs.editRealServer":
-      return body(IPVS_CMD.SET_DEST, [
-        service(serviceKeyAttributes(op.virtualServer)),
-        destination(destinationAttributes(op.realServer)),
-      ]);
+      return body(
+        IPVS_CMD.SET_DEST,
+        serviceAndDestination(op.virtualServer, (o) => writeDestination(o, op.realServer)),
+      );
     case "ipvs.deleteRealServer":
-      return body(IPVS_CMD.DEL_DEST, [
-        service(serviceKeyAttributes(op.virtualServer)),
-        destination(destinationKeyAttributes(op.realServer)),
-      ]);
+      return body(
+        IPVS_CMD.DEL_DEST,
+        serviceAndDestination(op.virtualServer, (o) => writeDestinationKey(o, op.realServer)),
+      );
   }
 }
 
@@ -340,7 +337,7 @@ export function encodeGetServices(): Uint8Array {
 
 /** The body of the GET_DEST dump request (send with NLM_F_DUMP): one service's destinations. */
 export function encodeGetDestinations(vs: VirtualServerKey): Uint8Array {
-  return body(IPVS_CMD.GET_DEST, [service(serviceKeyAttributes(vs))]);
+  return body(IPVS_CMD.GET_DEST, service((o) => writeServiceKey(o, vs)));
 }
 
 /** The body of GET_INFO: the IPVS version and the connection table's size. */
@@ -379,32 +376,49 @@ export function encodeSetTimeouts(timeouts: IpvsTimeouts): Uint8Array {
       throw new IpvsEncodeError(`IPVS timeout ${value} is not a number of seconds`);
     }
   }
-  return body(IPVS_CMD.SET_CONFIG, [
-    u32(IPVS_CMD_ATTR.TIMEOUT_TCP, timeouts.tcp),
-    u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, timeouts.tcpFin),
-    u32(IPVS_CMD_ATTR.TIMEOUT_UDP, timeouts.udp),
-  ]);
+  return body(IPVS_CMD.SET_CONFIG, (out) =>
+    out.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, timeouts.tcp)
+      .u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, timeouts.tcpFin)
+      .u32(IPVS_CMD_ATTR.TIMEOUT_UDP, timeouts.udp));
 }
 
 // ---- decoding ----
 
-function decodeTopLevel(reply: Uint8Array, cmd: number, what: string): Map<number, Uint8Array> {
-  try {
-    const message = decodeGenl(reply);
-    if (message.cmd !== cmd) {
-      throw new IpvsDecodeError(`expected ${what} (command ${cmd}), got command ${message.cmd}`);
-    }
-    return parseAttributes(message.attributes);
-  } catch (error) {
-    if (error instanceof IpvsDecodeError) throw error;
-    throw new IpvsDecodeError(`${what}: ${(error as Error).message}`, { cause: error });
+/** The attributes of one reply level, read by name so a missing one says which it was. */
+class Fields {
+  constructor(readonly attrs: Map<number, Attribute>, readonly where: string) {}
+  #get(type: number, name: string): Attribute {
+    const attr = this.attrs.get(type);
+    if (attr === undefined) throw new IpvsDecodeError(`${this.where} has no ${name}`);
+    return attr;
+  }
+  has(type: number): boolean {
+    return this.attrs.has(type);
+  }
+  raw(type: number): Uint8Array | undefined {
+    return this.attrs.get(type)?.data;
+  }
+  u16(type: number, name: string, networkOrder = false): number {
+    return attrU16(this.#get(type, name), networkOrder);
+  }
+  u32(type: number, name: string): number {
+    return attrU32(this.#get(type, name));
+  }
+  string(type: number, name: string): string {
+    return attrString(this.#get(type, name));
+  }
+  nested(type: number, name: string, where: string): Fields {
+    return new Fields(attributeMap(this.#get(type, name).data), where);
   }
 }
 
-function nested(top: Map<number, Uint8Array>, type: number, what: string): Map<number, Uint8Array> {
-  const data = top.get(type);
-  if (data === undefined) throw new IpvsDecodeError(`${what} without its nested attribute`);
-  return parseAttributes(data);
+/** The top-level attributes of a reply of command `cmd`; anything malformed is a decode error. */
+function decodeTopLevel(reply: Uint8Array, cmd: number, what: string): Fields {
+  const message = guarded(what, () => decodeGenl(reply));
+  if (message.cmd !== cmd) {
+    throw new IpvsDecodeError(`expected ${what} (command ${cmd}), got command ${message.cmd}`);
+  }
+  return guarded(what, () => new Fields(attributeMap(message.attributes), what));
 }
 
 function decodeAddress(af: number, data: Uint8Array | undefined, what: string): string {
@@ -416,6 +430,7 @@ function decodeAddress(af: number, data: Uint8Array | undefined, what: string): 
   return ipaddr.fromByteArray([...data.subarray(0, size)]).toString();
 }
 
+/** Runs `read`, turning a parse error of the shared codec into an {@linkcode IpvsDecodeError}. */
 function guarded<T>(what: string, read: () => T): T {
   try {
     return read();
@@ -435,22 +450,23 @@ function guarded<T>(what: string, read: () => T): T {
  */
 export function decodeService(reply: Uint8Array): VirtualServer | undefined {
   const top = decodeTopLevel(reply, IPVS_CMD.NEW_SERVICE, "a GET_SERVICE reply");
-  const attrs = nested(top, IPVS_CMD_ATTR.SERVICE, "a service");
   return guarded("a service", () => {
+    const attrs = top.nested(IPVS_CMD_ATTR.SERVICE, "IPVS_CMD_ATTR_SERVICE", "a service");
     if (attrs.has(IPVS_SVC_ATTR.FWMARK) && !attrs.has(IPVS_SVC_ATTR.ADDR)) return undefined;
-    const number = readU16(attrs.get(IPVS_SVC_ATTR.PROTOCOL), "IPVS_SVC_ATTR_PROTOCOL");
+    const number = attrs.u16(IPVS_SVC_ATTR.PROTOCOL, "IPVS_SVC_ATTR_PROTOCOL");
     const protocol = PROTOCOL_OF.get(number);
     if (protocol === undefined) {
       throw new IpvsDecodeError(`a service has protocol ${number}, not TCP, UDP or SCTP`);
     }
-    const af = readU16(attrs.get(IPVS_SVC_ATTR.AF), "IPVS_SVC_ATTR_AF");
-    const scheduler = readString(attrs.get(IPVS_SVC_ATTR.SCHED_NAME), "IPVS_SVC_ATTR_SCHED_NAME");
-    const flags = readU32(attrs.get(IPVS_SVC_ATTR.FLAGS), "IPVS_SVC_ATTR_FLAGS");
-    const timeout = readU32(attrs.get(IPVS_SVC_ATTR.TIMEOUT), "IPVS_SVC_ATTR_TIMEOUT");
+    const af = attrs.u16(IPVS_SVC_ATTR.AF, "IPVS_SVC_ATTR_AF");
+    const scheduler = attrs.string(IPVS_SVC_ATTR.SCHED_NAME, "IPVS_SVC_ATTR_SCHED_NAME");
+    // struct ip_vs_flags: the flags come first, the mask after them.
+    const flags = attrs.u32(IPVS_SVC_ATTR.FLAGS, "IPVS_SVC_ATTR_FLAGS");
+    const timeout = attrs.u32(IPVS_SVC_ATTR.TIMEOUT, "IPVS_SVC_ATTR_TIMEOUT");
     return {
       protocol,
-      address: decodeAddress(af, attrs.get(IPVS_SVC_ATTR.ADDR), "a service"),
-      port: readBe16(attrs.get(IPVS_SVC_ATTR.PORT), "IPVS_SVC_ATTR_PORT"),
+      address: decodeAddress(af, attrs.raw(IPVS_SVC_ATTR.ADDR), "a service"),
+      port: attrs.u16(IPVS_SVC_ATTR.PORT, "IPVS_SVC_ATTR_PORT", true),
       scheduler,
       persistenceTimeout: (flags & IP_VS_SVC_F.PERSISTENT) !== 0 ? timeout : 0,
       flags: schedulerFlagNames(scheduler, flags),
@@ -472,35 +488,28 @@ const FORWARD_NAME = new Map<number, string>([
  * One message of the GET_DEST dump (`IPVS_CMD_NEW_DEST`) as the exec backend reads it:
  * `-a -t 10.0.0.1:443 -r 192.168.0.1:6443 -m -w 1` with ActiveConn and InActConn from
  * `  -> 192.168.0.1:6443  Masq  1  1  0`. The address family is the destination's own when
- * the kernel names it, else the service's (`serviceFamilyIsV6`).
+ * the kernel names it, else the service's (`serviceIsV6`).
  */
 export function decodeDestination(reply: Uint8Array, serviceIsV6: boolean): RealServer {
   const top = decodeTopLevel(reply, IPVS_CMD.NEW_DEST, "a GET_DEST reply");
-  const attrs = nested(top, IPVS_CMD_ATTR.DEST, "a destination");
   return guarded("a destination", () => {
-    const familyAttr = attrs.get(IPVS_DEST_ATTR.ADDR_FAMILY);
-    const af = familyAttr === undefined
-      ? (serviceIsV6 ? AF_INET6 : AF_INET)
-      : readU16(familyAttr, "IPVS_DEST_ATTR_ADDR_FAMILY");
-    const method = readU32(attrs.get(IPVS_DEST_ATTR.FWD_METHOD), "IPVS_DEST_ATTR_FWD_METHOD") & 7;
+    const attrs = top.nested(IPVS_CMD_ATTR.DEST, "IPVS_CMD_ATTR_DEST", "a destination");
+    const af = attrs.has(IPVS_DEST_ATTR.ADDR_FAMILY)
+      ? attrs.u16(IPVS_DEST_ATTR.ADDR_FAMILY, "IPVS_DEST_ATTR_ADDR_FAMILY")
+      : (serviceIsV6 ? AF_INET6 : AF_INET);
+    const method = attrs.u32(IPVS_DEST_ATTR.FWD_METHOD, "IPVS_DEST_ATTR_FWD_METHOD") & 7;
     const forward = FORWARD_NAME.get(method);
     if (forward === undefined) {
       throw new IpvsDecodeError(`a destination has forwarding method ${method}`);
     }
     return {
-      address: decodeAddress(af, attrs.get(IPVS_DEST_ATTR.ADDR), "a destination"),
-      port: readBe16(attrs.get(IPVS_DEST_ATTR.PORT), "IPVS_DEST_ATTR_PORT"),
+      address: decodeAddress(af, attrs.raw(IPVS_DEST_ATTR.ADDR), "a destination"),
+      port: attrs.u16(IPVS_DEST_ATTR.PORT, "IPVS_DEST_ATTR_PORT", true),
       // The state types name only "masq"; other methods are reported as read, like the exec read.
       forward: forward as RealServer["forward"],
-      weight: readU32(attrs.get(IPVS_DEST_ATTR.WEIGHT), "IPVS_DEST_ATTR_WEIGHT") | 0,
-      activeConnections: readU32(
-        attrs.get(IPVS_DEST_ATTR.ACTIVE_CONNS),
-        "IPVS_DEST_ATTR_ACTIVE_CONNS",
-      ),
-      inactiveConnections: readU32(
-        attrs.get(IPVS_DEST_ATTR.INACT_CONNS),
-        "IPVS_DEST_ATTR_INACT_CONNS",
-      ),
+      weight: attrs.u32(IPVS_DEST_ATTR.WEIGHT, "IPVS_DEST_ATTR_WEIGHT") | 0,
+      activeConnections: attrs.u32(IPVS_DEST_ATTR.ACTIVE_CONNS, "IPVS_DEST_ATTR_ACTIVE_CONNS"),
+      inactiveConnections: attrs.u32(IPVS_DEST_ATTR.INACT_CONNS, "IPVS_DEST_ATTR_INACT_CONNS"),
     };
   });
 }
@@ -518,12 +527,12 @@ export interface IpvsInfo {
 /** Decodes the GET_INFO reply (`IPVS_CMD_SET_INFO`). */
 export function decodeInfo(reply: Uint8Array): IpvsInfo {
   const attrs = decodeTopLevel(reply, IPVS_CMD.SET_INFO, "a GET_INFO reply");
-  return guarded("GET_INFO", () => {
-    const code = readU32(attrs.get(IPVS_INFO_ATTR.VERSION), "IPVS_INFO_ATTR_VERSION");
+  return guarded("a GET_INFO reply", () => {
+    const code = attrs.u32(IPVS_INFO_ATTR.VERSION, "IPVS_INFO_ATTR_VERSION");
     return {
       version: `${(code >> 16) & 0xff}.${(code >> 8) & 0xff}.${code & 0xff}`,
       versionCode: code,
-      tableSize: readU32(attrs.get(IPVS_INFO_ATTR.CONN_TAB_SIZE), "IPVS_INFO_ATTR_CONN_TAB_SIZE"),
+      tableSize: attrs.u32(IPVS_INFO_ATTR.CONN_TAB_SIZE, "IPVS_INFO_ATTR_CONN_TAB_SIZE"),
     };
   });
 }
@@ -531,10 +540,10 @@ export function decodeInfo(reply: Uint8Array): IpvsInfo {
 /** Decodes the GET_CONFIG reply (`IPVS_CMD_SET_CONFIG`): `ipvsadm -L --timeout`'s three numbers. */
 export function decodeTimeouts(reply: Uint8Array): IpvsTimeouts {
   const attrs = decodeTopLevel(reply, IPVS_CMD.SET_CONFIG, "a GET_CONFIG reply");
-  return guarded("GET_CONFIG", () => ({
-    tcp: readU32(attrs.get(IPVS_CMD_ATTR.TIMEOUT_TCP), "IPVS_CMD_ATTR_TIMEOUT_TCP"),
-    tcpFin: readU32(attrs.get(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN), "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN"),
-    udp: readU32(attrs.get(IPVS_CMD_ATTR.TIMEOUT_UDP), "IPVS_CMD_ATTR_TIMEOUT_UDP"),
+  return guarded("a GET_CONFIG reply", () => ({
+    tcp: attrs.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, "IPVS_CMD_ATTR_TIMEOUT_TCP"),
+    tcpFin: attrs.u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN"),
+    udp: attrs.u32(IPVS_CMD_ATTR.TIMEOUT_UDP, "IPVS_CMD_ATTR_TIMEOUT_UDP"),
   }));
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { VirtualServerSpec } from "../../src/plan/types.ts";
-import { encodeGenl, type GenlAttribute, nulString, parseAttributes, u16, u32 } from "./genl.ts";
+import { encodeGenl } from "./genl.ts";
+import { attributeMap, AttributeWriter } from "./message.ts";
 import {
   decodeDestination,
   decodeInfo,
@@ -33,7 +34,8 @@ const spec: VirtualServerSpec = {
 
 /** The nested attributes of `body`'s top-level attribute `type`, by type. */
 function nestedOf(body: Uint8Array, type: number): Map<number, Uint8Array> {
-  return parseAttributes(parseAttributes(body.subarray(4)).get(type)!);
+  const inner = attributeMap(attributeMap(body.subarray(4)).get(type)!.data);
+  return new Map([...inner].map(([t, a]) => [t, a.data]));
 }
 
 Deno.test({
@@ -45,7 +47,7 @@ Deno.test({
       hex(body),
       [
         "01 01 00 00", // genl: IPVS_CMD_NEW_SERVICE, version 1
-        "54 00 01 00", // IPVS_CMD_ATTR_SERVICE, 84 bytes, nested (no NLA_F_NESTED, as libnl)
+        "54 00 01 80", // IPVS_CMD_ATTR_SERVICE | NLA_F_NESTED, 84 bytes
         "06 00 01 00 02 00 00 00", // AF: AF_INET, host order
         "06 00 02 00 06 00 00 00", // PROTOCOL: TCP, host order
         "14 00 03 00 0a 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00", // ADDR: 16 bytes
@@ -202,40 +204,37 @@ Deno.test({
 
 // ---- replies shaped like the kernel's (ip_vs_genl_fill_service / _fill_dest / _get_cmd) ----
 
-const stats: GenlAttribute = {
-  type: 10,
-  nested: [u32(1, 3), u32(2, 10), u32(3, 8), {
-    type: 4,
-    data: new Uint8Array(8),
-  }],
-};
+type Fill = (out: AttributeWriter) => void;
 
-function serviceReply(attrs: GenlAttribute[]): Uint8Array {
-  return encodeGenl(IPVS_CMD.NEW_SERVICE, 1, [{ type: 1, nested: [...attrs, stats] }]);
+// The nested stats the kernel appends to every service and destination (skipped when read).
+const stats: Fill = (out) =>
+  out.nested(10, (s) => s.u32(1, 3).u32(2, 10).u32(3, 8).u64(4, 0n).u64(5, 0n));
+
+function serviceReply(fill: Fill): Uint8Array {
+  const attrs = new AttributeWriter().nested(1, (svc) => {
+    fill(svc);
+    stats(svc);
+  });
+  return encodeGenl(IPVS_CMD.NEW_SERVICE, 1, attrs.bytes());
 }
 
-const tcp10001port80: GenlAttribute[] = [
-  u16(1, 2),
-  u16(2, 6),
-  { type: 3, data: Uint8Array.of(10, 0, 0, 1, ...new Array(12).fill(0)) },
-  { type: 4, data: Uint8Array.of(0, 80) },
-];
+const tcp10001port80: Fill = (out) =>
+  out.u16(1, 2).u16(2, 6).binary(3, Uint8Array.of(10, 0, 0, 1, ...new Array(12).fill(0)))
+    .u16(4, 80, { order: "net" });
 
-function flagsValue(flags: number): GenlAttribute {
-  return { type: 7, data: Uint8Array.of(flags, 0, 0, 0, 0xff, 0xff, 0xff, 0xff) };
+function flagsValue(flags: number): Uint8Array {
+  return Uint8Array.of(flags, 0, 0, 0, 0xff, 0xff, 0xff, 0xff);
 }
 
 Deno.test({
   name: "a dumped service decodes as the exec read gives -A -t 10.0.0.1:80 -s mh -p 600 -b mh-port",
   permissions: "none",
   fn() {
-    const reply = serviceReply([
-      ...tcp10001port80,
-      nulString(6, "mh"),
-      flagsValue(0x1 | 0x2 | 0x10), // PERSISTENT | HASHED | SCHED2
-      u32(8, 600),
-      u32(9, 0xffffffff),
-    ]);
+    const reply = serviceReply((out) => {
+      tcp10001port80(out);
+      // PERSISTENT | HASHED | SCHED2
+      out.string(6, "mh").binary(7, flagsValue(0x1 | 0x2 | 0x10)).u32(8, 600).u32(9, 0xffffffff);
+    });
     assert.deepEqual(decodeService(reply), {
       protocol: "tcp",
       address: "10.0.0.1",
@@ -253,13 +252,10 @@ Deno.test({
   name: "a timeout without the persistent flag reads as no persistence, as ipvsadm prints no -p",
   permissions: "none",
   fn() {
-    const reply = serviceReply([
-      ...tcp10001port80,
-      nulString(6, "rr"),
-      flagsValue(0x2),
-      u32(8, 300),
-      u32(9, 0xffffffff),
-    ]);
+    const reply = serviceReply((out) => {
+      tcp10001port80(out);
+      out.string(6, "rr").binary(7, flagsValue(0x2)).u32(8, 300).u32(9, 0xffffffff);
+    });
     assert.equal(decodeService(reply)?.persistenceTimeout, 0);
   },
 });
@@ -268,14 +264,10 @@ Deno.test({
   name: "a firewall-mark service is not ours and reads as nothing",
   permissions: "none",
   fn() {
-    const reply = serviceReply([
-      u16(1, 2),
-      u32(5, 7),
-      nulString(6, "rr"),
-      flagsValue(0x2),
-      u32(8, 0),
-      u32(9, 0xffffffff),
-    ]);
+    const reply = serviceReply((out) =>
+      out.u16(1, 2).u32(5, 7).string(6, "rr").binary(7, flagsValue(0x2)).u32(8, 0)
+        .u32(9, 0xffffffff)
+    );
     assert.equal(decodeService(reply), undefined);
   },
 });
@@ -284,22 +276,13 @@ Deno.test({
   name: "a dumped destination decodes with its forwarding method, weight and connection counts",
   permissions: "none",
   fn() {
-    const reply = encodeGenl(IPVS_CMD.NEW_DEST, 1, [{
-      type: 2,
-      nested: [
-        { type: 1, data: Uint8Array.of(0xfd, 0, ...new Array(13).fill(0), 5) },
-        u16(11, 10),
-        { type: 2, data: Uint8Array.of(0x1f, 0x90) },
-        u32(3, 0),
-        u32(4, 0),
-        u32(5, 0),
-        u32(6, 0),
-        u32(7, 2),
-        u32(8, 1),
-        u32(9, 0),
-        { ...stats, type: 10 },
-      ],
-    }]);
+    const attrs = new AttributeWriter().nested(2, (dest) => {
+      dest.binary(1, Uint8Array.of(0xfd, 0, ...new Array(13).fill(0), 5)).u16(11, 10)
+        .u16(2, 8080, { order: "net" }).u32(3, 0).u32(4, 0).u32(5, 0).u32(6, 0)
+        .u32(7, 2).u32(8, 1).u32(9, 0);
+      stats(dest);
+    });
+    const reply = encodeGenl(IPVS_CMD.NEW_DEST, 1, attrs.bytes());
     assert.deepEqual(decodeDestination(reply, true), {
       address: "fd00::5",
       port: 8080,
@@ -315,13 +298,21 @@ Deno.test({
   name: "GET_INFO and GET_CONFIG replies give the version, table size and timeouts",
   permissions: "none",
   fn() {
-    const info = encodeGenl(IPVS_CMD.SET_INFO, 1, [u32(1, 0x010201), u32(2, 4096)]);
+    const info = encodeGenl(
+      IPVS_CMD.SET_INFO,
+      1,
+      new AttributeWriter().u32(1, 0x010201).u32(2, 4096).bytes(),
+    );
     assert.deepEqual(decodeInfo(info), {
       version: "1.2.1",
       versionCode: 0x010201,
       tableSize: 4096,
     });
-    const config = encodeGenl(IPVS_CMD.SET_CONFIG, 1, [u32(4, 900), u32(5, 120), u32(6, 300)]);
+    const config = encodeGenl(
+      IPVS_CMD.SET_CONFIG,
+      1,
+      new AttributeWriter().u32(4, 900).u32(5, 120).u32(6, 300).bytes(),
+    );
     assert.deepEqual(decodeTimeouts(config), { tcp: 900, tcpFin: 120, udp: 300 });
   },
 });
@@ -331,15 +322,15 @@ Deno.test({
   permissions: "none",
   fn() {
     assert.throws(
-      () => decodeInfo(encodeGenl(IPVS_CMD.NEW_SERVICE, 1, [])),
+      () => decodeInfo(encodeGenl(IPVS_CMD.NEW_SERVICE, 1)),
       (e) =>
         e instanceof IpvsDecodeError && /expected a GET_INFO reply \(command 14\)/.test(e.message),
     );
     assert.throws(
-      () => decodeService(serviceReply([...tcp10001port80, nulString(6, "rr")])),
-      /a service: IPVS_SVC_ATTR_FLAGS/,
+      () => decodeService(serviceReply((out) => tcp10001port80(out.string(6, "rr")))),
+      /a service has no IPVS_SVC_ATTR_FLAGS/,
     );
-    assert.throws(() => decodeService(encodeGenl(1, 1, [])), /without its nested attribute/);
+    assert.throws(() => decodeService(encodeGenl(1, 1)), /has no IPVS_CMD_ATTR_SERVICE/);
   },
 });
 
