@@ -12,6 +12,8 @@ import { type IpvsOperation, renderIpvsadmRestore } from "../../src/render/ipvsa
 import { sortVirtualServers } from "../../src/state/keys.ts";
 import { goldenJson, goldenScenarios } from "../golden_plans.ts";
 import { kernelTest, sh } from "./harness.ts";
+import { createNetns } from "./netns.ts";
+import { lineClient, startLineServer } from "./servers.ts";
 
 function ipvsOperations(plan: readonly { op: string }[]): IpvsOperation[] {
   return plan.filter((op) => op.op.startsWith("ipvs.")) as IpvsOperation[];
@@ -230,5 +232,89 @@ kernelTest("the scheduler probe passes for rr and names the errno for a missing 
     assert.equal(none.fix, "modprobe -- ip_vs_nosuch");
     assert.deepEqual((await ipvs.apply(setup.slice(0, 1))).failures, []);
     assert.equal((await ipvs.probeScheduler("rr")).detail, "a virtual server already uses it");
+  });
+});
+
+kernelTest(
+  "a held connection shows in the read as ActiveConn, as ipvsadm -Ln counts it",
+  async () => {
+    const vip = "10.96.50.1";
+    await using backend = await createNetns({
+      name: "nlstat",
+      hostAddress: "10.250.0.1",
+      nsAddress: "10.250.0.2",
+      pointToPoint: true,
+    });
+    await using _server = await startLineServer(backend, { port: 9000 });
+    await sh(["ip", "link", "add", "nlvip0", "type", "dummy"]);
+    try {
+      await sh(["ip", "addr", "add", `${vip}/32`, "dev", "nlvip0"]);
+      const vs: VirtualServerSpec = { ...web, address: vip, port: 9000 };
+      await withEmptyTable(async (ipvs) => {
+        const ops: IpvsOperation[] = [
+          { op: "ipvs.addVirtualServer", virtualServer: vs },
+          { op: "ipvs.addRealServer", virtualServer: vs, realServer: rs(backend.nsAddress, 9000) },
+        ];
+        assert.deepEqual((await ipvs.apply(ops)).failures, []);
+        using held = await lineClient(vip, 9000);
+        assert.equal(await held.ask("hello"), "got hello");
+        const [read] = await ipvs.readVirtualServers();
+        assert.deepEqual(
+          [read.realServers[0].activeConnections, read.realServers[0].inactiveConnections],
+          [1, 0],
+        );
+        await assertSameRead(ipvs);
+      });
+    } finally {
+      await sh(["ip", "link", "delete", "nlvip0"]);
+    }
+  },
+);
+
+/** 1,000 virtual servers with 5 real servers each: more than one chunk of a batch. */
+function manyOperations(): IpvsOperation[] {
+  const ops: IpvsOperation[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const vs: VirtualServerSpec = {
+      ...web,
+      address: `10.97.${i >> 8}.${i & 255}`,
+      persistenceTimeout: i % 3 === 0 ? 10800 : 0,
+    };
+    ops.push({ op: "ipvs.addVirtualServer", virtualServer: vs });
+    for (let j = 1; j <= 5; j++) {
+      ops.push({
+        op: "ipvs.addRealServer",
+        virtualServer: vs,
+        realServer: rs(`10.245.${i >> 8}.${i & 255}`, 8000 + j),
+      });
+    }
+  }
+  return ops;
+}
+
+kernelTest("6,000 operations go in chunks and leave what ipvsadm --restore leaves", async () => {
+  const ops = manyOperations();
+  let started = performance.now();
+  const expected = await throughIpvsadm(ops);
+  const ipvsadmMs = performance.now() - started;
+  await withEmptyTable(async (ipvs) => {
+    started = performance.now();
+    const result = await ipvs.apply(ops);
+    const netlinkMs = performance.now() - started;
+    assert.deepEqual(result.failures, []);
+    assert.ok(result.writes > 1, `${result.writes} sends`);
+    started = performance.now();
+    const read = await ipvs.readVirtualServers();
+    const readMs = performance.now() - started;
+    started = performance.now();
+    const execRead = await readVirtualServers(runCommand);
+    const execReadMs = performance.now() - started;
+    console.log(
+      `6,000 operations: ipvsadm --restore (with -Sn) ${ipvsadmMs.toFixed(0)} ms, netlink ` +
+        `${netlinkMs.toFixed(0)} ms in ${result.writes} sends; read: netlink ` +
+        `${readMs.toFixed(0)} ms, ipvsadm -Sn and -Ln ${execReadMs.toFixed(0)} ms (under TCG)`,
+    );
+    assert.equal(await sh(["ipvsadm", "-Sn"]), expected);
+    assert.deepEqual(sortVirtualServers(read), sortVirtualServers(execRead));
   });
 });
