@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import type { VirtualServerSpec } from "../../src/plan/types.ts";
-import { encodeGenl } from "./genl.ts";
-import { attributeMap, AttributeWriter } from "./message.ts";
+import { sortRealServers, sortVirtualServers } from "../../src/state/keys.ts";
+import { decodeFamily, encodeGenl, GENL_ID_CTRL } from "./genl.ts";
+import { attributeMap, AttributeWriter, parseMessages } from "./message.ts";
+import { CAPTURED_OPERATIONS, CAPTURED_TIMEOUTS, DNS, WEB } from "./testdata/ipvs_captured.ts";
 import {
   decodeDestination,
   decodeInfo,
@@ -351,4 +353,62 @@ Deno.test({
       "delete real server [fd00::5]:53 of UDP [fd00::a]:53",
     );
   },
+});
+
+// ---- the kernel's own replies (testdata/capture_ipvs.ts, run in the VM of tests/vm) ----
+
+const captured = (name: string) =>
+  parseMessages(Deno.readFileSync(new URL(`./testdata/${name}`, import.meta.url)));
+
+Deno.test("the kernel's GETFAMILY reply resolves IPVS, version 1, six command attributes", () => {
+  const [reply] = captured("ipvs_getfamily_reply.bin");
+  assert.equal(reply.type, GENL_ID_CTRL);
+  const family = decodeFamily(reply.payload);
+  assert.deepEqual([family.name, family.version, family.maxAttribute], ["IPVS", 1, 6]);
+  assert.ok(family.id > GENL_ID_CTRL, `a dynamic id, got ${family.id}`);
+});
+
+Deno.test("the kernel's service dump decodes to the captured table's virtual servers", () => {
+  const services = captured("ipvs_get_service_dump.bin").map((m) => decodeService(m.payload));
+  const empty = { realServers: [] };
+  assert.deepEqual(sortVirtualServers(services.filter((vs) => vs !== undefined)), [
+    { ...WEB, ...empty },
+    { ...DNS, ...empty },
+  ]);
+});
+
+Deno.test("the kernel's destination dumps decode with weights and connection counts", () => {
+  const v4 = captured("ipvs_get_dest_dump_v4.bin").map((m) => decodeDestination(m.payload, false));
+  const v6 = captured("ipvs_get_dest_dump_v6.bin").map((m) => decodeDestination(m.payload, true));
+  const counts = { activeConnections: 0, inactiveConnections: 0 };
+  const expected = CAPTURED_OPERATIONS.flatMap((op) =>
+    op.op === "ipvs.addRealServer" ? [{ ...op.realServer, ...counts }] : []
+  );
+  assert.deepEqual(sortRealServers([...v4, ...v6]), sortRealServers(expected));
+});
+
+Deno.test("the kernel's GET_INFO and GET_CONFIG replies give the version, size and timeouts", () => {
+  const [info] = captured("ipvs_get_info_reply.bin");
+  assert.deepEqual(decodeInfo(info.payload), {
+    version: "1.2.1",
+    versionCode: 0x010201,
+    tableSize: 4096,
+  });
+  const [config] = captured("ipvs_get_config_reply.bin");
+  assert.deepEqual(decodeTimeouts(config.payload), CAPTURED_TIMEOUTS);
+});
+
+Deno.test("what this module sends for the captured table is what the kernel dumps back", () => {
+  // The kernel echoes a service's key attributes in the order and sizes they were sent in.
+  const [web] = captured("ipvs_get_service_dump.bin").filter((m) =>
+    decodeService(m.payload)?.address === WEB.address
+  );
+  const sent = nestedOf(
+    encodeIpvsOperation({ op: "ipvs.addVirtualServer", virtualServer: WEB }),
+    1,
+  );
+  const dumped = nestedOf(web.payload, 1);
+  for (const type of [1, 2, 3, 4, 6, 8, 9]) {
+    assert.deepEqual(dumped.get(type), sent.get(type), `service attribute ${type}`);
+  }
 });
