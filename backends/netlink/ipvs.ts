@@ -23,10 +23,6 @@ import type { VirtualServer } from "../../src/state/types.ts";
 import { type GenlFamily, resolveFamily } from "./genl.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
 import {
-  decodeDestination,
-  decodeInfo,
-  decodeService,
-  decodeTimeouts,
   describeIpvsOperation,
   describeVirtualServer,
   encodeFlush,
@@ -37,9 +33,15 @@ import {
   encodeIpvsOperation,
   encodeSetTimeouts,
   IPVS_FAMILY_NAME,
-  type IpvsInfo,
   type IpvsTimeouts,
 } from "./ipvs_messages.ts";
+import {
+  decodeDestination,
+  decodeInfo,
+  decodeService,
+  decodeTimeouts,
+  type IpvsInfo,
+} from "./ipvs_replies.ts";
 import { describeErrno, ERRNO } from "./libc.ts";
 import type { NetlinkMessage, NetlinkRequest } from "./message.ts";
 import {

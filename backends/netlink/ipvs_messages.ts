@@ -1,8 +1,8 @@
 /**
- * IPVS over generic netlink, without a socket: the message bodies for each IPVS operation of a
- * plan and for the reads (service and destination dumps, GET_INFO, GET_CONFIG), and the
- * decoders that turn the kernel's replies into the project's `VirtualServer` and `RealServer`
- * exactly as the exec backend reads them from `ipvsadm -Sn` and `-Ln`.
+ * IPVS over generic netlink, without a socket: the constants of `linux/ip_vs.h`, the scheduler
+ * flags by ipvsadm's names, and the message bodies for each IPVS operation of a plan and for the
+ * reads (service and destination dumps, GET_INFO, GET_CONFIG). The replies are decoded in
+ * `ipvs_replies.ts`.
  *
  * Facts from `linux/ip_vs.h` and `net/netfilter/ipvs/ip_vs_ctl.c` (REFERENCE section 7): the
  * family is "IPVS", version 1, with no family header; services and destinations are nested
@@ -18,17 +18,10 @@ import ipaddr from "ipaddr.js";
 import type { Protocol } from "../../src/cluster/types.ts";
 import type { VirtualServerKey, VirtualServerSpec } from "../../src/plan/types.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
-import type { RealServer, VirtualServer } from "../../src/state/types.ts";
+import type { RealServer } from "../../src/state/types.ts";
 import { hostPort } from "../../src/state/keys.ts";
-import { decodeGenl, encodeGenl } from "./genl.ts";
-import {
-  type Attribute,
-  attributeMap,
-  AttributeWriter,
-  attrString,
-  attrU16,
-  attrU32,
-} from "./message.ts";
+import { GENL_HEADER_SIZE } from "./genl.ts";
+import { FixedWriter } from "./ipvs_wire.ts";
 
 /** The generic netlink family name of IPVS (`IPVS_GENL_NAME`). */
 export const IPVS_FAMILY_NAME = "IPVS";
@@ -105,7 +98,6 @@ const FWD = { MASQ: 0, LOCALNODE: 1, TUNNEL: 2, DROUTE: 3 } as const;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const PROTOCOL_NUMBER: Record<Protocol, number> = { tcp: 6, udp: 17, sctp: 132 };
-const PROTOCOL_OF = new Map<number, Protocol>([[6, "tcp"], [17, "udp"], [132, "sctp"]]);
 /** `IP_VS_SCHEDNAME_MAXLEN` is 16 with the NUL. */
 const MAX_SCHEDULER_LENGTH = 15;
 
@@ -115,15 +107,6 @@ export class IpvsEncodeError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "IpvsEncodeError";
-  }
-}
-
-/** A kernel reply did not have the shape `linux/ip_vs.h` describes. */
-export class IpvsDecodeError extends Error {
-  /** Builds the error. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(`Cannot decode an IPVS netlink reply: ${message}`, options);
-    this.name = "IpvsDecodeError";
   }
 }
 
@@ -186,43 +169,52 @@ function checkPort(port: number, what: string): number {
 
 /** The address family and the 16 bytes of `union nf_inet_addr` for a canonical address. */
 function addressBytes(address: string, what: string): { af: number; bytes: Uint8Array } {
-  // Four dotted decimals only: ipaddr.isValid also takes the legacy "10.0.0" and "0x0a.0.0.1".
-  if (!ipaddr.IPv4.isValidFourPartDecimal(address) && !ipaddr.IPv6.isValid(address)) {
-    throw new IpvsEncodeError(`${what} address ${JSON.stringify(address)} is not an IP address`);
-  }
-  const parsed = ipaddr.parse(address);
   const bytes = new Uint8Array(16);
-  bytes.set(parsed.toByteArray());
-  return { af: parsed.kind() === "ipv6" ? AF_INET6 : AF_INET, bytes };
+  // IPv4 by hand: this runs twice per operation, and ipaddr.parse costs microseconds. Four
+  // dotted decimals only (ipaddr.isValid also takes the legacy "10.0.0" and "0x0a.0.0.1").
+  const octets = address.split(".");
+  if (octets.length === 4) {
+    for (let i = 0; i < 4; i++) {
+      const octet = octets[i];
+      const n = Number(octet);
+      if (!/^\d{1,3}$/.test(octet) || n > 255) break;
+      bytes[i] = n;
+      if (i === 3) return { af: AF_INET, bytes };
+    }
+  } else if (ipaddr.IPv6.isValid(address)) {
+    bytes.set(ipaddr.IPv6.parse(address).toByteArray());
+    return { af: AF_INET6, bytes };
+  }
+  throw new IpvsEncodeError(`${what} address ${JSON.stringify(address)} is not an IP address`);
 }
 
-/** Writes the attributes that name a virtual server (all DEL and the dest commands need). */
-function writeServiceKey(out: AttributeWriter, vs: VirtualServerKey): void {
+// Upper sizes of the fixed layouts: a service key nest is 48 bytes, its settings add at most 48
+// (a 15-character scheduler name), a destination nest is at most 72.
+const MAX_MESSAGE = GENL_HEADER_SIZE + 48 + 48 + 72;
+
+/** Writes the nest that names a virtual server (all that DEL and the dest commands need). */
+function writeServiceKey(out: FixedWriter, vs: VirtualServerKey): number {
   const { af, bytes } = addressBytes(vs.address, "virtual server");
   const protocol = PROTOCOL_NUMBER[vs.protocol];
   if (protocol === undefined) {
     throw new IpvsEncodeError(`unknown virtual server protocol ${JSON.stringify(vs.protocol)}`);
   }
+  const port = checkPort(vs.port, "virtual server");
+  const nest = out.begin(IPVS_CMD_ATTR.SERVICE);
   out.u16(IPVS_SVC_ATTR.AF, af)
     .u16(IPVS_SVC_ATTR.PROTOCOL, protocol)
     .binary(IPVS_SVC_ATTR.ADDR, bytes)
-    .u16(IPVS_SVC_ATTR.PORT, checkPort(vs.port, "virtual server"), { order: "net" });
+    .u16(IPVS_SVC_ATTR.PORT, port, true);
+  return nest;
 }
 
-function flagsValue(flags: number): Uint8Array {
-  // struct ip_vs_flags { flags, mask }: a mask of all ones replaces every flag, as ipvsadm does.
-  const data = new Uint8Array(8);
-  const view = new DataView(data.buffer);
-  view.setUint32(0, flags >>> 0, true);
-  view.setUint32(4, 0xffffffff, true);
-  return data;
-}
-
-/** Writes a virtual server's whole settings, for NEW_SERVICE and SET_SERVICE. */
-function writeServiceSpec(out: AttributeWriter, vs: VirtualServerSpec): void {
-  if (vs.scheduler === "" || vs.scheduler.length > MAX_SCHEDULER_LENGTH) {
+/** Writes the nest with a virtual server's whole settings, for NEW_SERVICE and SET_SERVICE. */
+function writeServiceSpec(out: FixedWriter, vs: VirtualServerSpec): void {
+  // A kernel string of printable ASCII only, at most IP_VS_SCHEDNAME_MAXLEN - 1 long.
+  if (!/^[\x21-\x7e]{1,15}$/.test(vs.scheduler)) {
     throw new IpvsEncodeError(
-      `scheduler ${JSON.stringify(vs.scheduler)} must have 1 to ${MAX_SCHEDULER_LENGTH} characters`,
+      `scheduler ${JSON.stringify(vs.scheduler)} must be 1 to ${MAX_SCHEDULER_LENGTH} ` +
+        "printable ASCII characters",
     );
   }
   const timeout = vs.persistenceTimeout;
@@ -230,23 +222,23 @@ function writeServiceSpec(out: AttributeWriter, vs: VirtualServerSpec): void {
     throw new IpvsEncodeError(`persistence timeout ${timeout} is not a u32`);
   }
   const flags = serviceFlags(vs);
-  writeServiceKey(out, vs);
+  const nest = writeServiceKey(out, vs);
   // The persistence granularity ipvsadm defaults to: one client address (/32, or /128 for v6).
   const netmask = vs.address.includes(":") ? 128 : 0xffffffff;
-  out.string(IPVS_SVC_ATTR.SCHED_NAME, vs.scheduler)
-    .binary(IPVS_SVC_ATTR.FLAGS, flagsValue(flags))
+  out.ascii(IPVS_SVC_ATTR.SCHED_NAME, vs.scheduler)
+    // struct ip_vs_flags { flags, mask }: a mask of all ones replaces every flag, as ipvsadm does.
+    .u32Pair(IPVS_SVC_ATTR.FLAGS, flags, 0xffffffff)
     .u32(IPVS_SVC_ATTR.TIMEOUT, timeout)
     .u32(IPVS_SVC_ATTR.NETMASK, netmask);
+  out.end(nest);
 }
 
-function writeDestinationKey(
-  out: AttributeWriter,
-  rs: Pick<RealServer, "address" | "port">,
-): void {
+/** Writes the destination attributes that name a real server (inside an open nest). */
+function writeDestinationKey(out: FixedWriter, rs: Pick<RealServer, "address" | "port">): void {
   const { af, bytes } = addressBytes(rs.address, "real server");
   out.u16(IPVS_DEST_ATTR.ADDR_FAMILY, af)
     .binary(IPVS_DEST_ATTR.ADDR, bytes)
-    .u16(IPVS_DEST_ATTR.PORT, checkPort(rs.port, "real server"), { order: "net" });
+    .u16(IPVS_DEST_ATTR.PORT, checkPort(rs.port, "real server"), true);
 }
 
 const FORWARD_METHOD: Record<string, number> = {
@@ -255,7 +247,8 @@ const FORWARD_METHOD: Record<string, number> = {
   tunnel: FWD.TUNNEL,
 };
 
-function writeDestination(out: AttributeWriter, rs: RealServer): void {
+/** Writes a real server's whole settings (inside an open nest), for NEW_DEST and SET_DEST. */
+function writeDestination(out: FixedWriter, rs: RealServer): void {
   const method = FORWARD_METHOD[rs.forward];
   if (method === undefined) {
     throw new IpvsEncodeError(`unknown forward method ${JSON.stringify(rs.forward)}`);
@@ -271,23 +264,29 @@ function writeDestination(out: AttributeWriter, rs: RealServer): void {
     .u32(IPVS_DEST_ATTR.L_THRESH, 0);
 }
 
-function body(cmd: number, fill?: (out: AttributeWriter) => void): Uint8Array {
-  const out = new AttributeWriter();
-  fill?.(out);
-  return encodeGenl(cmd, IPVS_GENL_VERSION, out.bytes());
+function serviceMessage(cmd: number, vs: VirtualServerSpec): Uint8Array {
+  const out = new FixedWriter(cmd, IPVS_GENL_VERSION, MAX_MESSAGE);
+  writeServiceSpec(out, vs);
+  return out.bytes();
 }
 
-type Fill = (out: AttributeWriter) => void;
-
-function service(fill: Fill): Fill {
-  return (out) => out.nested(IPVS_CMD_ATTR.SERVICE, fill);
+function serviceKeyMessage(cmd: number, vs: VirtualServerKey): Uint8Array {
+  const out = new FixedWriter(cmd, IPVS_GENL_VERSION, MAX_MESSAGE);
+  out.end(writeServiceKey(out, vs));
+  return out.bytes();
 }
 
-function serviceAndDestination(vs: VirtualServerKey, fill: Fill): Fill {
-  return (out) => {
-    out.nested(IPVS_CMD_ATTR.SERVICE, (inner) => writeServiceKey(inner, vs));
-    out.nested(IPVS_CMD_ATTR.DEST, fill);
-  };
+function destinationMessage(
+  cmd: number,
+  vs: VirtualServerKey,
+  writeDest: (out: FixedWriter) => void,
+): Uint8Array {
+  const out = new FixedWriter(cmd, IPVS_GENL_VERSION, MAX_MESSAGE);
+  out.end(writeServiceKey(out, vs));
+  const nest = out.begin(IPVS_CMD_ATTR.DEST);
+  writeDest(out);
+  out.end(nest);
+  return out.bytes();
 }
 
 /**
@@ -307,52 +306,59 @@ function serviceAndDestination(vs: VirtualServerKey, fill: Fill): Fill {
 export function encodeIpvsOperation(op: IpvsOperation): Uint8Array {
   switch (op.op) {
     case "ipvs.addVirtualServer":
-      return body(IPVS_CMD.NEW_SERVICE, service((o) => writeServiceSpec(o, op.virtualServer)));
+      return serviceMessage(IPVS_CMD.NEW_SERVICE, op.virtualServer);
     case "ipvs.editVirtualServer":
-      return body(IPVS_CMD.SET_SERVICE, service((o) => writeServiceSpec(o, op.virtualServer)));
+      return serviceMessage(IPVS_CMD.SET_SERVICE, op.virtualServer);
     case "ipvs.deleteVirtualServer":
-      return body(IPVS_CMD.DEL_SERVICE, service((o) => writeServiceKey(o, op.virtualServer)));
+      return serviceKeyMessage(IPVS_CMD.DEL_SERVICE, op.virtualServer);
     case "ipvs.addRealServer":
-      return body(
+      return destinationMessage(
         IPVS_CMD.NEW_DEST,
-        serviceAndDestination(op.virtualServer, (o) => writeDestination(o, op.realServer)),
+        op.virtualServer,
+        (out) => writeDestination(out, op.realServer),
       );
     case "ipvs.editRealServer":
-      return body(
+      return destinationMessage(
         IPVS_CMD.SET_DEST,
-        serviceAndDestination(op.virtualServer, (o) => writeDestination(o, op.realServer)),
+        op.virtualServer,
+        (out) => writeDestination(out, op.realServer),
       );
     case "ipvs.deleteRealServer":
-      return body(
+      return destinationMessage(
         IPVS_CMD.DEL_DEST,
-        serviceAndDestination(op.virtualServer, (o) => writeDestinationKey(o, op.realServer)),
+        op.virtualServer,
+        (out) => writeDestinationKey(out, op.realServer),
       );
   }
 }
 
+function bare(cmd: number): Uint8Array {
+  return new FixedWriter(cmd, IPVS_GENL_VERSION, GENL_HEADER_SIZE).bytes();
+}
+
 /** The body of the GET_SERVICE dump request (send with NLM_F_DUMP): every service. */
 export function encodeGetServices(): Uint8Array {
-  return body(IPVS_CMD.GET_SERVICE);
+  return bare(IPVS_CMD.GET_SERVICE);
 }
 
 /** The body of the GET_DEST dump request (send with NLM_F_DUMP): one service's destinations. */
 export function encodeGetDestinations(vs: VirtualServerKey): Uint8Array {
-  return body(IPVS_CMD.GET_DEST, service((o) => writeServiceKey(o, vs)));
+  return serviceKeyMessage(IPVS_CMD.GET_DEST, vs);
 }
 
 /** The body of GET_INFO: the IPVS version and the connection table's size. */
 export function encodeGetInfo(): Uint8Array {
-  return body(IPVS_CMD.GET_INFO);
+  return bare(IPVS_CMD.GET_INFO);
 }
 
 /** The body of GET_CONFIG: the three timeouts. */
 export function encodeGetConfig(): Uint8Array {
-  return body(IPVS_CMD.GET_CONFIG);
+  return bare(IPVS_CMD.GET_CONFIG);
 }
 
 /** The body of FLUSH: delete every service and destination (`ipvsadm -C`). */
 export function encodeFlush(): Uint8Array {
-  return body(IPVS_CMD.FLUSH);
+  return bare(IPVS_CMD.FLUSH);
 }
 
 /** IPVS connection timeouts in seconds, as `ipvsadm --set tcp tcpfin udp` takes them. */
@@ -376,175 +382,11 @@ export function encodeSetTimeouts(timeouts: IpvsTimeouts): Uint8Array {
       throw new IpvsEncodeError(`IPVS timeout ${value} is not a number of seconds`);
     }
   }
-  return body(IPVS_CMD.SET_CONFIG, (out) =>
-    out.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, timeouts.tcp)
-      .u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, timeouts.tcpFin)
-      .u32(IPVS_CMD_ATTR.TIMEOUT_UDP, timeouts.udp));
-}
-
-// ---- decoding ----
-
-/** The attributes of one reply level, read by name so a missing one says which it was. */
-class Fields {
-  constructor(readonly attrs: Map<number, Attribute>, readonly where: string) {}
-  #get(type: number, name: string): Attribute {
-    const attr = this.attrs.get(type);
-    if (attr === undefined) throw new IpvsDecodeError(`${this.where} has no ${name}`);
-    return attr;
-  }
-  has(type: number): boolean {
-    return this.attrs.has(type);
-  }
-  raw(type: number): Uint8Array | undefined {
-    return this.attrs.get(type)?.data;
-  }
-  u16(type: number, name: string, networkOrder = false): number {
-    return attrU16(this.#get(type, name), networkOrder);
-  }
-  u32(type: number, name: string): number {
-    return attrU32(this.#get(type, name));
-  }
-  string(type: number, name: string): string {
-    return attrString(this.#get(type, name));
-  }
-  nested(type: number, name: string, where: string): Fields {
-    return new Fields(attributeMap(this.#get(type, name).data), where);
-  }
-}
-
-/** The top-level attributes of a reply of command `cmd`; anything malformed is a decode error. */
-function decodeTopLevel(reply: Uint8Array, cmd: number, what: string): Fields {
-  const message = guarded(what, () => decodeGenl(reply));
-  if (message.cmd !== cmd) {
-    throw new IpvsDecodeError(`expected ${what} (command ${cmd}), got command ${message.cmd}`);
-  }
-  return guarded(what, () => new Fields(attributeMap(message.attributes), what));
-}
-
-function decodeAddress(af: number, data: Uint8Array | undefined, what: string): string {
-  const size = af === AF_INET ? 4 : af === AF_INET6 ? 16 : 0;
-  if (size === 0) throw new IpvsDecodeError(`${what} has address family ${af}`);
-  if (data === undefined || data.length < size) {
-    throw new IpvsDecodeError(`${what} has no ${size}-byte address`);
-  }
-  return ipaddr.fromByteArray([...data.subarray(0, size)]).toString();
-}
-
-/** Runs `read`, turning a parse error of the shared codec into an {@linkcode IpvsDecodeError}. */
-function guarded<T>(what: string, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof IpvsDecodeError) throw error;
-    throw new IpvsDecodeError(`${what}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * One message of the GET_SERVICE dump (`IPVS_CMD_NEW_SERVICE`) as the exec backend reads
- * its `ipvsadm -Sn` line: `-A -t 10.0.0.1:443 -s rr -p 10800 -b mh-port` gives scheduler,
- * persistence timeout (only when persistent) and the scheduler flags by name; netmask,
- * one-packet scheduling and the persistence engine are not modelled. A firewall-mark
- * service is not ours and gives `undefined`, as the exec read skips `-A -f` lines.
- * The real servers come from the GET_DEST dump and start empty.
- */
-export function decodeService(reply: Uint8Array): VirtualServer | undefined {
-  const top = decodeTopLevel(reply, IPVS_CMD.NEW_SERVICE, "a GET_SERVICE reply");
-  return guarded("a service", () => {
-    const attrs = top.nested(IPVS_CMD_ATTR.SERVICE, "IPVS_CMD_ATTR_SERVICE", "a service");
-    if (attrs.has(IPVS_SVC_ATTR.FWMARK) && !attrs.has(IPVS_SVC_ATTR.ADDR)) return undefined;
-    const number = attrs.u16(IPVS_SVC_ATTR.PROTOCOL, "IPVS_SVC_ATTR_PROTOCOL");
-    const protocol = PROTOCOL_OF.get(number);
-    if (protocol === undefined) {
-      throw new IpvsDecodeError(`a service has protocol ${number}, not TCP, UDP or SCTP`);
-    }
-    const af = attrs.u16(IPVS_SVC_ATTR.AF, "IPVS_SVC_ATTR_AF");
-    const scheduler = attrs.string(IPVS_SVC_ATTR.SCHED_NAME, "IPVS_SVC_ATTR_SCHED_NAME");
-    // struct ip_vs_flags: the flags come first, the mask after them.
-    const flags = attrs.u32(IPVS_SVC_ATTR.FLAGS, "IPVS_SVC_ATTR_FLAGS");
-    const timeout = attrs.u32(IPVS_SVC_ATTR.TIMEOUT, "IPVS_SVC_ATTR_TIMEOUT");
-    return {
-      protocol,
-      address: decodeAddress(af, attrs.raw(IPVS_SVC_ATTR.ADDR), "a service"),
-      port: attrs.u16(IPVS_SVC_ATTR.PORT, "IPVS_SVC_ATTR_PORT", true),
-      scheduler,
-      persistenceTimeout: (flags & IP_VS_SVC_F.PERSISTENT) !== 0 ? timeout : 0,
-      flags: schedulerFlagNames(scheduler, flags),
-      service: "",
-      realServers: [],
-    };
-  });
-}
-
-// ipvsadm's fwd_switch: -m for NAT, -g for direct routing and local node, -i for tunnels.
-const FORWARD_NAME = new Map<number, string>([
-  [FWD.MASQ, "masq"],
-  [FWD.LOCALNODE, "route"],
-  [FWD.DROUTE, "route"],
-  [FWD.TUNNEL, "tunnel"],
-]);
-
-/**
- * One message of the GET_DEST dump (`IPVS_CMD_NEW_DEST`) as the exec backend reads it:
- * `-a -t 10.0.0.1:443 -r 192.168.0.1:6443 -m -w 1` with ActiveConn and InActConn from
- * `  -> 192.168.0.1:6443  Masq  1  1  0`. The address family is the destination's own when
- * the kernel names it, else the service's (`serviceIsV6`).
- */
-export function decodeDestination(reply: Uint8Array, serviceIsV6: boolean): RealServer {
-  const top = decodeTopLevel(reply, IPVS_CMD.NEW_DEST, "a GET_DEST reply");
-  return guarded("a destination", () => {
-    const attrs = top.nested(IPVS_CMD_ATTR.DEST, "IPVS_CMD_ATTR_DEST", "a destination");
-    const af = attrs.has(IPVS_DEST_ATTR.ADDR_FAMILY)
-      ? attrs.u16(IPVS_DEST_ATTR.ADDR_FAMILY, "IPVS_DEST_ATTR_ADDR_FAMILY")
-      : (serviceIsV6 ? AF_INET6 : AF_INET);
-    const method = attrs.u32(IPVS_DEST_ATTR.FWD_METHOD, "IPVS_DEST_ATTR_FWD_METHOD") & 7;
-    const forward = FORWARD_NAME.get(method);
-    if (forward === undefined) {
-      throw new IpvsDecodeError(`a destination has forwarding method ${method}`);
-    }
-    return {
-      address: decodeAddress(af, attrs.raw(IPVS_DEST_ATTR.ADDR), "a destination"),
-      port: attrs.u16(IPVS_DEST_ATTR.PORT, "IPVS_DEST_ATTR_PORT", true),
-      // The state types name only "masq"; other methods are reported as read, like the exec read.
-      forward: forward as RealServer["forward"],
-      weight: attrs.u32(IPVS_DEST_ATTR.WEIGHT, "IPVS_DEST_ATTR_WEIGHT") | 0,
-      activeConnections: attrs.u32(IPVS_DEST_ATTR.ACTIVE_CONNS, "IPVS_DEST_ATTR_ACTIVE_CONNS"),
-      inactiveConnections: attrs.u32(IPVS_DEST_ATTR.INACT_CONNS, "IPVS_DEST_ATTR_INACT_CONNS"),
-    };
-  });
-}
-
-/** What GET_INFO says, as `ipvsadm -Ln`'s title prints it: `IP Virtual Server version 1.2.1 (size=4096)`. */
-export interface IpvsInfo {
-  /** The version as ipvsadm prints it, e.g. `1.2.1`. */
-  readonly version: string;
-  /** The version number, e.g. `0x010201`. */
-  readonly versionCode: number;
-  /** The connection hash table's size, e.g. 4096. */
-  readonly tableSize: number;
-}
-
-/** Decodes the GET_INFO reply (`IPVS_CMD_SET_INFO`). */
-export function decodeInfo(reply: Uint8Array): IpvsInfo {
-  const attrs = decodeTopLevel(reply, IPVS_CMD.SET_INFO, "a GET_INFO reply");
-  return guarded("a GET_INFO reply", () => {
-    const code = attrs.u32(IPVS_INFO_ATTR.VERSION, "IPVS_INFO_ATTR_VERSION");
-    return {
-      version: `${(code >> 16) & 0xff}.${(code >> 8) & 0xff}.${code & 0xff}`,
-      versionCode: code,
-      tableSize: attrs.u32(IPVS_INFO_ATTR.CONN_TAB_SIZE, "IPVS_INFO_ATTR_CONN_TAB_SIZE"),
-    };
-  });
-}
-
-/** Decodes the GET_CONFIG reply (`IPVS_CMD_SET_CONFIG`): `ipvsadm -L --timeout`'s three numbers. */
-export function decodeTimeouts(reply: Uint8Array): IpvsTimeouts {
-  const attrs = decodeTopLevel(reply, IPVS_CMD.SET_CONFIG, "a GET_CONFIG reply");
-  return guarded("a GET_CONFIG reply", () => ({
-    tcp: attrs.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, "IPVS_CMD_ATTR_TIMEOUT_TCP"),
-    tcpFin: attrs.u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN"),
-    udp: attrs.u32(IPVS_CMD_ATTR.TIMEOUT_UDP, "IPVS_CMD_ATTR_TIMEOUT_UDP"),
-  }));
+  return new FixedWriter(IPVS_CMD.SET_CONFIG, IPVS_GENL_VERSION, GENL_HEADER_SIZE + 24)
+    .u32(IPVS_CMD_ATTR.TIMEOUT_TCP, timeouts.tcp)
+    .u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, timeouts.tcpFin)
+    .u32(IPVS_CMD_ATTR.TIMEOUT_UDP, timeouts.udp)
+    .bytes();
 }
 
 // ---- words for messages ----
