@@ -13,7 +13,6 @@ import { HOST_LITTLE_ENDIAN, NLA_F_NESTED } from "./message.ts";
 import { GENL_HEADER_SIZE } from "./genl.ts";
 
 const NLA_HEADER_SIZE = 4;
-const NLA_TYPE_MASK = 0x3fff;
 
 /**
  * Writes a genl message (header, then attributes) into a buffer of a known upper size. IPVS
