@@ -13,6 +13,7 @@ import type { StepResult } from "../apply_driver.ts";
 import type { OperationFailure } from "../backend.ts";
 import type { PreflightCheck } from "../exec/preflight.ts";
 import { PROBE_SERVICE } from "../exec/preflight.ts";
+import { isSchedulerName } from "../../src/node_prep/modules.ts";
 import type { VirtualServerKey } from "../../src/plan/types.ts";
 import {
   type IpvsOperation,
@@ -64,6 +65,9 @@ export type IpvsOpenResult =
     /** What fixes it, e.g. `modprobe -- ip_vs`. */
     readonly fix: string;
   };
+
+/** How long a read keeps the event loop waiting at most, in milliseconds (as the socket's batches). */
+const YIELD_EVERY_MS = 10;
 
 /** The probe virtual server kube-proxy creates to prove a scheduler works (TEST-NET-2). */
 const PROBE: VirtualServerKey = (() => {
@@ -142,10 +146,16 @@ export class NetlinkIpvs implements IpvsClient {
       object: "virtual servers",
     });
     const result: VirtualServer[] = [];
+    let lastYield = performance.now();
     for (const message of services) {
       const vs = decodeService(message.payload);
       if (vs === undefined) continue;
       result.push({ ...vs, realServers: await this.#readDestinations(vs) });
+      // One dump per service, each synchronous: let the health server answer in between.
+      if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
     }
     return sortLikeIpvsadm(result);
   }
@@ -295,6 +305,53 @@ export class NetlinkIpvs implements IpvsClient {
   /** Releases the socket; harmless twice. */
   close(): void {
     this.#socket.close();
+  }
+}
+
+/**
+ * The IPVS part of kube-proxy's startup checks through netlink, as the exec preflight makes it
+ * with ipvsadm: `IPVS reachable` (the "IPVS" family resolves), then `scheduler X` (a probe
+ * virtual server), or why the scheduler name is no IPVS scheduler's. `""` means `rr`.
+ *
+ * @example
+ * ```ts
+ * import { ipvsPreflightChecks } from "./ipvs.ts";
+ * const checks = await ipvsPreflightChecks("rr");
+ * // [{ name: "IPVS reachable", ok: true, ... }, { name: "scheduler rr", ok: true, ... }]
+ * ```
+ */
+export async function ipvsPreflightChecks(scheduler: string): Promise<PreflightCheck[]> {
+  const name = scheduler === "" ? "rr" : scheduler;
+  const opened = await NetlinkIpvs.open();
+  if (!opened.ok) {
+    return [{ name: "IPVS reachable", ok: false, detail: opened.reason, fix: opened.fix }];
+  }
+  const reachable: PreflightCheck = {
+    name: "IPVS reachable",
+    ok: true,
+    detail: `generic netlink family "${IPVS_FAMILY_NAME}" (id ${opened.client.family.id})`,
+    fix: "",
+  };
+  try {
+    if (!isSchedulerName(name)) {
+      return [reachable, {
+        name: `scheduler ${name}`,
+        ok: false,
+        detail: `${JSON.stringify(name)} is not an IPVS scheduler name`,
+        fix:
+          "set ipvs.scheduler to an IPVS scheduler such as rr, wrr, lc, wlc, sh, dh, sed, nq or mh",
+      }];
+    }
+    return [reachable, await opened.client.probeScheduler(name)];
+  } catch (error) {
+    return [reachable, {
+      name: `scheduler ${name}`,
+      ok: false,
+      detail: `the probe failed: ${(error as Error).message}`,
+      fix: `modprobe -- ip_vs_${name}`,
+    }];
+  } finally {
+    opened.client.close();
   }
 }
 

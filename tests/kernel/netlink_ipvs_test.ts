@@ -4,7 +4,7 @@
 // the kernel's refusals by errno name, GET_INFO, the timeouts and the scheduler probe. With
 // IPVS_CAPTURE_FIXTURES=1 the kernel's replies are written to backends/netlink/testdata/.
 import assert from "node:assert/strict";
-import { NetlinkIpvs } from "../../backends/netlink/ipvs.ts";
+import { ipvsPreflightChecks, NetlinkIpvs } from "../../backends/netlink/ipvs.ts";
 import { readVirtualServers } from "../../backends/exec/read_kernel.ts";
 import { runCommand } from "../../backends/exec/command.ts";
 import type { VirtualServerKey, VirtualServerSpec } from "../../src/plan/types.ts";
@@ -234,6 +234,43 @@ kernelTest("the scheduler probe passes for rr and names the errno for a missing 
     assert.equal((await ipvs.probeScheduler("rr")).detail, "a virtual server already uses it");
   });
 });
+
+kernelTest(
+  "the preflight's IPVS checks pass for rr and refuse a name no scheduler has",
+  async () => {
+    await withEmptyTable(async () => {
+      const rr = await ipvsPreflightChecks("");
+      assert.deepEqual(rr.map((c) => [c.name, c.ok]), [["IPVS reachable", true], [
+        "scheduler rr",
+        true,
+      ]]);
+      const bad = await ipvsPreflightChecks("r r");
+      assert.deepEqual(bad.map((c) => [c.name, c.ok]), [
+        ["IPVS reachable", true],
+        ["scheduler r r", false],
+      ]);
+      assert.equal(await sh(["ipvsadm", "-Sn"]), "", "no probe is left behind");
+    });
+  },
+);
+
+kernelTest(
+  "an operation that cannot be encoded is reported and the others still apply",
+  async () => {
+    await withEmptyTable(async (ipvs) => {
+      const bad: IpvsOperation = {
+        op: "ipvs.addVirtualServer",
+        virtualServer: { ...web, address: "10.0.0" },
+      };
+      const result = await ipvs.apply([bad, setup[0]]);
+      assert.deepEqual(result.failures.map((f) => [f.operation, f.message]), [[
+        bad,
+        'add virtual server TCP 10.0.0:80: virtual server address "10.0.0" is not an IP address',
+      ]]);
+      assert.equal(await sh(["ipvsadm", "-Sn"]), "-A -t 10.96.0.10:80 -s rr\n");
+    });
+  },
+);
 
 kernelTest(
   "a held connection shows in the read as ActiveConn, as ipvsadm -Ln counts it",
