@@ -169,6 +169,11 @@ export interface NetlinkErrorReply {
   readonly seq: number;
   /** The kernel's extended-ack text, when it sent one. */
   readonly text?: string;
+  /**
+   * The payload of the request as the error copied it back, when it is not capped; ipset
+   * writes the line number of the entry that failed into it (`IPSET_ATTR_LINENO`).
+   */
+  readonly request?: Uint8Array;
 }
 
 /**
@@ -182,11 +187,17 @@ export function parseErrorReply(message: NetlinkMessage): NetlinkErrorReply {
   const le = HOST_LITTLE_ENDIAN;
   const errno = -view.getInt32(0, le) || 0; // never -0
   const seq = view.getUint32(4 + 8, le);
-  if ((message.flags & NLM_F_ACK_TLVS) === 0) return { errno, seq };
-  const copied = (message.flags & NLM_F_CAPPED) !== 0 ? NLMSG_HDRLEN : view.getUint32(4, le);
+  const capped = (message.flags & NLM_F_CAPPED) !== 0;
+  const copied = capped ? NLMSG_HDRLEN : Math.min(view.getUint32(4, le), p.length - 4);
+  const request = capped || copied <= NLMSG_HDRLEN
+    ? {}
+    : { request: p.subarray(4 + NLMSG_HDRLEN, 4 + copied) };
+  if ((message.flags & NLM_F_ACK_TLVS) === 0) return { errno, seq, ...request };
   const tlvs = parseAttributes(p.subarray(4 + align4(copied)));
   const text = tlvs.find((a) => a.type === NLMSGERR_ATTR_MSG);
-  return text === undefined ? { errno, seq } : { errno, seq, text: attrString(text) };
+  return text === undefined
+    ? { errno, seq, ...request }
+    : { errno, seq, text: attrString(text), ...request };
 }
 
 /** The errno carried by an `NLMSG_DONE` (0 normally; a dump that failed late sets it). */
@@ -289,7 +300,9 @@ export interface ByteOrderOption {
 }
 
 /**
- * Builds a run of attributes. Each method appends one attribute and returns the builder.
+ * Builds a run of attributes into one growing buffer (nested attributes are written in place
+ * and their length patched after), so thousands of entries cost no per-attribute allocation.
+ * Each method appends one attribute and returns the builder.
  *
  * @example
  * ```ts
@@ -298,70 +311,95 @@ export interface ByteOrderOption {
  * ```
  */
 export class AttributeWriter {
-  #parts: Uint8Array[] = [];
+  #buffer = new Uint8Array(256);
+  #view = new DataView(this.#buffer.buffer);
   #length = 0;
 
-  #push(type: number, data: Uint8Array): this {
-    const header = new Uint8Array(align4(NLA_HDRLEN + data.length));
-    const view = new DataView(header.buffer);
-    view.setUint16(0, NLA_HDRLEN + data.length, HOST_LITTLE_ENDIAN);
-    view.setUint16(2, type, HOST_LITTLE_ENDIAN);
-    header.set(data, NLA_HDRLEN);
-    this.#parts.push(header);
-    this.#length += header.length;
-    return this;
+  /** Room for `size` more bytes (zero-filled, so padding needs no writing). */
+  #reserve(size: number): void {
+    if (this.#length + size <= this.#buffer.length) return;
+    let capacity = this.#buffer.length * 2;
+    while (capacity < this.#length + size) capacity *= 2;
+    const bigger = new Uint8Array(capacity);
+    bigger.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = bigger;
+    this.#view = new DataView(bigger.buffer);
   }
 
-  #integer(type: number, size: number, order: ByteOrderOption["order"], write: WriteInt): this {
-    const data = new Uint8Array(size);
-    const view = new DataView(data.buffer);
-    write(view, order === "host" || order === undefined ? HOST_LITTLE_ENDIAN : false);
-    return this.#push(order === "flagged" ? type | NLA_F_NET_BYTEORDER : type, data);
+  /** Writes a header for `size` payload bytes; returns the payload's offset. */
+  #header(type: number, size: number): number {
+    const total = align4(NLA_HDRLEN + size);
+    this.#reserve(total);
+    const at = this.#length;
+    this.#view.setUint16(at, NLA_HDRLEN + size, HOST_LITTLE_ENDIAN);
+    this.#view.setUint16(at + 2, type, HOST_LITTLE_ENDIAN);
+    this.#length += total;
+    return at + NLA_HDRLEN;
+  }
+
+  #le(order: ByteOrderOption["order"]): boolean {
+    return order === "host" || order === undefined ? HOST_LITTLE_ENDIAN : false;
+  }
+
+  #type(type: number, order: ByteOrderOption["order"]): number {
+    return order === "flagged" ? type | NLA_F_NET_BYTEORDER : type;
   }
 
   /** A u8 attribute. */
   u8(type: number, value: number): this {
-    return this.#push(type, new Uint8Array([value]));
+    const at = this.#header(type, 1); // first: it may replace the buffer
+    this.#buffer[at] = value;
+    return this;
   }
 
   /** A u16 attribute. */
   u16(type: number, value: number, options: ByteOrderOption = {}): this {
-    return this.#integer(type, 2, options.order, (v, le) => v.setUint16(0, value, le));
+    const at = this.#header(this.#type(type, options.order), 2);
+    this.#view.setUint16(at, value, this.#le(options.order));
+    return this;
   }
 
   /** A u32 attribute. */
   u32(type: number, value: number, options: ByteOrderOption = {}): this {
-    return this.#integer(type, 4, options.order, (v, le) => v.setUint32(0, value >>> 0, le));
+    const at = this.#header(this.#type(type, options.order), 4);
+    this.#view.setUint32(at, value >>> 0, this.#le(options.order));
+    return this;
   }
 
   /** A u64 attribute. */
   u64(type: number, value: bigint, options: ByteOrderOption = {}): this {
-    return this.#integer(type, 8, options.order, (v, le) => v.setBigUint64(0, value, le));
+    const at = this.#header(this.#type(type, options.order), 8);
+    this.#view.setBigUint64(at, value, this.#le(options.order));
+    return this;
   }
 
   /** A NUL-terminated string attribute. */
   string(type: number, value: string): this {
     const text = new TextEncoder().encode(value);
-    const data = new Uint8Array(text.length + 1);
-    data.set(text);
-    return this.#push(type, data);
+    const at = this.#header(type, text.length + 1);
+    this.#buffer.set(text, at);
+    return this;
   }
 
   /** An attribute with raw bytes (addresses, structs). */
-  binary(type: number, data: Uint8Array): this {
-    return this.#push(type, data);
+  binary(type: number, data: Uint8Array | readonly number[]): this {
+    const at = this.#header(type, data.length);
+    this.#buffer.set(data, at);
+    return this;
   }
 
   /** An attribute with no payload (a flag). */
   flag(type: number): this {
-    return this.#push(type, new Uint8Array(0));
+    this.#header(type, 0);
+    return this;
   }
 
-  /** A nested attribute (`NLA_F_NESTED` set) whose content `fill` writes. */
+  /** A nested attribute (`NLA_F_NESTED` set) whose content `fill` writes (into this builder). */
   nested(type: number, fill: (inner: AttributeWriter) => void): this {
-    const inner = new AttributeWriter();
-    fill(inner);
-    return this.#push(type | NLA_F_NESTED, inner.bytes());
+    const at = this.#header(type | NLA_F_NESTED, 0);
+    fill(this);
+    this.#view.setUint16(at - NLA_HDRLEN, this.#length - (at - NLA_HDRLEN), HOST_LITTLE_ENDIAN);
+    return this;
   }
 
   /** The size in bytes so far. */
@@ -369,10 +407,8 @@ export class AttributeWriter {
     return this.#length;
   }
 
-  /** The attributes as bytes. */
+  /** The attributes as bytes (a copy). */
   bytes(): Uint8Array {
-    return concatBytes(this.#parts);
+    return this.#buffer.slice(0, this.#length);
   }
 }
-
-type WriteInt = (view: DataView, littleEndian: boolean) => void;

@@ -78,12 +78,13 @@ Deno.test("an address added twice is refused with EEXIST and the kernel's extend
   });
 });
 
-Deno.test("an uncapped acknowledgement copies the whole request and still names its sequence", () => {
+Deno.test("ipset's protocol reply names the kernel's protocol range; a success ACK is capped", () => {
   const [reply, ack] = parseMessages(fixture("ipset_protocol_reply.bin"));
   assert.deepEqual(reply.type, 0x0601);
   const attributes = attributeMap(reply.payload.subarray(4));
   assert.deepEqual(attrU8(attributes.get(1)!), 7); // IPSET_ATTR_PROTOCOL: the kernel's version
   assert.deepEqual(attrU8(attributes.get(10)!), 6); // IPSET_ATTR_PROTOCOL_MIN
+  assert.equal(ack.flags & NLM_F_CAPPED, NLM_F_CAPPED); // even without NETLINK_CAP_ACK
   assert.deepEqual(parseErrorReply(ack), { errno: 0, seq: 5 });
 });
 

@@ -55,6 +55,7 @@ const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
 const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
 const SOCKADDR_NL_SIZE = 12;
 
 /** What a request was for, so its error names the operation and the object. */
@@ -77,12 +78,14 @@ export class NetlinkError extends Error {
   readonly errno: number;
   /** The kernel's extended-ack text, when it sent one. */
   readonly kernelText?: string;
+  /** The request's payload as the kernel copied it into the error, when it did. */
+  readonly echoed?: Uint8Array;
 
   /** An error for `context` failing with `errno`; `cause` for the underlying error. */
   constructor(
     context: RequestContext,
     errno: number,
-    details: { kernelText?: string; cause?: unknown } = {},
+    details: { kernelText?: string; echoed?: Uint8Array; cause?: unknown } = {},
   ) {
     const reason = context.explain?.(errno) ?? describeErrno(errno);
     const extra = details.kernelText ? `: ${details.kernelText}` : "";
@@ -92,6 +95,7 @@ export class NetlinkError extends Error {
     this.object = context.object;
     this.errno = errno;
     if (details.kernelText !== undefined) this.kernelText = details.kernelText;
+    if (details.echoed !== undefined) this.echoed = details.echoed;
   }
 }
 
@@ -128,6 +132,8 @@ export interface BatchFailure {
   readonly errno: number;
   /** The kernel's extended-ack text, or why the outcome is unknown. */
   readonly text?: string;
+  /** The request's payload as the kernel copied it into the error, when it did. */
+  readonly echoed?: Uint8Array;
 }
 
 /** What a batch did. */
@@ -175,6 +181,8 @@ export class NetlinkSocket {
   readonly #buffer = new Uint8Array(RECEIVE_BUFFER);
   #seq = 0;
   #closed = false;
+  /** The end of the last operation queued: one request, dump or batch at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
   #lastYield = performance.now();
 
   private constructor(protocol: number, fd: number, options: NetlinkSocketOptions) {
@@ -233,6 +241,19 @@ export class NetlinkSocket {
     return new DataView(value.buffer).getInt32(0, HOST_LITTLE_ENDIAN);
   }
 
+  /**
+   * Runs `operation` after every earlier one on this socket has finished. Two operations
+   * interleaved at a yield would each skip the other's replies as stray, so they never are.
+   */
+  #exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      this.#assertOpen();
+      return operation();
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
   #nextSeq(): number {
     this.#seq = (this.#seq + 1) >>> 0 || 1;
     return this.#seq;
@@ -248,11 +269,15 @@ export class NetlinkSocket {
     if (sent < 0) throw new NetlinkError(context, lastErrno());
   }
 
-  /** Receives one datagram's messages; throws `SyscallError` (EAGAIN on timeout, ENOBUFS). */
-  #receive(): NetlinkMessage[] {
+  /**
+   * Receives one datagram's messages; throws `SyscallError` (EAGAIN on timeout, or at once
+   * when `dontWait` and nothing is queued; ENOBUFS after replies were dropped).
+   */
+  #receive(dontWait = false): NetlinkMessage[] {
     const buffer = this.#buffer;
+    const flags = MSG_TRUNC | (dontWait ? MSG_DONTWAIT : 0);
     const n = Number(
-      libc().recvfrom(this.#fd, buffer, BigInt(buffer.length), MSG_TRUNC, null, null),
+      libc().recvfrom(this.#fd, buffer, BigInt(buffer.length), flags, null, null),
     );
     if (n < 0) throw new SyscallError("recvfrom", lastErrno());
     if (n > buffer.length) throw new SyscallError("recvfrom", ERRNO.EMSGSIZE);
@@ -273,7 +298,11 @@ export class NetlinkSocket {
     }
   }
 
-  async #yieldIfDue(): Promise<void> {
+  /**
+   * Gives the event loop a turn when the last one was more than `yieldEveryMs` ago: callers
+   * that send many requests one by one call it between them.
+   */
+  async yieldIfDue(): Promise<void> {
     if (performance.now() - this.#lastYield < this.#yieldEveryMs) return;
     await new Promise((resolve) => setTimeout(resolve, 0));
     this.#lastYield = performance.now();
@@ -290,9 +319,12 @@ export class NetlinkSocket {
    * acknowledgement (none for most writes, one for a GET of one object). Throws a
    * {@linkcode NetlinkError} naming the operation, the object and the errno.
    */
+  request(request: NetlinkRequest, context: RequestContext): Promise<NetlinkMessage[]> {
+    return this.#exclusive(() => this.#requestNow(request, context));
+  }
+
   // deno-lint-ignore require-await -- async so that every failure is a rejection, never a throw
-  async request(request: NetlinkRequest, context: RequestContext): Promise<NetlinkMessage[]> {
-    this.#assertOpen();
+  async #requestNow(request: NetlinkRequest, context: RequestContext): Promise<NetlinkMessage[]> {
     const seq = this.#nextSeq();
     this.#send(this.#encode(request, request.flags | NLM_F_ACK, seq), context);
     const replies: NetlinkMessage[] = [];
@@ -315,8 +347,11 @@ export class NetlinkSocket {
    * A dump interrupted by a concurrent change (`NLM_F_DUMP_INTR`) is started again, up to
    * three times. Throws a {@linkcode NetlinkError} when the kernel refuses.
    */
-  async dump(request: NetlinkRequest, context: RequestContext): Promise<NetlinkMessage[]> {
-    this.#assertOpen();
+  dump(request: NetlinkRequest, context: RequestContext): Promise<NetlinkMessage[]> {
+    return this.#exclusive(() => this.#dumpNow(request, context));
+  }
+
+  async #dumpNow(request: NetlinkRequest, context: RequestContext): Promise<NetlinkMessage[]> {
     for (let attempt = 1;; attempt++) {
       const { messages, interrupted } = await this.#dumpOnce(request, context);
       if (!interrupted) return messages;
@@ -349,7 +384,7 @@ export class NetlinkSocket {
         }
         messages.push(message);
       }
-      await this.#yieldIfDue();
+      await this.yieldIfDue();
     }
   }
 
@@ -358,17 +393,20 @@ export class NetlinkSocket {
    * refused, by index. Never throws for a refused message; throws a {@linkcode NetlinkError}
    * when a send itself fails or a chunk's last reply never comes (`context` names the batch).
    */
-  async batch(
+  batch(requests: readonly NetlinkRequest[], context: RequestContext): Promise<BatchResult> {
+    return this.#exclusive(() => this.#batchNow(requests, context));
+  }
+
+  async #batchNow(
     requests: readonly NetlinkRequest[],
     context: RequestContext,
   ): Promise<BatchResult> {
-    this.#assertOpen();
     const failures: BatchFailure[] = [];
     let sends = 0;
     for (const [start, end] of this.#chunks(requests)) {
       failures.push(...this.#sendChunk(requests, start, end, context));
       sends++;
-      await this.#yieldIfDue();
+      await this.yieldIfDue();
     }
     return { failures, sends };
   }
@@ -418,7 +456,12 @@ export class NetlinkSocket {
     return this.#collectChunk(start, end, firstSeq, context);
   }
 
-  /** Reads a chunk's replies until the last message's ACK or error. */
+  /**
+   * Reads a chunk's replies until the last message's ACK or error. After ENOBUFS (replies
+   * dropped) it drains what is still queued without waiting: the kernel handled the whole
+   * chunk inside `sendto`, so every reply that survived is already there, and the next
+   * request starts on an empty queue.
+   */
   #collectChunk(
     start: number,
     end: number,
@@ -427,33 +470,31 @@ export class NetlinkSocket {
   ): BatchFailure[] {
     const lastSeq = firstSeq + (end - start - 1);
     const failures = new Map<number, BatchFailure>();
+    let lost = false;
     for (;;) {
       let messages: NetlinkMessage[];
       try {
-        messages = this.#receive();
+        messages = this.#receive(lost);
       } catch (error) {
-        if (!(error instanceof SyscallError) || error.errno !== ERRNO.ENOBUFS) {
-          throw new NetlinkError(context, (error as SyscallError).errno ?? ERRNO.EIO, {
-            kernelText: `waiting for the replies of messages ${start}-${end - 1}`,
-            cause: error,
-          });
+        const errno = error instanceof SyscallError ? error.errno : ERRNO.EIO;
+        if (errno === ERRNO.ENOBUFS) {
+          lost = true;
+          continue;
         }
-        return lostReplies(start, end, failures);
+        if (lost && errno === ERRNO.EAGAIN) return lostReplies(start, end, failures);
+        throw new NetlinkError(context, errno, {
+          kernelText: `waiting for the replies of messages ${start}-${end - 1}`,
+          cause: error,
+        });
       }
       for (const message of messages) {
         if (message.type !== NLMSG_ERROR || message.seq < firstSeq || message.seq > lastSeq) {
           continue;
         }
-        const reply = parseErrorReply(message);
         const index = start + (message.seq - firstSeq);
-        if (reply.errno !== 0) {
-          failures.set(index, {
-            index,
-            errno: reply.errno,
-            ...(reply.text === undefined ? {} : { text: reply.text }),
-          });
-        }
-        if (message.seq === lastSeq) {
+        const failure = failureOf(index, parseErrorReply(message));
+        if (failure !== undefined) failures.set(index, failure);
+        if (message.seq === lastSeq && !lost) {
           return [...failures.values()].sort((a, b) => a.index - b.index);
         }
       }
@@ -468,8 +509,22 @@ export class NetlinkSocket {
   }
 }
 
-function textOf(reply: NetlinkErrorReply): { kernelText?: string } {
-  return reply.text === undefined ? {} : { kernelText: reply.text };
+/** The failure an error reply reports, or undefined for an acknowledgement. */
+function failureOf(index: number, reply: NetlinkErrorReply): BatchFailure | undefined {
+  if (reply.errno === 0) return undefined;
+  return {
+    index,
+    errno: reply.errno,
+    ...(reply.text === undefined ? {} : { text: reply.text }),
+    ...(reply.request === undefined ? {} : { echoed: reply.request }),
+  };
+}
+
+function textOf(reply: NetlinkErrorReply): { kernelText?: string; echoed?: Uint8Array } {
+  return {
+    ...(reply.text === undefined ? {} : { kernelText: reply.text }),
+    ...(reply.request === undefined ? {} : { echoed: reply.request }),
+  };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   parseMessages,
 } from "../message.ts";
 import { NETLINK_NETFILTER, NETLINK_ROUTE } from "../socket.ts";
+import { IpsetMessages } from "../ipset.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -125,3 +126,25 @@ const protocolRequest = encodeMessage({
 }, { flags: NLM_F_REQUEST | NLM_F_ACK, seq: 5, pid: 0 });
 save("ipset_protocol_reply.bin", exchange(plain, protocolRequest));
 libc().close(plain);
+
+// ipset: the type query, a create, an ADT add whose third entry the kernel refuses (it
+// writes that entry's line number into the copy of the request), and a list of the set.
+const nfnl = openRaw(NETLINK_NETFILTER, true);
+const ipset = new IpsetMessages(7);
+const numbered = (request: ReturnType<IpsetMessages["named"]>, seq: number) =>
+  encodeMessage(request, { flags: NLM_F_REQUEST | NLM_F_ACK | request.flags, seq, pid: 0 });
+save("ipset_type_reply.bin", exchange(nfnl, numbered(ipset.type("hash:ip,port", 2), 6)));
+const header = { name: "KUBE-CLUSTER-IP", type: "hash:ip,port", family: "inet" } as const;
+exchange(nfnl, numbered(ipset.create(header, header.name, 7), 7));
+const [adt] = ipset.adt("add", header.name, [
+  "10.96.0.1,tcp:443",
+  "10.96.0.10,udp:53",
+  "fd00::1,tcp:1",
+]);
+save("ipset_adt_error_line3.bin", exchange(nfnl, numbered(adt.request, 8)));
+const list = ipset.request(7, (w) => w.string(2, header.name));
+save(
+  "ipset_list_reply.bin",
+  exchange(nfnl, encodeMessage(list, { flags: NLM_F_REQUEST | NLM_F_DUMP, seq: 9, pid: 0 })),
+);
+libc().close(nfnl);

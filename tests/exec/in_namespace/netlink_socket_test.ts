@@ -113,3 +113,50 @@ Deno.test("a batch larger than the send buffer goes in chunks, errors still mapp
     const shown = await tool(["ip", "-o", "-4", "addr", "show", "dev", "lo"]);
     assert.equal(shown.trim().split("\n").filter((l) => l.includes("10.78.")).length, 6000);
   }));
+
+Deno.test("replies lost to a full receive buffer are reported as ENOBUFS with an unknown outcome", async () => {
+  await prepareNamespace();
+  // A tiny receive buffer and one big chunk of messages that all fail: their errors overflow it.
+  const socket = NetlinkSocket.open(NETLINK_ROUTE, {
+    receiveBufferBytes: 4096,
+    maxMessagesPerChunk: 100_000,
+  });
+  try {
+    const requests = Array.from(
+      { length: 2000 },
+      (_, i) => addressRequest(RTM_DELADDR, [10, 79, i >> 8, i & 0xff]),
+    );
+    const result = await socket.batch(requests, { operation: "delete addresses", object: "lo" });
+    assert.equal(result.failures.length, 2000, "no message succeeded, none may go unreported");
+    const lost = result.failures.filter((f) => f.errno === 105);
+    assert.ok(lost.length > 0, "some replies were lost");
+    assert.match(lost[0].text!, /outcome unknown/);
+    assert.ok(result.failures.every((f) => f.errno === 105 || f.errno === 99));
+    // The socket still works afterwards: stale replies of the lost chunk are skipped.
+    assert.deepEqual(
+      await socket.request(addressRequest(RTM_NEWADDR, [10, 79, 9, 9]), context),
+      [],
+    );
+  } finally {
+    socket.close();
+    await tool(["ip", "addr", "flush", "dev", "lo", "scope", "global"]);
+  }
+});
+
+Deno.test("a long batch gives the event loop turns, so timers (and a health server) still run", () =>
+  withSocket(async (socket) => {
+    const requests = Array.from(
+      { length: 6000 },
+      (_, i) => addressRequest(RTM_NEWADDR, [10, 80, i >> 8, i & 0xff]),
+    );
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const result = await socket.batch(requests, { operation: "add addresses", object: "lo" });
+      assert.deepEqual(result.failures, []);
+      assert.ok(result.sends > 1);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(ticks > 0, "no timer ran during the batch");
+  }));
