@@ -20,8 +20,8 @@ import type { VirtualServerKey, VirtualServerSpec } from "../../src/plan/types.t
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import type { RealServer } from "../../src/state/types.ts";
 import { hostPort } from "../../src/state/keys.ts";
-import { GENL_HEADER_SIZE } from "./genl.ts";
-import { FixedWriter } from "./ipvs_wire.ts";
+import { encodeGenl } from "./genl.ts";
+import { AttributeWriter, HOST_LITTLE_ENDIAN } from "./message.ts";
 
 /** The generic netlink family name of IPVS (`IPVS_GENL_NAME`). */
 export const IPVS_FAMILY_NAME = "IPVS";
@@ -188,28 +188,30 @@ function addressBytes(address: string, what: string): { af: number; bytes: Uint8
   throw new IpvsEncodeError(`${what} address ${JSON.stringify(address)} is not an IP address`);
 }
 
-// Upper sizes of the fixed layouts: a service key nest is 48 bytes, its settings add at most 48
-// (a 15-character scheduler name), a destination nest is at most 72.
-const MAX_MESSAGE = GENL_HEADER_SIZE + 48 + 48 + 72;
-
-/** Writes the nest that names a virtual server (all that DEL and the dest commands need). */
-function writeServiceKey(out: FixedWriter, vs: VirtualServerKey): number {
+/** Writes the attributes that name a virtual server (all DEL and the dest commands need). */
+function writeServiceKey(out: AttributeWriter, vs: VirtualServerKey): void {
   const { af, bytes } = addressBytes(vs.address, "virtual server");
   const protocol = PROTOCOL_NUMBER[vs.protocol];
   if (protocol === undefined) {
     throw new IpvsEncodeError(`unknown virtual server protocol ${JSON.stringify(vs.protocol)}`);
   }
-  const port = checkPort(vs.port, "virtual server");
-  const nest = out.begin(IPVS_CMD_ATTR.SERVICE);
   out.u16(IPVS_SVC_ATTR.AF, af)
     .u16(IPVS_SVC_ATTR.PROTOCOL, protocol)
     .binary(IPVS_SVC_ATTR.ADDR, bytes)
-    .u16(IPVS_SVC_ATTR.PORT, port, true);
-  return nest;
+    .u16(IPVS_SVC_ATTR.PORT, checkPort(vs.port, "virtual server"), { order: "net" });
 }
 
-/** Writes the nest with a virtual server's whole settings, for NEW_SERVICE and SET_SERVICE. */
-function writeServiceSpec(out: FixedWriter, vs: VirtualServerSpec): void {
+/** `struct ip_vs_flags { flags, mask }`: a mask of all ones replaces every flag, as ipvsadm does. */
+function flagsValue(flags: number): Uint8Array {
+  const data = new Uint8Array(8);
+  const view = new DataView(data.buffer);
+  view.setUint32(0, flags >>> 0, HOST_LITTLE_ENDIAN);
+  view.setUint32(4, 0xffffffff, HOST_LITTLE_ENDIAN);
+  return data;
+}
+
+/** Writes a virtual server's whole settings, for NEW_SERVICE and SET_SERVICE. */
+function writeServiceSpec(out: AttributeWriter, vs: VirtualServerSpec): void {
   // A kernel string of printable ASCII only, at most IP_VS_SCHEDNAME_MAXLEN - 1 long.
   if (!/^[\x21-\x7e]{1,15}$/.test(vs.scheduler)) {
     throw new IpvsEncodeError(
@@ -222,23 +224,21 @@ function writeServiceSpec(out: FixedWriter, vs: VirtualServerSpec): void {
     throw new IpvsEncodeError(`persistence timeout ${timeout} is not a u32`);
   }
   const flags = serviceFlags(vs);
-  const nest = writeServiceKey(out, vs);
+  writeServiceKey(out, vs);
   // The persistence granularity ipvsadm defaults to: one client address (/32, or /128 for v6).
   const netmask = vs.address.includes(":") ? 128 : 0xffffffff;
-  out.ascii(IPVS_SVC_ATTR.SCHED_NAME, vs.scheduler)
-    // struct ip_vs_flags { flags, mask }: a mask of all ones replaces every flag, as ipvsadm does.
-    .u32Pair(IPVS_SVC_ATTR.FLAGS, flags, 0xffffffff)
+  out.string(IPVS_SVC_ATTR.SCHED_NAME, vs.scheduler)
+    .binary(IPVS_SVC_ATTR.FLAGS, flagsValue(flags))
     .u32(IPVS_SVC_ATTR.TIMEOUT, timeout)
     .u32(IPVS_SVC_ATTR.NETMASK, netmask);
-  out.end(nest);
 }
 
-/** Writes the destination attributes that name a real server (inside an open nest). */
-function writeDestinationKey(out: FixedWriter, rs: Pick<RealServer, "address" | "port">): void {
+/** Writes the destination attributes that name a real server. */
+function writeDestinationKey(out: AttributeWriter, rs: Pick<RealServer, "address" | "port">): void {
   const { af, bytes } = addressBytes(rs.address, "real server");
   out.u16(IPVS_DEST_ATTR.ADDR_FAMILY, af)
     .binary(IPVS_DEST_ATTR.ADDR, bytes)
-    .u16(IPVS_DEST_ATTR.PORT, checkPort(rs.port, "real server"), true);
+    .u16(IPVS_DEST_ATTR.PORT, checkPort(rs.port, "real server"), { order: "net" });
 }
 
 const FORWARD_METHOD: Record<string, number> = {
@@ -247,8 +247,8 @@ const FORWARD_METHOD: Record<string, number> = {
   tunnel: FWD.TUNNEL,
 };
 
-/** Writes a real server's whole settings (inside an open nest), for NEW_DEST and SET_DEST. */
-function writeDestination(out: FixedWriter, rs: RealServer): void {
+/** Writes a real server's whole settings, for NEW_DEST and SET_DEST. */
+function writeDestination(out: AttributeWriter, rs: RealServer): void {
   const method = FORWARD_METHOD[rs.forward];
   if (method === undefined) {
     throw new IpvsEncodeError(`unknown forward method ${JSON.stringify(rs.forward)}`);
@@ -264,29 +264,23 @@ function writeDestination(out: FixedWriter, rs: RealServer): void {
     .u32(IPVS_DEST_ATTR.L_THRESH, 0);
 }
 
-function serviceMessage(cmd: number, vs: VirtualServerSpec): Uint8Array {
-  const out = new FixedWriter(cmd, IPVS_GENL_VERSION, MAX_MESSAGE);
-  writeServiceSpec(out, vs);
-  return out.bytes();
+type Fill = (out: AttributeWriter) => void;
+
+function body(cmd: number, fill?: Fill): Uint8Array {
+  const out = new AttributeWriter();
+  fill?.(out);
+  return encodeGenl(cmd, IPVS_GENL_VERSION, out.bytes());
 }
 
-function serviceKeyMessage(cmd: number, vs: VirtualServerKey): Uint8Array {
-  const out = new FixedWriter(cmd, IPVS_GENL_VERSION, MAX_MESSAGE);
-  out.end(writeServiceKey(out, vs));
-  return out.bytes();
+function service(fill: Fill): Fill {
+  return (out) => out.nested(IPVS_CMD_ATTR.SERVICE, fill);
 }
 
-function destinationMessage(
-  cmd: number,
-  vs: VirtualServerKey,
-  writeDest: (out: FixedWriter) => void,
-): Uint8Array {
-  const out = new FixedWriter(cmd, IPVS_GENL_VERSION, MAX_MESSAGE);
-  out.end(writeServiceKey(out, vs));
-  const nest = out.begin(IPVS_CMD_ATTR.DEST);
-  writeDest(out);
-  out.end(nest);
-  return out.bytes();
+function serviceAndDestination(vs: VirtualServerKey, fill: Fill): Fill {
+  return (out) => {
+    out.nested(IPVS_CMD_ATTR.SERVICE, (inner) => writeServiceKey(inner, vs));
+    out.nested(IPVS_CMD_ATTR.DEST, fill);
+  };
 }
 
 /**
@@ -306,59 +300,52 @@ function destinationMessage(
 export function encodeIpvsOperation(op: IpvsOperation): Uint8Array {
   switch (op.op) {
     case "ipvs.addVirtualServer":
-      return serviceMessage(IPVS_CMD.NEW_SERVICE, op.virtualServer);
+      return body(IPVS_CMD.NEW_SERVICE, service((o) => writeServiceSpec(o, op.virtualServer)));
     case "ipvs.editVirtualServer":
-      return serviceMessage(IPVS_CMD.SET_SERVICE, op.virtualServer);
+      return body(IPVS_CMD.SET_SERVICE, service((o) => writeServiceSpec(o, op.virtualServer)));
     case "ipvs.deleteVirtualServer":
-      return serviceKeyMessage(IPVS_CMD.DEL_SERVICE, op.virtualServer);
+      return body(IPVS_CMD.DEL_SERVICE, service((o) => writeServiceKey(o, op.virtualServer)));
     case "ipvs.addRealServer":
-      return destinationMessage(
+      return body(
         IPVS_CMD.NEW_DEST,
-        op.virtualServer,
-        (out) => writeDestination(out, op.realServer),
+        serviceAndDestination(op.virtualServer, (o) => writeDestination(o, op.realServer)),
       );
     case "ipvs.editRealServer":
-      return destinationMessage(
+      return body(
         IPVS_CMD.SET_DEST,
-        op.virtualServer,
-        (out) => writeDestination(out, op.realServer),
+        serviceAndDestination(op.virtualServer, (o) => writeDestination(o, op.realServer)),
       );
     case "ipvs.deleteRealServer":
-      return destinationMessage(
+      return body(
         IPVS_CMD.DEL_DEST,
-        op.virtualServer,
-        (out) => writeDestinationKey(out, op.realServer),
+        serviceAndDestination(op.virtualServer, (o) => writeDestinationKey(o, op.realServer)),
       );
   }
 }
 
-function bare(cmd: number): Uint8Array {
-  return new FixedWriter(cmd, IPVS_GENL_VERSION, GENL_HEADER_SIZE).bytes();
-}
-
 /** The body of the GET_SERVICE dump request (send with NLM_F_DUMP): every service. */
 export function encodeGetServices(): Uint8Array {
-  return bare(IPVS_CMD.GET_SERVICE);
+  return body(IPVS_CMD.GET_SERVICE);
 }
 
 /** The body of the GET_DEST dump request (send with NLM_F_DUMP): one service's destinations. */
 export function encodeGetDestinations(vs: VirtualServerKey): Uint8Array {
-  return serviceKeyMessage(IPVS_CMD.GET_DEST, vs);
+  return body(IPVS_CMD.GET_DEST, service((o) => writeServiceKey(o, vs)));
 }
 
 /** The body of GET_INFO: the IPVS version and the connection table's size. */
 export function encodeGetInfo(): Uint8Array {
-  return bare(IPVS_CMD.GET_INFO);
+  return body(IPVS_CMD.GET_INFO);
 }
 
 /** The body of GET_CONFIG: the three timeouts. */
 export function encodeGetConfig(): Uint8Array {
-  return bare(IPVS_CMD.GET_CONFIG);
+  return body(IPVS_CMD.GET_CONFIG);
 }
 
 /** The body of FLUSH: delete every service and destination (`ipvsadm -C`). */
 export function encodeFlush(): Uint8Array {
-  return bare(IPVS_CMD.FLUSH);
+  return body(IPVS_CMD.FLUSH);
 }
 
 /** IPVS connection timeouts in seconds, as `ipvsadm --set tcp tcpfin udp` takes them. */
@@ -382,11 +369,10 @@ export function encodeSetTimeouts(timeouts: IpvsTimeouts): Uint8Array {
       throw new IpvsEncodeError(`IPVS timeout ${value} is not a number of seconds`);
     }
   }
-  return new FixedWriter(IPVS_CMD.SET_CONFIG, IPVS_GENL_VERSION, GENL_HEADER_SIZE + 24)
-    .u32(IPVS_CMD_ATTR.TIMEOUT_TCP, timeouts.tcp)
-    .u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, timeouts.tcpFin)
-    .u32(IPVS_CMD_ATTR.TIMEOUT_UDP, timeouts.udp)
-    .bytes();
+  return body(IPVS_CMD.SET_CONFIG, (out) =>
+    out.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, timeouts.tcp)
+      .u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, timeouts.tcpFin)
+      .u32(IPVS_CMD_ATTR.TIMEOUT_UDP, timeouts.udp));
 }
 
 // ---- words for messages ----
