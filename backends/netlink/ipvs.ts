@@ -23,6 +23,7 @@ import {
 import type { VirtualServer } from "../../src/state/types.ts";
 import { type GenlFamily, resolveFamily } from "./genl.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
+import { EventLoopTurns } from "./ipvs_turns.ts";
 import {
   describeIpvsOperation,
   describeVirtualServer,
@@ -66,7 +67,10 @@ export type IpvsOpenResult =
     readonly fix: string;
   };
 
-/** How long a read keeps the event loop waiting at most, in milliseconds (as the socket's batches). */
+/**
+ * Work a read does at least between two turns of the event loop, in milliseconds, unless the
+ * socket options' `yieldEveryMs` says otherwise (see `ipvs_turns.ts`).
+ */
 const YIELD_EVERY_MS = 10;
 
 /** The probe virtual server kube-proxy creates to prove a scheduler works (TEST-NET-2). */
@@ -78,12 +82,14 @@ const PROBE: VirtualServerKey = (() => {
 /** See the module docs. Open with {@linkcode NetlinkIpvs.open}; close when done. */
 export class NetlinkIpvs implements IpvsClient {
   readonly #socket: NetlinkSocket;
+  readonly #yieldEveryMs: number;
   /** The IPVS family as the controller resolved it. */
   readonly family: GenlFamily;
 
-  private constructor(socket: NetlinkSocket, family: GenlFamily) {
+  private constructor(socket: NetlinkSocket, family: GenlFamily, yieldEveryMs: number) {
     this.#socket = socket;
     this.family = family;
+    this.#yieldEveryMs = yieldEveryMs;
   }
 
   /**
@@ -112,7 +118,10 @@ export class NetlinkIpvs implements IpvsClient {
     }
     try {
       const family = await resolveFamily(socket, IPVS_FAMILY_NAME);
-      if (family !== undefined) return { ok: true, client: new NetlinkIpvs(socket, family) };
+      if (family !== undefined) {
+        const yieldEveryMs = options.yieldEveryMs ?? YIELD_EVERY_MS;
+        return { ok: true, client: new NetlinkIpvs(socket, family, yieldEveryMs) };
+      }
       socket.close();
       return {
         ok: false,
@@ -146,16 +155,13 @@ export class NetlinkIpvs implements IpvsClient {
       object: "virtual servers",
     });
     const result: VirtualServer[] = [];
-    let lastYield = performance.now();
+    // One dump per service, each synchronous: let the health server answer in between.
+    const turns = new EventLoopTurns({ minMs: this.#yieldEveryMs });
     for (const message of services) {
       const vs = decodeService(message.payload);
       if (vs === undefined) continue;
       result.push({ ...vs, realServers: await this.#readDestinations(vs) });
-      // One dump per service, each synchronous: let the health server answer in between.
-      if (performance.now() - lastYield >= YIELD_EVERY_MS) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        lastYield = performance.now();
-      }
+      await turns.maybe();
     }
     return sortLikeIpvsadm(result);
   }
