@@ -73,6 +73,11 @@ export type IpvsOpenResult =
  */
 const YIELD_EVERY_MS = 10;
 
+const NO_SOCKET_TURNS = 2 ** 31;
+
+/** Requests per socket batch: the turns of the event loop come between these slices. */
+const SLICE = 512;
+
 /** The probe virtual server kube-proxy creates to prove a scheduler works (TEST-NET-2). */
 const PROBE: VirtualServerKey = (() => {
   const [address, port] = PROBE_SERVICE.split(":");
@@ -108,7 +113,9 @@ export class NetlinkIpvs implements IpvsClient {
   static async open(options: NetlinkSocketOptions = {}): Promise<IpvsOpenResult> {
     let socket: NetlinkSocket;
     try {
-      socket = NetlinkSocket.open(NETLINK_GENERIC, options);
+      // The client gives the event loop its turns itself (ipvs_turns.ts): the socket's fixed
+      // ones (every 10 ms inside a dump or batch) cost more than the work under TCG.
+      socket = NetlinkSocket.open(NETLINK_GENERIC, { ...options, yieldEveryMs: NO_SOCKET_TURNS });
     } catch (error) {
       return {
         ok: false,
@@ -181,7 +188,8 @@ export class NetlinkIpvs implements IpvsClient {
    * refusal comes back once: tool `netlink ipvs`, the equivalent ipvsadm line, and e.g.
    * `add virtual server TCP 10.0.0.1:80: EEXIST (File exists)`. An operation that cannot be
    * encoded is reported without being sent. If a send itself fails or a reply never comes,
-   * every sent operation is reported with that error (the next sync reads the kernel again).
+   * every operation of that slice of 512 is reported with that error (the next sync reads the
+   * kernel again). The event loop gets its turns between slices (`ipvs_turns.ts`).
    */
   async apply(ops: readonly IpvsOperation[]): Promise<StepResult> {
     const failures: OperationFailure[] = [];
@@ -196,20 +204,29 @@ export class NetlinkIpvs implements IpvsClient {
       }
     }
     if (requests.length === 0) return { failures: sortedLike(ops, failures), writes: 0 };
-    try {
-      const result = await this.#socket.batch(requests, {
-        operation: `${NETLINK_IPVS}: batch of`,
-        object: `${requests.length} operations`,
-      });
-      for (const refused of result.failures) {
-        const reason = describeErrno(refused.errno) + (refused.text ? `: ${refused.text}` : "");
-        failures.push(ipvsFailure(sent[refused.index], reason));
+    const turns = new EventLoopTurns({ minMs: this.#yieldEveryMs });
+    let writes = 0;
+    for (let start = 0; start < requests.length; start += SLICE) {
+      const slice = requests.slice(start, start + SLICE);
+      try {
+        const result = await this.#socket.batch(slice, {
+          operation: `${NETLINK_IPVS}: batch of`,
+          object: `${slice.length} operations`,
+        });
+        writes += result.sends;
+        for (const refused of result.failures) {
+          const reason = describeErrno(refused.errno) + (refused.text ? `: ${refused.text}` : "");
+          failures.push(ipvsFailure(sent[start + refused.index], reason));
+        }
+      } catch (error) {
+        // The send failed or a reply never came: nothing is known about this slice.
+        const message = (error as Error).message;
+        writes++;
+        failures.push(...sent.slice(start, start + SLICE).map((op) => ipvsFailure(op, message)));
       }
-      return { failures: sortedLike(ops, failures), writes: result.sends };
-    } catch (error) {
-      failures.push(...sent.map((op) => ipvsFailure(op, (error as Error).message)));
-      return { failures: sortedLike(ops, failures), writes: 1 };
+      await turns.maybe();
     }
+    return { failures: sortedLike(ops, failures), writes };
   }
 
   /** The IPVS version and connection table size (`IP Virtual Server version 1.2.1 (size=4096)`). */
