@@ -7,7 +7,8 @@
  *    the cold apply, the read of the applied state (a no-op resync's read), the whole no-op
  *    resync and one endpoint changed (read + diff + apply), netlink vs exec.
  *
- * Each figure is the median of `--repeats` (default 5). Run as root:
+ * Each figure is the median of `--repeats` (default 5), after one uncounted warm-up run (a
+ * running proxy's code is warm; the tools are new processes each time anyway). Run as root:
  * `deno run -A bench/netlink_bench.ts`; it re-executes itself inside a fresh `unshare -n`
  * namespace, so the host's network is never written. Not a `Deno.bench` file: under
  * `deno bench` (where `import.meta.main` is false) it does nothing.
@@ -41,7 +42,9 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
+/** The median of `times` runs, after one run that is not counted (the JIT warms up on it). */
 async function repeat(times: number, run: () => Promise<number>): Promise<number> {
+  await run();
   const samples: number[] = [];
   for (let i = 0; i < times; i++) samples.push(await run());
   return median(samples);

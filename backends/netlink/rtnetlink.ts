@@ -15,7 +15,6 @@ import {
   attributeMap,
   AttributeWriter,
   attrString,
-  attrU32,
   concatBytes,
   HOST_LITTLE_ENDIAN,
   type NetlinkMessage,

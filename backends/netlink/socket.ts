@@ -17,12 +17,20 @@
  * @module
  */
 
-import { check, describeErrno, ERRNO, lastErrno, libc, SyscallError } from "./libc.ts";
+import { check, ERRNO, lastErrno, libc, SyscallError } from "./libc.ts";
+import {
+  type BatchFailure,
+  type BatchResult,
+  errorDetails,
+  failureOf,
+  lostReplies,
+  NetlinkError,
+  type RequestContext,
+} from "./replies.ts";
 import {
   doneErrno,
   HOST_LITTLE_ENDIAN,
   messageSize,
-  type NetlinkErrorReply,
   type NetlinkMessage,
   type NetlinkRequest,
   NLM_F_ACK,
@@ -35,6 +43,9 @@ import {
   parseMessages,
   writeMessage,
 } from "./message.ts";
+
+// Kept here too: callers import them with the socket.
+export { type BatchFailure, type BatchResult, NetlinkError, type RequestContext };
 
 /** rtnetlink: links, addresses, routes. */
 export const NETLINK_ROUTE = 0;
@@ -57,47 +68,6 @@ const NETLINK_EXT_ACK = 11;
 const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
 const SOCKADDR_NL_SIZE = 12;
-
-/** What a request was for, so its error names the operation and the object. */
-export interface RequestContext {
-  /** The operation, e.g. `ipset create` or `rtnetlink add address`. */
-  readonly operation: string;
-  /** The object, e.g. `KUBE-CLUSTER-IP` or `10.96.0.1/32 dev kube-ipvs0`. */
-  readonly object: string;
-  /** A protocol's own text for an errno it defines (ipset's codes from 4096), if any. */
-  readonly explain?: (errno: number) => string | undefined;
-}
-
-/** A request the kernel refused, or one whose reply never came. */
-export class NetlinkError extends Error {
-  /** The operation, e.g. `ipset create`. */
-  readonly operation: string;
-  /** The object it was about. */
-  readonly object: string;
-  /** The errno (positive), e.g. 17; a protocol's own codes are kept as they came. */
-  readonly errno: number;
-  /** The kernel's extended-ack text, when it sent one. */
-  readonly kernelText?: string;
-  /** The request's payload as the kernel copied it into the error, when it did. */
-  readonly echoed?: Uint8Array;
-
-  /** An error for `context` failing with `errno`; `cause` for the underlying error. */
-  constructor(
-    context: RequestContext,
-    errno: number,
-    details: { kernelText?: string; echoed?: Uint8Array; cause?: unknown } = {},
-  ) {
-    const reason = context.explain?.(errno) ?? describeErrno(errno);
-    const extra = details.kernelText ? `: ${details.kernelText}` : "";
-    super(`${context.operation} ${context.object}: ${reason}${extra}`, { cause: details.cause });
-    this.name = "NetlinkError";
-    this.operation = context.operation;
-    this.object = context.object;
-    this.errno = errno;
-    if (details.kernelText !== undefined) this.kernelText = details.kernelText;
-    if (details.echoed !== undefined) this.echoed = details.echoed;
-  }
-}
 
 /** Options of {@linkcode NetlinkSocket.open}. */
 export interface NetlinkSocketOptions {
@@ -122,26 +92,6 @@ export interface NetlinkSocketOptions {
    * @default {10}
    */
   readonly yieldEveryMs?: number;
-}
-
-/** One message of a batch the kernel refused. */
-export interface BatchFailure {
-  /** The index of the request in the batch. */
-  readonly index: number;
-  /** The errno (positive); ENOBUFS when the reply was lost and the outcome is unknown. */
-  readonly errno: number;
-  /** The kernel's extended-ack text, or why the outcome is unknown. */
-  readonly text?: string;
-  /** The request's payload as the kernel copied it into the error, when it did. */
-  readonly echoed?: Uint8Array;
-}
-
-/** What a batch did. */
-export interface BatchResult {
-  /** The refused requests, by index, in order; empty when all were applied. */
-  readonly failures: readonly BatchFailure[];
-  /** The sends (chunks) it took; 0 for an empty batch. */
-  readonly sends: number;
 }
 
 const RECEIVE_BUFFER = 1 << 18;
@@ -336,7 +286,7 @@ export class NetlinkSocket {
           continue;
         }
         const reply = parseErrorReply(message);
-        if (reply.errno !== 0) throw new NetlinkError(context, reply.errno, textOf(reply));
+        if (reply.errno !== 0) throw new NetlinkError(context, reply.errno, errorDetails(reply));
         return replies;
       }
     }
@@ -379,7 +329,7 @@ export class NetlinkSocket {
         }
         if (message.type === NLMSG_ERROR) {
           const reply = parseErrorReply(message);
-          if (reply.errno !== 0) throw new NetlinkError(context, reply.errno, textOf(reply));
+          if (reply.errno !== 0) throw new NetlinkError(context, reply.errno, errorDetails(reply));
           continue;
         }
         messages.push(message);
@@ -507,45 +457,4 @@ export class NetlinkSocket {
     this.#closed = true;
     libc().close(this.#fd);
   }
-}
-
-/** The failure an error reply reports, or undefined for an acknowledgement. */
-function failureOf(index: number, reply: NetlinkErrorReply): BatchFailure | undefined {
-  if (reply.errno === 0) return undefined;
-  return {
-    index,
-    errno: reply.errno,
-    ...(reply.text === undefined ? {} : { text: reply.text }),
-    ...(reply.request === undefined ? {} : { echoed: reply.request }),
-  };
-}
-
-function textOf(reply: NetlinkErrorReply): { kernelText?: string; echoed?: Uint8Array } {
-  return {
-    ...(reply.text === undefined ? {} : { kernelText: reply.text }),
-    ...(reply.request === undefined ? {} : { echoed: reply.request }),
-  };
-}
-
-/**
- * After ENOBUFS some replies were dropped: the failures already seen stand, and every other
- * message of the chunk has an unknown outcome (a success sends no reply), reported as such.
- */
-function lostReplies(
-  start: number,
-  end: number,
-  seen: Map<number, BatchFailure>,
-): BatchFailure[] {
-  const result: BatchFailure[] = [];
-  for (let index = start; index < end; index++) {
-    result.push(
-      seen.get(index) ??
-        {
-          index,
-          errno: ERRNO.ENOBUFS,
-          text: "replies were lost (receive buffer full): outcome unknown",
-        },
-    );
-  }
-  return result;
 }
