@@ -9,6 +9,7 @@
 import type { StepResult } from "../apply_driver.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import type { VirtualServer } from "../../src/state/types.ts";
+import type { IpvsInfo } from "../backend.ts";
 
 /** An IPVS client, e.g. over generic netlink. */
 export interface IpvsClient {
@@ -25,6 +26,8 @@ export interface IpvsClient {
    * `writes` counts the netlink sends. Never throws for a refused operation.
    */
   apply(ops: readonly IpvsOperation[]): Promise<StepResult>;
+  /** The kernel's IPVS version and table size (GET_INFO), where the client can ask. */
+  info?(): Promise<IpvsInfo>;
   /** Releases the client's socket; harmless twice. */
   close(): void;
 }

@@ -14,7 +14,8 @@
  * @module
  */
 
-import type { ApplyResult, Backend } from "../backend.ts";
+import type { ApplyResult, Backend, IpvsInfo, UdpFlowTable } from "../backend.ts";
+import { conntrackTool } from "../exec/conntrack.ts";
 import { applyPlanWith, type Step, stepLabel, type StepResult } from "../apply_driver.ts";
 import type { Plan } from "../../src/plan/types.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
@@ -85,6 +86,11 @@ export class NetlinkBackend implements Backend {
   readonly #families: readonly IptablesFamily[];
   #ipset?: Promise<IpsetClient>;
   #rtnetlink?: RtnetlinkClient;
+  /**
+   * UDP conntrack flows, for now through the `conntrack` tool as the exec backend has them
+   * (nfnetlink conntrack is not written yet).
+   */
+  readonly udpFlows: UdpFlowTable;
 
   /** A backend with the given options (every one has a default); opens nothing yet. */
   constructor(options: NetlinkBackendOptions = {}) {
@@ -93,6 +99,19 @@ export class NetlinkBackend implements Backend {
     this.#run = options.run ?? runCommand;
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
+    this.udpFlows = conntrackTool(this.#run);
+  }
+
+  /** The families the backend was opened with: those the kernel can program. */
+  kernelFamilies(): readonly IptablesFamily[] {
+    return this.#families;
+  }
+
+  /** The IPVS version and table size from the IPVS client (GET_INFO); none without one. */
+  async ipvsInfo(): Promise<IpvsInfo | undefined> {
+    if (!this.#ipvs || this.#ipvsClient?.info === undefined) return undefined;
+    const { version, tableSize } = await this.#ipvsClient.info();
+    return { version, tableSize };
   }
 
   #ipsetClient(): Promise<IpsetClient> {

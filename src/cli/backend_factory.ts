@@ -18,7 +18,13 @@ import {
   readTextFileIfExists,
 } from "../../backends/exec/kernel_modules.ts";
 import type { IptablesFamily } from "../state/types.ts";
-import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
+import {
+  formatPreflightFailure,
+  preflight,
+  type PreflightCheck,
+} from "../../backends/exec/preflight.ts";
+import { ipvsPreflightChecks, NetlinkIpvs } from "../../backends/netlink/ipvs.ts";
+import { NetlinkBackend } from "../../backends/netlink/netlink_backend.ts";
 import {
   applyNodePreparation,
   type NodeFiles,
@@ -124,17 +130,43 @@ async function succeeds(run: CommandRunner, argv: readonly string[]): Promise<bo
 async function ipvsUsable(
   config: ProxyConfig,
   ipvsSteps: readonly NodePreparationStep[],
-  log: (line: string) => void,
-  run: CommandRunner,
+  io: BackendIo,
+  ipvsChecks?: (scheduler: string) => Promise<PreflightCheck[]>,
 ): Promise<boolean> {
   const report = await preflight({
     scheduler: config.ipvs.scheduler,
-    run,
+    run: io.run ?? runCommand,
     readTextFile: readTextFileIfExists,
     modules: modulesOf(ipvsSteps),
+    ...(ipvsChecks ? { ipvsChecks } : {}),
   });
-  if (!report.ok) log(`warning: ${formatPreflightFailure(report)}`);
+  if (!report.ok) io.log(`warning: ${formatPreflightFailure(report)}`);
   return report.ok;
+}
+
+/**
+ * What both kernel backends start with: the preflight decides the mode as the seed says
+ * (`ipvsChecks`: how IPVS itself is checked, by default through the tools), and the node
+ * preparation of that mode.
+ */
+async function chooseMode(
+  config: ProxyConfig,
+  io: BackendIo,
+  ipvsChecks?: (scheduler: string) => Promise<PreflightCheck[]>,
+): Promise<{ choice: ProxierChoice; steps: NodePreparationStep[] }> {
+  const run = io.run ?? runCommand;
+  const prepConfig = nodePreparationConfig(config);
+  const facts = {
+    cpus: await onlineCpus(),
+    kernelRelease: await kernelRelease(run, readTextFileIfExists),
+  };
+  const ipvsSteps = computeNodePreparation(prepConfig, facts);
+  const usable = config.mode === "ipvs" && await ipvsUsable(config, ipvsSteps, io, ipvsChecks);
+  const choice = chooseProxier(config.mode, usable);
+  const steps = choice.proxier === "ipvs"
+    ? ipvsSteps
+    : computeIptablesNodePreparation(prepConfig, facts);
+  return { choice, steps };
 }
 
 /**
@@ -157,17 +189,7 @@ async function openIptablesExec(run: CommandRunner): Promise<ExecBackend> {
  */
 async function openExec(config: ProxyConfig, io: BackendIo): Promise<OpenedBackend> {
   const { log, run = runCommand } = io;
-  const prepConfig = nodePreparationConfig(config);
-  const facts = {
-    cpus: await onlineCpus(),
-    kernelRelease: await kernelRelease(run, readTextFileIfExists),
-  };
-  const ipvsSteps = computeNodePreparation(prepConfig, facts);
-  const usable = config.mode === "ipvs" && await ipvsUsable(config, ipvsSteps, log, run);
-  const choice = chooseProxier(config.mode, usable);
-  const steps = choice.proxier === "ipvs"
-    ? ipvsSteps
-    : computeIptablesNodePreparation(prepConfig, facts);
+  const { choice, steps } = await chooseMode(config, io);
   for (const line of await applyNodePreparation(steps, { ...io.nodeFiles, run })) log(line);
   const backend = choice.proxier === "ipvs"
     ? new ExecBackend({ run, families: await kernelFamilies() })
@@ -175,13 +197,42 @@ async function openExec(config: ProxyConfig, io: BackendIo): Promise<OpenedBacke
   return { backend, choice };
 }
 
-/** The backend the flags ask for, refusing one that does not exist yet. */
-function availableKind(options: CliOptions): "dry-run" | "exec" {
-  const kind = backendKind(options);
-  if (kind === "netlink") {
-    throw new InputError("the netlink backend is not available yet; use --backend exec");
+/** The IPVS client over generic netlink, or none where the kernel has no IPVS. */
+async function openNetlinkIpvs(): Promise<NetlinkIpvs | undefined> {
+  const opened = await NetlinkIpvs.open();
+  return opened.ok ? opened.client : undefined;
+}
+
+/**
+ * The same start through netlink: the preflight checks IPVS and the scheduler over generic
+ * netlink (no `ipset` or `ipvsadm` needed), the IPVS timeouts are set through it, and the
+ * backend reads and writes IPVS, sets and addresses over netlink (iptables stays
+ * `iptables-restore`). In iptables mode IPVS is read only where the kernel has it.
+ */
+async function openNetlink(config: ProxyConfig, io: BackendIo): Promise<OpenedBackend> {
+  const { log, run = runCommand } = io;
+  const { choice, steps } = await chooseMode(config, io, ipvsPreflightChecks);
+  const ipvs = await openNetlinkIpvs();
+  if (choice.proxier === "ipvs" && ipvs === undefined) {
+    throw new Error("the IPVS generic netlink family went away after the preflight");
   }
-  return kind;
+  const setIpvsTimeouts = ipvs === undefined
+    ? undefined
+    : (s: readonly [number, number, number]) =>
+      ipvs.setTimeouts({ tcp: s[0], tcpFin: s[1], udp: s[2] });
+  const prepared = await applyNodePreparation(steps, {
+    ...io.nodeFiles,
+    run,
+    ...(setIpvsTimeouts ? { setIpvsTimeouts } : {}),
+  });
+  for (const line of prepared) log(line);
+  const backend = new NetlinkBackend({
+    ...(ipvs ? { ipvsClient: ipvs } : {}),
+    ipvs: ipvs !== undefined,
+    run,
+    families: await kernelFamilies(),
+  });
+  return { backend, choice };
 }
 
 /**
@@ -193,7 +244,8 @@ export async function openBackend(
   config: ProxyConfig,
   io: BackendIo,
 ): Promise<OpenedBackend> {
-  if (availableKind(options) === "dry-run") {
+  const kind = backendKind(options);
+  if (kind === "dry-run") {
     const backend = await openDryRun(options);
     const choice = chooseProxier(config.mode, true);
     const prepare = choice.proxier === "ipvs"
@@ -206,7 +258,7 @@ export async function openBackend(
     backend.prepareNode(prepare(nodePreparationConfig(config), { cpus }), { simulate: true });
     return { backend, choice };
   }
-  return await openExec(config, io);
+  return kind === "netlink" ? await openNetlink(config, io) : await openExec(config, io);
 }
 
 /**
@@ -217,6 +269,17 @@ export async function openCleanupBackend(
   options: CliOptions,
   run: CommandRunner = runCommand,
 ): Promise<Backend> {
-  if (availableKind(options) === "dry-run") return await openDryRun(options);
+  const kind = backendKind(options);
+  if (kind === "dry-run") return await openDryRun(options);
+  if (kind === "netlink") {
+    const ipvs = await openNetlinkIpvs();
+    const families = await kernelFamilies();
+    return new NetlinkBackend({
+      ...(ipvs ? { ipvsClient: ipvs } : {}),
+      ipvs: !!ipvs,
+      run,
+      families,
+    });
+  }
   return new ExecBackend({ run, ipvs: await ipvsAvailable(), families: await kernelFamilies() });
 }

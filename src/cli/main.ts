@@ -316,6 +316,7 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
     tuning: io.reflectorTuning,
   });
   const signal = io.signal ?? new AbortController().signal;
+  let closeBackend = (): unknown => undefined;
   try {
     // Nothing touches the node before the first complete snapshot: a bad --manifests path or
     // an API server that cannot be listed leaves the node as it was.
@@ -324,6 +325,8 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
     if (signal.aborted) return 0;
     const { backend, choice } = await openBackend(options, config, backendIo(io));
     for (const line of choice.logLines) io.stderr(line);
+    io.stderr(`Backend: ${backend.name}`);
+    closeBackend = () => (backend as Partial<Closable>).close?.();
     await printNodePreparation(backend, options, io);
     if (source instanceof ApiClusterSource) {
       const { client } = source;
@@ -345,8 +348,14 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
       signal,
     });
   } finally {
+    await closeBackend();
     await source.close();
   }
+}
+
+/** A backend holding sockets (the netlink backend) that are released at the end of a run. */
+interface Closable {
+  close(): Promise<void> | void;
 }
 
 /**

@@ -5,9 +5,16 @@
 // flow cleanup (kube-proxy's CleanStaleEntries) deletes the flows no serving endpoint answers;
 // which of the two carries each case here is not told apart.
 import assert from "node:assert/strict";
-import { kernelTest } from "./harness.ts";
 import { startUdpServer, udpAsk } from "./servers.ts";
-import { createNode, createPod, endpointSlice, NODE_IP, service, waitFor } from "./cluster.ts";
+import {
+  createNode,
+  createPod,
+  e2eTest,
+  endpointSlice,
+  NODE_IP,
+  service,
+  waitFor,
+} from "./cluster.ts";
 
 const UDP_PORTS = [{ name: "dns", protocol: "UDP" as const, port: 5353 }];
 
@@ -17,7 +24,7 @@ async function answeredBy(host: string, port: number, localPort: number, pod: st
   return answer.startsWith(`${pod} `);
 }
 
-kernelTest(
+e2eTest(
   "a UDP client keeping its source port follows a replaced endpoint within seconds",
   async () => {
     await using node = await createNode();
@@ -46,7 +53,7 @@ kernelTest(
   },
 );
 
-kernelTest(
+e2eTest(
   "a UDP service left without endpoints and then given one answers the same client, by ClusterIP and NodePort",
   async () => {
     await using node = await createNode();
