@@ -6,7 +6,7 @@
  */
 
 import type { Operation, Plan } from "../src/plan/types.ts";
-import type { KernelState } from "../src/state/types.ts";
+import type { IptablesFamily, KernelState, UdpFlow } from "../src/state/types.ts";
 
 /** Why one operation of a plan failed. */
 export interface OperationFailure {
@@ -30,6 +30,32 @@ export interface ApplyResult {
   readonly writes: number;
 }
 
+/** What the kernel says about its IPVS, as the first line of `ipvsadm -Ln` shows it. */
+export interface IpvsInfo {
+  /** The IPVS version, e.g. `1.2.1`. */
+  readonly version: string;
+  /** The connection hash table's size, e.g. `4096`. */
+  readonly tableSize: number;
+}
+
+/** What deleting stale UDP flows did. */
+export interface FlowDeletion {
+  /** Flows the kernel deleted. */
+  readonly deleted: number;
+  /** What went wrong, one sentence each (a missing tool, a refused delete). */
+  readonly problems: readonly string[];
+  /** Processes started or netlink batches sent to delete them. */
+  readonly writes: number;
+}
+
+/** The kernel's UDP conntrack flows, for the stale-flow cleanup after each sync. */
+export interface UdpFlowTable {
+  /** Every UDP flow of `family`; throws when they cannot be listed. */
+  list(family: IptablesFamily): Promise<UdpFlow[]>;
+  /** Deletes each flow (by destination, port and reply source); never throws for a refusal. */
+  delete(flows: readonly UdpFlow[]): Promise<FlowDeletion>;
+}
+
 /** A kernel, real or simulated, that the proxier reconciles. */
 export interface Backend {
   /** Short name for logs: `exec`, `dry-run`, `netlink`. */
@@ -43,4 +69,17 @@ export interface Backend {
    * loopback), used for NodePorts when neither `--node-ip` nor a Node object names them.
    */
   nodeAddresses(): Promise<readonly string[]>;
+  /**
+   * The kernel's IPVS version and table size, for `--output table`; `undefined` where the
+   * kernel has no IPVS. Absent where there is no kernel to ask (the dry run).
+   */
+  ipvsInfo?(): Promise<IpvsInfo | undefined>;
+  /** The conntrack flows, where the backend has a kernel whose flows it can clean (not the dry run). */
+  readonly udpFlows?: UdpFlowTable;
+  /**
+   * The IP families the kernel can program (ip6tables usable, IPv6 enabled), when the backend
+   * has a kernel to ask; kube-proxy runs both families whenever it can. Absent (the dry run):
+   * the families follow the node's addresses and the cluster CIDRs.
+   */
+  kernelFamilies?(): readonly IptablesFamily[];
 }

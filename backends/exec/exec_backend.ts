@@ -9,7 +9,9 @@
  * @module
  */
 
-import type { ApplyResult, Backend } from "../backend.ts";
+import type { ApplyResult, Backend, IpvsInfo, UdpFlowTable } from "../backend.ts";
+import { conntrackTool } from "./conntrack.ts";
+import { type ReadTextFile, readTextFileIfExists } from "./kernel_modules.ts";
 import type { Plan } from "../../src/plan/types.ts";
 import type { IptablesFamily, IptablesFamilyState, KernelState } from "../../src/state/types.ts";
 import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
@@ -17,6 +19,7 @@ import { type CommandRunner, runCommand } from "./command.ts";
 import { applyPlan } from "./apply_plan.ts";
 import {
   nodeAddressesOf,
+  parseIpvsProcHeader,
   readAllAddresses,
   readIpsets,
   readIptablesFamily,
@@ -39,6 +42,12 @@ export interface ExecBackendOptions {
    */
   readonly ipvs?: boolean;
   /**
+   * Whether to read the sets (`ipset save`); `false` where `ipset` is not installed, which
+   * iptables mode does not need. A plan with set operations is still handed to `ipset`.
+   * @default {true}
+   */
+  readonly ipsets?: boolean;
+  /**
    * The type of `kube-ipvs0` when it is created. `veth` only for tests on kernels without the
    * dummy link type (`link add kube-ipvs0 type veth peer name kube-ipvs0-peer`).
    * @default {"dummy"}
@@ -49,6 +58,11 @@ export interface ExecBackendOptions {
    * @default {["ipv4", "ipv6"]}
    */
   readonly families?: readonly IptablesFamily[];
+  /**
+   * Reads a file of `/proc` (`/proc/net/ip_vs` for {@linkcode ExecBackend.ipvsInfo}).
+   * @default {readTextFileIfExists}
+   */
+  readonly readProcFile?: ReadTextFile;
 }
 
 const ALL_FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
@@ -59,26 +73,33 @@ export class ExecBackend implements Backend {
   readonly name = "exec";
   readonly #run: CommandRunner;
   readonly #ipvs: boolean;
+  readonly #ipsets: boolean;
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
+  readonly #readProcFile: ReadTextFile;
+  /** UDP conntrack flows through the `conntrack` tool. */
+  readonly udpFlows: UdpFlowTable;
 
   /** A backend with the given options (every one has a default). */
   constructor(options: ExecBackendOptions = {}) {
     this.#run = options.run ?? runCommand;
     this.#ipvs = options.ipvs ?? true;
+    this.#ipsets = options.ipsets ?? true;
+    this.#readProcFile = options.readProcFile ?? readTextFileIfExists;
+    this.udpFlows = conntrackTool(this.#run);
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
   }
 
   /**
-   * Reads IPVS (when enabled), the `KUBE-` sets, our chains and jumps of the configured
+   * Reads IPVS and the `KUBE-` sets (each when enabled), our chains and jumps of the configured
    * families, and `kube-ipvs0`. Throws a `ToolError` naming the tool when one fails.
    */
   async read(): Promise<KernelState> {
     const run = this.#run;
     const [virtualServers, ipsets, iptables, device] = await Promise.all([
       this.#ipvs ? readVirtualServers(run) : Promise.resolve([]),
-      readIpsets(run),
+      this.#ipsets ? readIpsets(run) : Promise.resolve([]),
       this.#readIptables(),
       readIpvsDevice(run),
     ]);
@@ -112,7 +133,22 @@ export class ExecBackend implements Backend {
     });
   }
 
+  /**
+   * The IPVS version and table size from `/proc/net/ip_vs`, which is where `ipvsadm -Ln`
+   * takes them; `undefined` with IPVS disabled or absent.
+   */
+  async ipvsInfo(): Promise<IpvsInfo | undefined> {
+    if (!this.#ipvs) return undefined;
+    const text = await this.#readProcFile("/proc/net/ip_vs");
+    return text === undefined ? undefined : parseIpvsProcHeader(text);
+  }
+
   /** Every address but those on `kube-ipvs0`, loopback and link-local, primaries first. */
+  /** The families it was opened for: those the kernel runs (`kernelFamilies` at startup). */
+  kernelFamilies(): readonly IptablesFamily[] {
+    return this.#families;
+  }
+
   async nodeAddresses(): Promise<readonly string[]> {
     return nodeAddressesOf(await readAllAddresses(this.#run));
   }

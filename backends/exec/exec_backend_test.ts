@@ -178,6 +178,18 @@ Deno.test({
 });
 
 Deno.test({
+  name: "without ipset (iptables mode on a node without it) ipset is never run and no set is read",
+  permissions: "none",
+  async fn() {
+    const run = scriptedRunner(READS);
+    const state = await new ExecBackend({ run, ipvs: false, ipsets: false }).read();
+    assert.deepEqual(state.ipsets, []);
+    assert.ok(!run.calls.some((argv) => argv[0] === "ipset"));
+    assert.ok(run.calls.some((argv) => argv[0] === "iptables-save"));
+  },
+});
+
+Deno.test({
   name: "a read tool that fails throws an error naming the tool and its stderr",
   permissions: "none",
   async fn() {
@@ -202,5 +214,31 @@ Deno.test({
   async fn() {
     const addresses = await new ExecBackend({ run: scriptedRunner(READS) }).nodeAddresses();
     assert.deepEqual(addresses, ["192.168.0.10", "fd00:10::10", "10.0.2.15", "192.168.0.11"]);
+  },
+});
+
+Deno.test({
+  name: "ipvsInfo() reads the version and table size where ipvsadm -Ln takes them, /proc/net/ip_vs",
+  permissions: "none",
+  async fn() {
+    const proc = (text: string | undefined) => (path: string) =>
+      Promise.resolve(path === "/proc/net/ip_vs" ? text : undefined);
+    const header =
+      "IP Virtual Server version 1.2.1 (size=65536)\nProt LocalAddress:Port Scheduler Flags\n";
+    const run = scriptedRunner(READS);
+    assert.deepEqual(await new ExecBackend({ run, readProcFile: proc(header) }).ipvsInfo(), {
+      version: "1.2.1",
+      tableSize: 65536,
+    });
+    assert.equal(
+      await new ExecBackend({ run, readProcFile: proc(undefined) }).ipvsInfo(),
+      undefined,
+    );
+    const disabled = new ExecBackend({ run, ipvs: false, readProcFile: proc(header) });
+    assert.equal(await disabled.ipvsInfo(), undefined);
+    assert.equal(
+      await new ExecBackend({ run, readProcFile: proc("garbage") }).ipvsInfo(),
+      undefined,
+    );
   },
 });

@@ -63,7 +63,16 @@ export interface ApplyNodePreparationOptions {
    * @default Deno.writeTextFile
    */
   readonly writeFile?: (path: string, text: string) => Promise<void>;
+  /**
+   * Sets the IPVS timeouts (tcp, tcpfin, udp seconds); the netlink backend's startup passes
+   * its IPVS client's.
+   * @default runs `ipvsadm --set TCP TCPFIN UDP`
+   */
+  readonly setIpvsTimeouts?: (seconds: readonly [number, number, number]) => Promise<void>;
 }
+
+/** How node preparation reaches sysctls and files (each defaults to the real ones). */
+export type NodeFiles = Omit<ApplyNodePreparationOptions, "run" | "setIpvsTimeouts">;
 
 type Io = Required<ApplyNodePreparationOptions>;
 
@@ -104,6 +113,9 @@ export async function applyNodePreparation(
       ((key, value) => Deno.writeTextFile(`/proc/sys/${key}`, `${value}\n`)),
     readFile: options.readFile ?? readTextFileIfExists,
     writeFile: options.writeFile ?? ((path, text) => Deno.writeTextFile(path, text)),
+    setIpvsTimeouts: options.setIpvsTimeouts ??
+      (async (seconds) =>
+        void await runOrThrow(options.run, ["ipvsadm", "--set", ...seconds.map(String)])),
   };
   const progress: Progress = { log: [], problems: [], ipvsPresent: true };
   for (const step of steps) await applyStep(step, io, progress);
@@ -132,7 +144,7 @@ async function applyStep(step: NodePreparationStep, io: Io, progress: Progress):
     case "conntrack-hashsize":
       return await growHashsize(step, io, progress);
     case "ipvs-timeouts":
-      if (progress.ipvsPresent) await setTimeouts(step, io.run, progress);
+      if (progress.ipvsPresent) await setTimeouts(step, io, progress);
       return;
     case "dummy-link":
       return await ensureDummyLink(step, io.run, progress);
@@ -244,10 +256,9 @@ export function sysfsReadOnly(mounts: string | undefined): boolean {
   return true;
 }
 
-async function setTimeouts(step: IpvsTimeoutsStep, run: CommandRunner, progress: Progress) {
-  const argv = ["ipvsadm", "--set", ...step.seconds.map(String)];
+async function setTimeouts(step: IpvsTimeoutsStep, io: Io, progress: Progress) {
   try {
-    await runOrThrow(run, argv);
+    await io.setIpvsTimeouts(step.seconds);
     progress.log.push(`Set IPVS timeouts (tcp tcpfin udp): ${step.seconds.join(" ")} seconds`);
   } catch (error) {
     fail(progress, `cannot set the IPVS timeouts: ${errorText(error)}`, error);

@@ -52,6 +52,13 @@ export interface PreflightOptions {
    * @default requiredModules(this kernel's version, scheduler)
    */
   modules?: readonly string[];
+  /**
+   * The checks of IPVS itself ("IPVS reachable", then "scheduler X"), for a backend that does
+   * not use the tools: the netlink backend passes its own (`ipvsPreflightChecks`), and then
+   * neither `ipset` nor `ipvsadm` is checked.
+   * @default the tools' checks: `ipset` >= 6.0, `ipvsadm`, and IPVS through `ipvsadm`
+   */
+  ipvsChecks?: (scheduler: string) => Promise<PreflightCheck[]>;
 }
 
 /** kube-proxy's `MinIPSetCheckVersion`. */
@@ -85,18 +92,26 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRep
     run,
     readTextFile,
   });
-  const checks = [await checkIpset(run)];
-  const ipvsadm = await checkIpvsadm(run);
-  checks.push(ipvsadm);
-  const validScheduler = isSchedulerName(scheduler);
-  if (ipvsadm.ok) checks.push(...await checkIpvs(run, validScheduler ? scheduler : undefined));
-  if (!validScheduler) checks.push(invalidScheduler(scheduler));
+  const checks = options.ipvsChecks
+    ? await options.ipvsChecks(scheduler)
+    : await toolChecks(run, scheduler);
   const schedulerUsable = checks.some((c) => c.name === schedulerCheckName(scheduler) && c.ok);
   const moduleChecks = modules.map((status) =>
     moduleCheck(status, schedulerUsable && status.name === `ip_vs_${scheduler}`)
   );
   const all = [...moduleChecks, ...checks];
   return { ok: all.every((c) => c.ok), checks: all };
+}
+
+/** The checks through the tools: `ipset`, `ipvsadm`, then IPVS and the scheduler through it. */
+async function toolChecks(run: CommandRunner, scheduler: string): Promise<PreflightCheck[]> {
+  const checks = [await checkIpset(run)];
+  const ipvsadm = await checkIpvsadm(run);
+  checks.push(ipvsadm);
+  const validScheduler = isSchedulerName(scheduler);
+  if (ipvsadm.ok) checks.push(...await checkIpvs(run, validScheduler ? scheduler : undefined));
+  if (!validScheduler) checks.push(invalidScheduler(scheduler));
+  return checks;
 }
 
 /** A working scheduler probe proves its module is in the kernel even when no list names it. */

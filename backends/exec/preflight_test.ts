@@ -417,3 +417,38 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "preflight() with the netlink backend's IPVS checks runs neither ipset nor ipvsadm",
+  permissions: "none",
+  async fn() {
+    const node = fakeNode();
+    const asked: string[] = [];
+    const report = await preflight({
+      scheduler: "wlc",
+      ...node,
+      modules: ["ip_vs", "ip_vs_wlc"],
+      ipvsChecks: (scheduler) => {
+        asked.push(scheduler);
+        return Promise.resolve([
+          { name: "IPVS reachable", ok: true, detail: 'family "IPVS"', fix: "" },
+          { name: "scheduler wlc", ok: false, detail: "EINVAL", fix: "modprobe -- ip_vs_wlc" },
+        ]);
+      },
+    });
+    assert.deepEqual(asked, ["wlc"]);
+    assert.deepEqual(node.run.calls.filter((argv) => argv[0] !== "modprobe"), []);
+    assert.equal(report.ok, false);
+    // ip_vs_wlc is neither built in nor loadable here, and the netlink probe failed too.
+    assert.deepEqual(failures(report), [
+      "kernel module ip_vs_wlc -> modprobe -- ip_vs_wlc",
+      "scheduler wlc -> modprobe -- ip_vs_wlc",
+    ]);
+    assert.deepEqual(report.checks.map((c) => c.name), [
+      "kernel module ip_vs",
+      "kernel module ip_vs_wlc",
+      "IPVS reachable",
+      "scheduler wlc",
+    ]);
+  },
+});

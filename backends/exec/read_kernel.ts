@@ -26,6 +26,7 @@ import {
 import { parseIpsetSave } from "../../src/render/ipset.ts";
 import { parseIptablesSave } from "../../src/render/iptables.ts";
 import { type CommandRunner, runOrThrow, ToolError } from "./command.ts";
+import type { IpvsInfo } from "../backend.ts";
 
 /**
  * The virtual servers with their real servers' connection counts. `-Sn` has the exact
@@ -195,4 +196,20 @@ export async function readAllAddresses(run: CommandRunner): Promise<LinkInfo[]> 
   return parseIpAddrJson(
     await runOrThrow(run, ["ip", "-j", "addr", "show"], { tool: "ip -j addr" }),
   );
+}
+
+/**
+ * The version and table size in the first line of `/proc/net/ip_vs` (`IP Virtual Server
+ * version 1.2.1 (size=4096)`, the line `ipvsadm -Ln` prints); `undefined` for other text.
+ *
+ * @example
+ * ```ts
+ * parseIpvsProcHeader("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port ...\n");
+ * // { version: "1.2.1", tableSize: 4096 }
+ * ```
+ */
+export function parseIpvsProcHeader(text: string): IpvsInfo | undefined {
+  const match = /^IP Virtual Server version (\d+\.\d+\.\d+) \(size=(\d+)\)/.exec(text);
+  if (match === null) return undefined;
+  return { version: match[1], tableSize: Number(match[2]) };
 }

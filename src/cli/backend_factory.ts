@@ -1,6 +1,7 @@
 /**
  * Chooses and opens the backend for a run: the dry-run recorder (optionally from a state
- * file), or the exec backend after kube-proxy's preflight checks and node preparation.
+ * file), or the exec backend after kube-proxy's preflight checks and node preparation; and
+ * with it the proxier, since whether IPVS mode can run is what the preflight finds out.
  * The kernel work itself stays in `backends/`; this only decides and reports.
  *
  * @module
@@ -17,22 +18,32 @@ import {
   readTextFileIfExists,
 } from "../../backends/exec/kernel_modules.ts";
 import type { IptablesFamily } from "../state/types.ts";
-import { formatPreflightFailure, preflight } from "../../backends/exec/preflight.ts";
-import { applyNodePreparation, onlineCpus } from "../../backends/exec/node_preparation.ts";
+import {
+  formatPreflightFailure,
+  preflight,
+  type PreflightCheck,
+} from "../../backends/exec/preflight.ts";
+import { ipvsPreflightChecks, NetlinkIpvs } from "../../backends/netlink/ipvs.ts";
+import { NetlinkBackend } from "../../backends/netlink/netlink_backend.ts";
+import {
+  applyNodePreparation,
+  type NodeFiles,
+  onlineCpus,
+} from "../../backends/exec/node_preparation.ts";
 import { kernelRelease } from "../../backends/exec/kernel_modules.ts";
 import {
+  computeIptablesNodePreparation,
   computeNodePreparation,
   modulesOf,
   type NodePreparationConfig,
+  type NodePreparationStep,
 } from "../node_prep/node_preparation.ts";
+import { chooseProxier, type ProxierChoice } from "../proxier/mode.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import type { CliOptions } from "./flags.ts";
 
 /** Bad input that must stop the run before anything is applied (exit code 2). */
 export class InputError extends Error {}
-
-/** The node cannot run IPVS mode (exit code 1); the message lists what to fix. */
-export class PreflightError extends Error {}
 
 /** Which backend the flags ask for: `--backend`, else dry-run with `--dry-run`, else exec. */
 export function backendKind(options: CliOptions): "dry-run" | "exec" | "netlink" {
@@ -74,56 +85,180 @@ function nodePreparationConfig(config: ProxyConfig): NodePreparationConfig {
   };
 }
 
-/** Checks the node like kube-proxy does, prepares it, and opens the exec backend. */
-async function openExec(
+/** What opening a backend may touch besides the flags and the config. */
+export interface BackendIo {
+  /** Where startup's lines go (node preparation, preflight warnings). */
+  readonly log: (line: string) => void;
+  /**
+   * Runs the exec backend's tools.
+   * @default {runCommand}
+   */
+  readonly run?: CommandRunner;
+  /**
+   * The CPUs the dry run's conntrack figures assume.
+   * @default {navigator.hardwareConcurrency}
+   */
+  readonly cpus?: number;
+  /**
+   * How node preparation reads and writes sysctls and files.
+   * @default the node's own `/proc/sys` and files
+   */
+  readonly nodeFiles?: NodeFiles;
+}
+
+/** What a start opened: the backend, and the proxier chosen for the node (with its log lines). */
+export interface OpenedBackend {
+  /** The backend every sync reads and writes through. */
+  readonly backend: Backend;
+  /** IPVS or iptables mode, as the seed decides it, and the lines to log for it. */
+  readonly choice: ProxierChoice;
+}
+
+/** Whether `argv` runs and exits 0 (a missing program gives code 127). */
+async function succeeds(run: CommandRunner, argv: readonly string[]): Promise<boolean> {
+  try {
+    return (await run(argv)).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The IPVS-mode preflight: whether IPVS can run here. When it cannot, the reasons are logged as
+ * a warning ahead of the seed's fallback lines, so an operator knows what to fix.
+ */
+async function ipvsUsable(
   config: ProxyConfig,
-  log: (line: string) => void,
-  run: CommandRunner,
-): Promise<Backend> {
-  const steps = computeNodePreparation(nodePreparationConfig(config), {
-    cpus: await onlineCpus(),
-    kernelRelease: await kernelRelease(run, readTextFileIfExists),
-  });
+  ipvsSteps: readonly NodePreparationStep[],
+  io: BackendIo,
+  ipvsChecks?: (scheduler: string) => Promise<PreflightCheck[]>,
+): Promise<boolean> {
   const report = await preflight({
     scheduler: config.ipvs.scheduler,
-    run,
+    run: io.run ?? runCommand,
     readTextFile: readTextFileIfExists,
-    modules: modulesOf(steps),
+    modules: modulesOf(ipvsSteps),
+    ...(ipvsChecks ? { ipvsChecks } : {}),
   });
-  if (!report.ok) throw new PreflightError(formatPreflightFailure(report));
-  for (const line of await applyNodePreparation(steps, { run })) log(line);
-  return new ExecBackend({ run, families: await kernelFamilies() });
+  if (!report.ok) io.log(`warning: ${formatPreflightFailure(report)}`);
+  return report.ok;
 }
 
-/** The backend the flags ask for, refusing one that does not exist yet. */
-function availableKind(options: CliOptions): "dry-run" | "exec" {
-  const kind = backendKind(options);
-  if (kind === "netlink") {
-    throw new InputError("the netlink backend is not available yet; use --backend exec");
+/**
+ * What both kernel backends start with: the preflight decides the mode as the seed says
+ * (`ipvsChecks`: how IPVS itself is checked, by default through the tools), and the node
+ * preparation of that mode.
+ */
+async function chooseMode(
+  config: ProxyConfig,
+  io: BackendIo,
+  ipvsChecks?: (scheduler: string) => Promise<PreflightCheck[]>,
+): Promise<{ choice: ProxierChoice; steps: NodePreparationStep[] }> {
+  const run = io.run ?? runCommand;
+  const prepConfig = nodePreparationConfig(config);
+  const facts = {
+    cpus: await onlineCpus(),
+    kernelRelease: await kernelRelease(run, readTextFileIfExists),
+  };
+  const ipvsSteps = computeNodePreparation(prepConfig, facts);
+  const usable = config.mode === "ipvs" && await ipvsUsable(config, ipvsSteps, io, ipvsChecks);
+  const choice = chooseProxier(config.mode, usable);
+  const steps = choice.proxier === "ipvs"
+    ? ipvsSteps
+    : computeIptablesNodePreparation(prepConfig, facts);
+  return { choice, steps };
+}
+
+/**
+ * The exec backend for iptables mode: IPVS and the sets are read only where the kernel and the
+ * tools have them, so the other mode's leftovers are cleaned up where they can exist and a
+ * node without IPVS or `ipset` syncs all the same.
+ */
+async function openIptablesExec(run: CommandRunner): Promise<ExecBackend> {
+  const [ipvs, ipsets, families] = await Promise.all([
+    (async () => await ipvsAvailable() && await succeeds(run, ["ipvsadm", "-Sn"]))(),
+    succeeds(run, ["ipset", "--version"]),
+    kernelFamilies(),
+  ]);
+  return new ExecBackend({ run, ipvs, ipsets, families });
+}
+
+/**
+ * Chooses the proxier as kube-proxy does (`mode: ipvs` needs its preflight to pass, else it
+ * falls back to iptables mode), prepares the node for it, and opens the exec backend.
+ */
+async function openExec(config: ProxyConfig, io: BackendIo): Promise<OpenedBackend> {
+  const { log, run = runCommand } = io;
+  const { choice, steps } = await chooseMode(config, io);
+  for (const line of await applyNodePreparation(steps, { ...io.nodeFiles, run })) log(line);
+  const backend = choice.proxier === "ipvs"
+    ? new ExecBackend({ run, families: await kernelFamilies() })
+    : await openIptablesExec(run);
+  return { backend, choice };
+}
+
+/** The IPVS client over generic netlink, or none where the kernel has no IPVS. */
+async function openNetlinkIpvs(): Promise<NetlinkIpvs | undefined> {
+  const opened = await NetlinkIpvs.open();
+  return opened.ok ? opened.client : undefined;
+}
+
+/**
+ * The same start through netlink: the preflight checks IPVS and the scheduler over generic
+ * netlink (no `ipset` or `ipvsadm` needed), the IPVS timeouts are set through it, and the
+ * backend reads and writes IPVS, sets and addresses over netlink (iptables stays
+ * `iptables-restore`). In iptables mode IPVS is read only where the kernel has it.
+ */
+async function openNetlink(config: ProxyConfig, io: BackendIo): Promise<OpenedBackend> {
+  const { log, run = runCommand } = io;
+  const { choice, steps } = await chooseMode(config, io, ipvsPreflightChecks);
+  const ipvs = await openNetlinkIpvs();
+  if (choice.proxier === "ipvs" && ipvs === undefined) {
+    throw new Error("the IPVS generic netlink family went away after the preflight");
   }
-  return kind;
+  const setIpvsTimeouts = ipvs === undefined
+    ? undefined
+    : (s: readonly [number, number, number]) =>
+      ipvs.setTimeouts({ tcp: s[0], tcpFin: s[1], udp: s[2] });
+  const prepared = await applyNodePreparation(steps, {
+    ...io.nodeFiles,
+    run,
+    ...(setIpvsTimeouts ? { setIpvsTimeouts } : {}),
+  });
+  for (const line of prepared) log(line);
+  const backend = new NetlinkBackend({
+    ...(ipvs ? { ipvsClient: ipvs } : {}),
+    ipvs: ipvs !== undefined,
+    run,
+    families: await kernelFamilies(),
+  });
+  return { backend, choice };
 }
 
-/** Opens the backend a sync run uses; `run` runs the exec backend's tools. */
+/**
+ * Opens the backend a sync run uses and chooses its proxier; `run` runs the exec backend's
+ * tools. The dry run simulates a node whose kernel has IPVS, so `mode: ipvs` runs IPVS there.
+ */
 export async function openBackend(
   options: CliOptions,
   config: ProxyConfig,
-  log: (line: string) => void,
-  run: CommandRunner = runCommand,
-  cpus: number = navigator.hardwareConcurrency,
-): Promise<Backend> {
-  if (availableKind(options) === "dry-run") {
+  io: BackendIo,
+): Promise<OpenedBackend> {
+  const kind = backendKind(options);
+  if (kind === "dry-run") {
     const backend = await openDryRun(options);
+    const choice = chooseProxier(config.mode, true);
+    const prepare = choice.proxier === "ipvs"
+      ? computeNodePreparation
+      : computeIptablesNodePreparation;
     // What a start would do to this node, for the dry run to print ahead of the sync plan.
     // Simulated too: kube-ipvs0 then exists, as on a node after its start, and the sync plan
     // does not create it a second time.
-    backend.prepareNode(
-      computeNodePreparation(nodePreparationConfig(config), { cpus }),
-      { simulate: true },
-    );
-    return backend;
+    const cpus = io.cpus ?? navigator.hardwareConcurrency;
+    backend.prepareNode(prepare(nodePreparationConfig(config), { cpus }), { simulate: true });
+    return { backend, choice };
   }
-  return await openExec(config, log, run);
+  return kind === "netlink" ? await openNetlink(config, io) : await openExec(config, io);
 }
 
 /**
@@ -134,6 +269,17 @@ export async function openCleanupBackend(
   options: CliOptions,
   run: CommandRunner = runCommand,
 ): Promise<Backend> {
-  if (availableKind(options) === "dry-run") return await openDryRun(options);
+  const kind = backendKind(options);
+  if (kind === "dry-run") return await openDryRun(options);
+  if (kind === "netlink") {
+    const ipvs = await openNetlinkIpvs();
+    const families = await kernelFamilies();
+    return new NetlinkBackend({
+      ...(ipvs ? { ipvsClient: ipvs } : {}),
+      ipvs: !!ipvs,
+      run,
+      families,
+    });
+  }
   return new ExecBackend({ run, ipvs: await ipvsAvailable(), families: await kernelFamilies() });
 }

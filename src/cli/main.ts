@@ -42,7 +42,9 @@ import type { Backend } from "../../backends/backend.ts";
 import type { CommandRunner } from "../../backends/exec/command.ts";
 import { failureLine, logSyncProblems } from "./report.ts";
 import { cleanupPlan } from "../plan/diff.ts";
-import { InputError, openBackend, openCleanupBackend, PreflightError } from "./backend_factory.ts";
+import { type BackendIo, InputError, openBackend, openCleanupBackend } from "./backend_factory.ts";
+import type { NodeFiles } from "../../backends/exec/node_preparation.ts";
+import type { ProxierKind } from "../proxier/mode.ts";
 import {
   ListTimeoutError,
   ONCE_LIST_TIMEOUT_MS,
@@ -71,6 +73,12 @@ export interface CliIo {
    * @default {runCommand}
    */
   readonly run?: CommandRunner;
+  /**
+   * How node preparation reads and writes sysctls and files (with `run`, everything a start
+   * touches); tests pass a fake so that no test writes the host's `/proc/sys`.
+   * @default the node's own
+   */
+  readonly nodeFiles?: NodeFiles;
   /**
    * How long `--once` waits for the API's initial lists.
    * @default {ONCE_LIST_TIMEOUT_MS}
@@ -124,6 +132,10 @@ function logSyncDetails(report: SyncReport, io: CliIo): void {
     operations: report.plan.length,
   });
   if (!logger.v(4).enabled) return;
+  // kube-proxy's "Finished reconciling conntrack entries" (V(4)), with what was deleted.
+  if (report.udpFlows.deleted > 0) {
+    logger.v(4).info("Deleted stale UDP conntrack flows", { deleted: report.udpFlows.deleted });
+  }
   for (const run of toolInvocations(report.plan)) {
     logger.v(4).info("Tool input", { command: run.argv.join(" "), lines: run.lines.length });
   }
@@ -189,8 +201,9 @@ async function writeConfig(options: CliOptions, config: ProxyConfig, logger: Log
 
 /** `--init-only`: the preflight and node preparation (opening the backend), then exit 0. */
 async function initOnly(options: CliOptions, config: ProxyConfig, io: CliIo, logger: Logger) {
-  await openBackend(options, config, io.stderr, io.run);
-  logger.info("Node prepared for IPVS mode (--init-only); exiting");
+  const { choice } = await openBackend(options, config, backendIo(io));
+  for (const line of choice.logLines) io.stderr(line);
+  logger.info(`Node prepared for ${choice.proxier} mode (--init-only); exiting`);
   return 0;
 }
 
@@ -237,7 +250,10 @@ async function printResult(
     const chunks = stateJsonChunks(await state(), plan);
     for (const chunk of chunks) await io.stdout(chunk);
   } else if (options.output === "table") {
-    await io.stdout(renderIpvsTable((await backend.read()).virtualServers));
+    // The kernel's own version and size where there is one; the dry run prints ipvsadm's usual.
+    const info = await backend.ipvsInfo?.();
+    const header = info === undefined ? {} : { version: info.version, size: info.tableSize };
+    await io.stdout(renderIpvsTable((await backend.read()).virtualServers, header));
   } else {
     for (const chunk of planTextChunks(plan)) await io.stdout(chunk);
   }
@@ -253,6 +269,10 @@ async function printNodePreparation(backend: Backend, options: CliOptions, io: C
   if (steps.length > 0) await io.stdout(`${renderNodePreparationText(steps)}\n`);
 }
 
+function backendIo(io: CliIo): BackendIo {
+  return { log: io.stderr, run: io.run, cpus: io.cpus, nodeFiles: io.nodeFiles };
+}
+
 function nodeNameOf(config: ProxyConfig, io: CliIo): string {
   return config.hostnameOverride || io.hostname().toLowerCase();
 }
@@ -262,6 +282,7 @@ async function runOnce(
   config: ProxyConfig,
   source: ClusterSource,
   backend: Backend,
+  proxierKind: ProxierKind,
   io: CliIo,
 ): Promise<number> {
   const { snapshot } = await source.read();
@@ -270,6 +291,7 @@ async function runOnce(
     backend,
     nodeName: nodeNameOf(config, io),
     nodeIPFlags: options.nodeIPs,
+    proxierKind,
   };
   const report = await syncOnce(context, snapshot);
   logSyncProblems(report, io.stderr);
@@ -294,14 +316,17 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
     tuning: io.reflectorTuning,
   });
   const signal = io.signal ?? new AbortController().signal;
+  let closeBackend = (): unknown => undefined;
   try {
     // Nothing touches the node before the first complete snapshot: a bad --manifests path or
     // an API server that cannot be listed leaves the node as it was.
     const timeoutMs = options.once ? io.listTimeoutMs ?? ONCE_LIST_TIMEOUT_MS : undefined;
     await waitForSource(source, signal, timeoutMs);
     if (signal.aborted) return 0;
-    const backend = await openBackend(options, config, io.stderr, io.run, io.cpus);
-    io.stderr("Using ipvs Proxier.");
+    const { backend, choice } = await openBackend(options, config, backendIo(io));
+    for (const line of choice.logLines) io.stderr(line);
+    io.stderr(`Backend: ${backend.name}`);
+    closeBackend = () => (backend as Partial<Closable>).close?.();
     await printNodePreparation(backend, options, io);
     if (source instanceof ApiClusterSource) {
       const { client } = source;
@@ -309,10 +334,11 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
       const debug = (io as Partial<LoggedIo>).logger?.v(2).line ?? (() => {});
       await recordStartingEvent(client, nodeName, io.hostname(), debug);
     }
-    if (options.once) return await runOnce(options, config, source, backend, io);
+    if (options.once) return await runOnce(options, config, source, backend, choice.proxier, io);
     return await runLoop({
       config,
       backend,
+      proxierKind: choice.proxier,
       nodeName,
       nodeIPFlags: options.nodeIPs,
       source,
@@ -322,8 +348,14 @@ async function run(options: CliOptions, config: ProxyConfig, io: CliIo): Promise
       signal,
     });
   } finally {
+    await closeBackend();
     await source.close();
   }
+}
+
+/** A backend holding sockets (the netlink backend) that are released at the end of a run. */
+interface Closable {
+  close(): Promise<void> | void;
 }
 
 /**
@@ -407,8 +439,7 @@ function reportError(error: unknown, logger: Logger): number {
     return 2;
   }
   if (
-    error instanceof PreflightError || error instanceof NodePreparationError ||
-    error instanceof ListTimeoutError
+    error instanceof NodePreparationError || error instanceof ListTimeoutError
   ) {
     logger.line(`error: ${error.message}`);
     return 1;

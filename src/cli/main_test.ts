@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { main } from "./main.ts";
 import { type CommandRunner, isWriteCommand, scriptedRunner } from "../../backends/exec/command.ts";
+import type { NodeFiles } from "../../backends/exec/node_preparation.ts";
 
 const EXAMPLES = new URL("../../examples/", import.meta.url).pathname;
 
@@ -10,9 +11,26 @@ interface Run {
   stderr: string[];
 }
 
+/** A node's sysctls and files in memory; `written` holds what node preparation wrote. */
+function memoryNodeFiles(): NodeFiles & { readonly written: Map<string, string> } {
+  const written = new Map<string, string>();
+  const files = new Map([
+    ["/sys/module/nf_conntrack/parameters/hashsize", "262144"],
+    ["/proc/mounts", "sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n"],
+  ]);
+  return {
+    written,
+    readSysctl: (key) => Promise.resolve(written.get(key) ?? "0"),
+    writeSysctl: (key, value) => Promise.resolve(void written.set(key, value)),
+    readFile: (path) => Promise.resolve(written.get(path) ?? files.get(path)),
+    writeFile: (path, text) => Promise.resolve(void written.set(path, text)),
+  };
+}
+
 /**
  * Runs the CLI. The exec backend's tools go to `tools`, by default a fake that has none of
- * them, so no test here can reach the host's kernel (modprobe, sysctls, iptables, ...).
+ * them, and node preparation's sysctls and files to memory, so no test here can reach the
+ * host's kernel (modprobe, sysctls, iptables, ...).
  */
 async function run(
   args: string[],
@@ -27,25 +45,53 @@ async function run(
     env,
     hostname: () => "Node-A",
     run: tools,
+    nodeFiles: memoryNodeFiles(),
   });
   return { code, stdout, stderr };
 }
 
-/** A node whose kernel has no IPVS: `ipvsadm -Sn` fails as it does there, modprobe too. */
+/** How a kernel without IPVS answers: `ipvsadm -Sn` fails as it does there, modprobe too. */
+function withoutIpvs(argv: readonly string[]) {
+  const command = argv.join(" ");
+  if (command === "ipset --version") return { stdout: "ipset v7.17, protocol version: 7\n" };
+  if (command === "ipvsadm --version") {
+    return { stdout: "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n" };
+  }
+  if (command === "ipvsadm -Sn") {
+    return { code: 2, stderr: "Can't initialize ipvs: Protocol not available\n" };
+  }
+  if (argv[0] === "modprobe") {
+    return { code: 1, stderr: `modprobe: FATAL: Module ${argv[2]} not found\n` };
+  }
+  return undefined;
+}
+
+/** A node whose kernel has no IPVS, and no other tool. */
 function kernelWithoutIpvs() {
+  return scriptedRunner(withoutIpvs);
+}
+
+/**
+ * A node without IPVS that has iptables: its tables are empty, `iptables-restore` accepts
+ * what it is given, there is no kube-ipvs0 and no UDP flow, and the node's only address is
+ * 192.168.1.10.
+ */
+function iptablesOnlyNode() {
+  const addresses = JSON.stringify([{
+    ifname: "eth0",
+    addr_info: [{ family: "inet", local: "192.168.1.10", prefixlen: 24, scope: "global" }],
+  }]);
   return scriptedRunner((argv) => {
     const command = argv.join(" ");
-    if (command === "ipset --version") return { stdout: "ipset v7.17, protocol version: 7\n" };
-    if (command === "ipvsadm --version") {
-      return { stdout: "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n" };
+    if (/^ip6?tables-save -t (nat|filter)$/.test(command)) return { stdout: "" };
+    if (/^ip6?tables-restore /.test(command)) return {};
+    if (command === "ipset save") return { stdout: "" };
+    if (/^conntrack -L -p udp /.test(command)) return { stdout: "" };
+    if (command === "ip -j addr show dev kube-ipvs0") {
+      return { code: 1, stderr: 'Device "kube-ipvs0" does not exist.\n' };
     }
-    if (command === "ipvsadm -Sn") {
-      return { code: 2, stderr: "Can't initialize ipvs: Protocol not available\n" };
-    }
-    if (argv[0] === "modprobe") {
-      return { code: 1, stderr: `modprobe: FATAL: Module ${argv[2]} not found\n` };
-    }
-    return undefined;
+    if (command === "ip -j addr show") return { stdout: addresses };
+    return withoutIpvs(argv);
   });
 }
 
@@ -165,10 +211,24 @@ Deno.test("a bad config exits 2 naming the file, field and value, and prints no 
   }
 });
 
-Deno.test("a mode other than ipvs exits 2 and says only ipvs is supported", async () => {
-  const result = await run(["--proxy-mode", "iptables", "--manifests", `${EXAMPLES}cluster`]);
+Deno.test("a mode this proxy does not run exits 2 and names the modes it runs", async () => {
+  const result = await run(["--proxy-mode", "nftables", "--manifests", `${EXAMPLES}cluster`]);
   assert.equal(result.code, 2);
-  assert.match(result.stderr.join("\n"), /ipvs/);
+  assert.match(result.stderr.join("\n"), /unsupported 'mode' "nftables".*"ipvs" and "iptables"/);
+});
+
+Deno.test("--proxy-mode iptables reviews iptables mode's plan: no IPVS, no sets, no kube-ipvs0", async () => {
+  const args = ["--proxy-mode", "iptables", "--manifests", `${EXAMPLES}cluster`, "--dry-run"];
+  const result = await run([...args, "--once", "--output", "json"]);
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+  assert.ok(result.stderr.includes("Using iptables Proxier."), result.stderr.join("\n"));
+  assert.ok(!result.stderr.some((line) => /ipvs Proxier/.test(line)));
+  const json = JSON.parse(result.stdout);
+  assert.deepEqual(json.virtualServers, []);
+  assert.deepEqual(json.ipsets, []);
+  assert.deepEqual(json.addresses, []);
+  assert.match(json.iptables.nat, /^-A KUBE-SERVICES .* -j KUBE-SVC-/m);
+  assert.ok(!json.plan.some((op: { op: string }) => op.op === "link.add"));
 });
 
 Deno.test("KUBE_PROXY_MODE=ipvs is enough when neither flag nor file sets the mode", async () => {
@@ -227,16 +287,23 @@ Deno.test("--cleanup removes everything of ours from the dry-run kernel and twic
   }
 });
 
-Deno.test("without --dry-run the exec backend's preflight refuses a kernel without IPVS", async () => {
-  const tools = kernelWithoutIpvs();
+Deno.test("on a kernel without IPVS, mode ipvs falls back to iptables mode with the seed's lines", async () => {
+  const tools = iptablesOnlyNode();
   const args = ["--proxy-mode=ipvs", "--manifests", `${EXAMPLES}cluster`, "--once"];
   const result = await run(args, {}, tools);
-  assert.equal(result.code, 1);
-  assert.match(result.stderr.join("\n"), /ip_vs/);
-  assert.equal(result.stdout, "");
-  // The preflight stopped it: nothing but modprobe was tried on the (fake) kernel.
+  assert.equal(result.code, 0, result.stderr.join("\n"));
+  const log = result.stderr;
+  const fallback = log.indexOf("Can't use ipvs proxier, trying iptables proxier");
+  assert.ok(fallback > 0, log.join("\n"));
+  assert.equal(log[fallback + 1], "Using iptables Proxier.");
+  // Why, ahead of it: the preflight's findings, naming the missing module.
+  assert.match(log.slice(0, fallback).join("\n"), /warning: Can't use the IPVS proxier.*\n.*ip_vs/);
+  // The sync went through iptables-restore only: no IPVS, no set, no link, no address.
   const writes = tools.calls.filter((argv) => isWriteCommand(argv) && argv[0] !== "modprobe");
-  assert.deepEqual(writes, []);
+  assert.ok(writes.length > 0);
+  assert.ok(writes.every((argv) => /^ip6?tables-restore$/.test(argv[0])), writes.join("\n"));
+  const nat = tools.stdins.find((stdin) => stdin?.startsWith("*nat"));
+  assert.match(nat ?? "", /^-A KUBE-SERVICES .* -j KUBE-SVC-/m);
 });
 
 Deno.test("the exec backend runs its tools through CliIo.run, never the host's by default in tests", async () => {
@@ -450,12 +517,13 @@ Deno.test("--init-only prepares the node through the backend, then exits without
   assert.equal(dryRun.code, 0, dryRun.stderr.join("\n"));
   assert.ok(!dryRun.stderr.some((l) => l.startsWith("sync:")));
   assert.equal(dryRun.stdout, "");
-  // With the exec backend the preflight runs (and here refuses a kernel without IPVS).
+  // With the exec backend the preflight runs (and here finds no IPVS, so iptables mode is prepared).
   const exec = await run(
     [`--config=${EXAMPLES}kubeadm.yaml`, "--init-only"],
     {},
     kernelWithoutIpvs(),
   );
-  assert.equal(exec.code, 1);
-  assert.ok(exec.stderr.some((l) => l.startsWith("error: ") && l.includes("ip_vs")));
+  assert.equal(exec.code, 0, exec.stderr.join("\n"));
+  assert.ok(exec.stderr.includes("Using iptables Proxier."), exec.stderr.join("\n"));
+  assert.ok(exec.stderr.some((l) => l.includes("Node prepared for iptables mode")));
 });

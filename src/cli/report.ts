@@ -17,9 +17,13 @@ export function logSyncProblems(
   report: {
     desired: { warnings: readonly string[] };
     result: { failures: readonly OperationFailure[] };
+    udpFlows?: { problems: readonly string[] };
   },
   log: (line: string) => void,
 ): void {
   for (const warning of report.desired.warnings) log(`warning: ${warning}`);
   for (const failure of report.result.failures) log(failureLine(failure));
+  for (const problem of report.udpFlows?.problems ?? []) {
+    log(`warning: stale UDP conntrack flows: ${problem}`);
+  }
 }

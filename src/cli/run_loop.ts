@@ -11,7 +11,8 @@ import type { Backend } from "../../backends/backend.ts";
 import type { ProxyConfig } from "../config/types.ts";
 import { toKubeProxyConfiguration } from "../config/serialize.ts";
 import { healthCheckHostnames } from "../proxier/health_checks.ts";
-import { IncrementalProxier } from "../proxier/incremental.ts";
+import { type ModeProxier, proxierForMode } from "../proxier/proxier_for_mode.ts";
+import type { ProxierKind } from "../proxier/mode.ts";
 import { API_FAMILY, detectFamilies } from "../proxier/node_addresses.ts";
 import { planTextChunks } from "../render/plan_text.ts";
 import { type Clock, realClock } from "../sync/clock.ts";
@@ -38,6 +39,8 @@ export const GRACEFUL_TERMINATION_CHECK_MS = 60_000;
 export interface LoopContext {
   readonly config: ProxyConfig;
   readonly backend: Backend;
+  /** The proxier chosen at startup. @default {"ipvs"} */
+  readonly proxierKind?: ProxierKind;
   readonly nodeName: string;
   readonly nodeIPFlags: readonly string[];
   /** Where the cluster's objects come from (manifests or the API). */
@@ -58,14 +61,20 @@ async function reportDetails(report: SyncReport, context: LoopContext): Promise<
   for (const chunk of planTextChunks(report.plan)) await context.stdout(chunk);
 }
 
-function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMetrics) {
+function startServers(
+  config: ProxyConfig,
+  proxyMode: ProxierKind,
+  health: HealthState,
+  metrics: SyncMetrics,
+) {
   const servers = [
     startHealthServer(config.healthzBindAddress, health, {
       metrics,
       monotonicOriginMs: performance.timeOrigin,
     }),
     startMetricsServer(config.metricsBindAddress, metrics, {
-      proxyMode: config.mode,
+      // The mode in effect, as kube-proxy's /proxyMode reports it after a fallback.
+      proxyMode,
       // kube-proxy's /configz: the configuration in effect, under its group's name.
       configz: () => ({ "kubeproxy.config.k8s.io": toKubeProxyConfiguration(config) }),
     }),
@@ -80,7 +89,7 @@ function startServers(config: ProxyConfig, health: HealthState, metrics: SyncMet
 function serviceHealthUpdater(
   context: LoopContext,
   health: HealthState,
-  proxier: IncrementalProxier,
+  proxier: ModeProxier,
 ) {
   let servers: ServiceHealthServers | undefined;
   return {
@@ -117,23 +126,46 @@ function networkProgramming(metrics: SyncMetrics, clock: Clock) {
   };
 }
 
+/**
+ * The loop's periods: the chosen mode's `syncPeriod` and `minSyncPeriod` (`ipvs.*` or
+ * `iptables.*`, as kube-proxy reads them). In IPVS mode the period is at most the draining
+ * check's minute; never below minSyncPeriod, which may itself be longer.
+ */
+export function syncPeriods(
+  config: ProxyConfig,
+  kind: ProxierKind,
+): { syncPeriodMs: number; minSyncPeriodMs: number } {
+  if (kind === "iptables") {
+    const { syncPeriodMs, minSyncPeriodMs } = config.iptables;
+    return { syncPeriodMs: Math.max(minSyncPeriodMs, syncPeriodMs), minSyncPeriodMs };
+  }
+  const { minSyncPeriodMs } = config.ipvs;
+  return {
+    syncPeriodMs: Math.max(
+      minSyncPeriodMs,
+      Math.min(config.ipvs.syncPeriodMs, GRACEFUL_TERMINATION_CHECK_MS),
+    ),
+    minSyncPeriodMs,
+  };
+}
+
 /** Runs until `context.signal` aborts; returns the exit code. */
 export async function runLoop(context: LoopContext): Promise<number> {
   const clock = context.clock ?? realClock;
-  const { minSyncPeriodMs } = context.config.ipvs;
-  // Never below minSyncPeriod, which may itself be longer than the draining check.
-  const syncPeriodMs = Math.max(
-    minSyncPeriodMs,
-    Math.min(context.config.ipvs.syncPeriodMs, GRACEFUL_TERMINATION_CHECK_MS),
-  );
+  const kind = context.proxierKind ?? "ipvs";
+  const { syncPeriodMs, minSyncPeriodMs } = syncPeriods(context.config, kind);
   const health = new HealthState({ clock, syncPeriodMs });
   // kube-proxy labels its sync metrics with the families it programs, the primary first.
-  const families = detectFamilies(context.nodeIPFlags, context.config.clusterCIDRs);
+  const families = detectFamilies(
+    context.nodeIPFlags,
+    context.config.clusterCIDRs,
+    context.backend.kernelFamilies?.(),
+  );
   const metrics = new SyncMetrics({ ipFamilies: families.map((f) => API_FAMILY[f]) });
-  const servers = startServers(context.config, health, metrics);
-  // One proxier across syncs: each sync recomputes only the services that changed.
-  const proxier = new IncrementalProxier(context.config, context.nodeName);
-  const syncContext = { ...context, proxier, settled: new SettledPairs() };
+  const servers = startServers(context.config, kind, health, metrics);
+  // One proxier across syncs: in IPVS mode each sync recomputes only the services that changed.
+  const proxier = proxierForMode(kind, context.config, context.nodeName);
+  const syncContext = { ...context, proxierKind: kind, proxier, settled: new SettledPairs() };
   const noLocalEndpoints = new NoLocalEndpointsCounter(context.nodeName);
   const serviceHealth = serviceHealthUpdater(context, health, proxier);
   const latency = networkProgramming(metrics, clock);

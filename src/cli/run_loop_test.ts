@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { testConfig } from "../proxier/testing.ts";
 import type { ProxyConfig } from "../config/types.ts";
-import { runLoop } from "./run_loop.ts";
+import { runLoop, syncPeriods } from "./run_loop.ts";
 
 const SERVICE = (clusterIP: string) => `
 apiVersion: v1
@@ -134,4 +134,16 @@ Deno.test("the loop serves each Local LoadBalancer's health check node port with
     controller.abort();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the loop's periods are the chosen mode's: ipvs.* capped at the draining check, or iptables.*", () => {
+  const config = testConfig({
+    ipvs: { syncPeriodMs: 300_000, minSyncPeriodMs: 2_000 },
+    iptables: { syncPeriodMs: 120_000, minSyncPeriodMs: 5_000 },
+  });
+  assert.deepEqual(syncPeriods(config, "ipvs"), { syncPeriodMs: 60_000, minSyncPeriodMs: 2_000 });
+  assert.deepEqual(syncPeriods(config, "iptables"), {
+    syncPeriodMs: 120_000,
+    minSyncPeriodMs: 5_000,
+  });
 });

@@ -12,6 +12,8 @@ import { diffStates, type SettledPairs } from "../plan/diff.ts";
 import type { Plan } from "../plan/types.ts";
 import type { DesiredState } from "../proxier/desired_state.ts";
 import type { DesiredStateComputer } from "../proxier/incremental.ts";
+import { cleanStaleUdpFlows } from "./udp_flow_cleanup.ts";
+import type { FlowDeletion } from "../../backends/backend.ts";
 import { computeDesiredStateFor, type ProxierKind } from "../proxier/mode.ts";
 import type { SyncOutcome } from "../sync/sync_loop.ts";
 
@@ -27,9 +29,9 @@ export interface SyncContext {
   /** The proxier chosen at startup (`chooseProxier`). @default {"ipvs"} */
   readonly proxierKind?: ProxierKind;
   /**
-   * In IPVS mode, held across syncs (an `IncrementalProxier` for `config` and `nodeName`), it
-   * computes the desired state from what changed since the last sync; without it, every sync
-   * computes the whole state.
+   * Held across syncs, the proxier of `proxierKind` for `config` and `nodeName`
+   * (`proxierForMode`: in IPVS mode it recomputes only what changed since the last sync);
+   * without it, every sync computes the whole state of `proxierKind`.
    */
   readonly proxier?: DesiredStateComputer;
   /**
@@ -46,6 +48,8 @@ export interface SyncReport {
   readonly result: ApplyResult;
   readonly outcome: SyncOutcome;
   readonly nodeIPs: readonly string[];
+  /** What the stale UDP flow cleanup after the apply did. */
+  readonly udpFlows: FlowDeletion;
 }
 
 /** The IP addresses of a Node object, InternalIP ones first (the primary comes first). */
@@ -74,6 +78,29 @@ export async function resolveNodeIPs(
   return [...new Set([...primaries, ...fromKernel])];
 }
 
+/** The sync contexts that have warned about their missing Node already: the warning is once. */
+const warnedMissingNode = new WeakSet<SyncContext>();
+
+/**
+ * The warning, once per context, for a node name that has no Node object when no `--node-ip`
+ * is given: the Node's InternalIP is what NodePorts (and the primary address) come from in the
+ * dry run, and what comes first otherwise.
+ */
+export function missingNodeWarning(
+  context: SyncContext,
+  snapshot: ClusterSnapshot,
+  nodeIPs: readonly string[],
+): string | undefined {
+  if (context.nodeIPFlags.length > 0 || warnedMissingNode.has(context)) return undefined;
+  if (snapshot.nodes.some((n) => n.name === context.nodeName)) return undefined;
+  warnedMissingNode.add(context);
+  const effect = nodeIPs.length === 0
+    ? "so NodePorts get no virtual servers (no node address is known)"
+    : "so NodePorts use the kernel's addresses, with no InternalIP to make primary";
+  return `no Node object named ${JSON.stringify(context.nodeName)} and no --node-ip, ${effect}; ` +
+    "pass --node-ip or --hostname-override with the Node's name";
+}
+
 function countByKind(plan: Plan): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const operation of plan) counts[operation.op] = (counts[operation.op] ?? 0) + 1;
@@ -89,25 +116,37 @@ export async function syncOnce(
   const started = now();
   const nodeIPs = await resolveNodeIPs(context, snapshot);
   const kind = context.proxierKind ?? "ipvs";
-  const incremental = kind === "ipvs" ? context.proxier : undefined;
-  const desired = incremental?.update(snapshot, nodeIPs) ?? computeDesiredStateFor(kind, {
-    config: context.config,
-    snapshot,
-    nodeName: context.nodeName,
-    nodeIPs,
-  });
+  const kernelFamilies = context.backend.kernelFamilies?.() ?? [];
+  const computed = context.proxier?.update(snapshot, nodeIPs, kernelFamilies) ??
+    computeDesiredStateFor(kind, {
+      config: context.config,
+      snapshot,
+      nodeName: context.nodeName,
+      nodeIPs,
+      kernelFamilies,
+    });
+  const nodeWarning = missingNodeWarning(context, snapshot, nodeIPs);
+  const desired = nodeWarning === undefined
+    ? computed
+    : { ...computed, warnings: [nodeWarning, ...computed.warnings] };
   const current = await context.backend.read();
   const plan = diffStates(current, desired.state, {
     excludeCIDRs: context.config.ipvs.excludeCIDRs,
     settled: context.settled,
   });
   const result = await context.backend.apply(plan);
+  const udpFlows = await cleanStaleUdpFlows(
+    context.backend,
+    snapshot,
+    nodeIPs,
+    desired.state.families,
+  );
   const outcome: SyncOutcome = {
     durationMs: now() - started,
     operationsByKind: countByKind(plan),
     failures: result.failures.length,
-    writes: result.writes,
+    writes: result.writes + udpFlows.writes,
     iptablesRestoreFailed: result.failures.some((f) => /^ip6?tables-restore/.test(f.tool)),
   };
-  return { desired, plan, result, outcome, nodeIPs };
+  return { desired, plan, result, outcome, nodeIPs, udpFlows };
 }

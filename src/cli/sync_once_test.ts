@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DryRunBackend } from "../../backends/dry_run/dry_run_backend.ts";
 import { testConfig } from "../proxier/testing.ts";
 import type { ClusterSnapshot } from "../cluster/types.ts";
-import { resolveNodeIPs, type SyncContext } from "./sync_once.ts";
+import { resolveNodeIPs, type SyncContext, syncOnce } from "./sync_once.ts";
 
 const snapshot: ClusterSnapshot = {
   services: [],
@@ -51,5 +51,25 @@ Deno.test({
   permissions: "none",
   async fn() {
     assert.deepEqual(await resolveNodeIPs(context([]), snapshot), ["192.168.0.10", "203.0.113.5"]);
+  },
+});
+
+Deno.test({
+  name:
+    "a node name with no Node object and no --node-ip is warned about once, saying NodePorts have no address",
+  permissions: "none",
+  async fn() {
+    const lonely = { ...context([]), nodeName: "node-z" };
+    const first = await syncOnce(lonely, snapshot);
+    assert.equal(first.desired.warnings.length, 1);
+    assert.match(
+      first.desired.warnings[0],
+      /no Node object named "node-z" and no --node-ip, so NodePorts get no virtual servers/,
+    );
+    const second = await syncOnce(lonely, snapshot);
+    assert.deepEqual(second.desired.warnings, []);
+    // With --node-ip, or with the Node there, nothing to say.
+    assert.deepEqual((await syncOnce(context([], ["192.0.2.1"]), snapshot)).desired.warnings, []);
+    assert.deepEqual((await syncOnce(context([]), snapshot)).desired.warnings, []);
   },
 });

@@ -78,6 +78,8 @@ const ENDPOINT_SLICE: Schema = {
   ],
   "endpoints[].conditions": ["ready", "serving", "terminating"],
   "endpoints[].hints": ["forZones", "forNodes"],
+  "endpoints[].hints.forZones[]": ["name"],
+  "endpoints[].hints.forNodes[]": ["name"],
   "ports[]": ["name", "protocol", "port", "appProtocol"],
 };
 

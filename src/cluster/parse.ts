@@ -224,7 +224,9 @@ class Parser {
       this.result.endpointSlices.push(parseEndpointSliceBody(obj, identity));
     } else {
       const { node, problems } = parseNodeBody(obj, identity);
-      for (const p of problems) this.#warn(place, label, p.field, `${p.message}; address skipped`);
+      for (const p of problems) {
+        this.#warn(place, label, p.field, `${p.message}; ${p.skipped ?? "address skipped"}`);
+      }
       this.result.nodes.push(node);
     }
   }

@@ -112,7 +112,56 @@ function parseEndpoint(raw: unknown, path: string, addressType: AddressType): En
   if (nodeName !== "" && !isDns1123Subdomain(nodeName)) {
     fail(join(path, "nodeName"), DNS1123_SUBDOMAIN_RULE, nodeName);
   }
-  return { addresses, conditions: { ready, serving, terminating }, nodeName };
+  return {
+    addresses,
+    conditions: { ready, serving, terminating },
+    nodeName,
+    ...hintsOf(raw, path),
+  };
+}
+
+/** The API's limit on `forZones` and `forNodes` (`validateHints`). */
+const MAX_HINTS = 8;
+
+/**
+ * `hints.forZones[].name` and `hints.forNodes[].name`, set only when present, so a slice
+ * without hints reads as before. kube-proxy's `EndpointSliceCache.addEndpoints` turns them
+ * into the zone and node hint sets that `CategorizeEndpoints` (pkg/proxy/topology.go) filters
+ * on. Names are checked as the API checks them: zones are label values, nodes DNS subdomains.
+ */
+function hintsOf(
+  raw: Fields,
+  path: string,
+): { zoneHints?: string[]; nodeHints?: string[] } {
+  const hints = fieldsAt(raw, "hints", path);
+  if (hints === undefined) return {};
+  const hintsPath = join(path, "hints");
+  const zoneHints = hintNames(hints, "forZones", hintsPath, isLabelValue, "a label value");
+  const nodeHints = hintNames(hints, "forNodes", hintsPath, isDns1123Subdomain, "a node name");
+  return {
+    ...(zoneHints.length > 0 ? { zoneHints } : {}),
+    ...(nodeHints.length > 0 ? { nodeHints } : {}),
+  };
+}
+
+function hintNames(
+  hints: Fields,
+  key: "forZones" | "forNodes",
+  path: string,
+  valid: (name: string) => boolean,
+  rule: string,
+): string[] {
+  const list = listAt(hints, key, path);
+  if (list.length > MAX_HINTS) fail(join(path, key), `may hold at most ${MAX_HINTS} entries`, list);
+  return list.map((entry, i) => {
+    const entryPath = `${join(path, key)}[${i}]`;
+    if (!isFields(entry)) fail(entryPath, "must be a mapping with a name", entry);
+    const name = stringAt(entry, "name", entryPath);
+    if (name === undefined || name === "" || !valid(name)) {
+      fail(join(entryPath, "name"), `must be ${rule}`, name);
+    }
+    return name;
+  });
 }
 
 function addressOf(value: string, field: string, addressType: AddressType): string {

@@ -34,6 +34,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "zone and node hints are read as kube-proxy reads them, and left out when absent or empty",
+  permissions: "none",
+  fn() {
+    const { endpointSlices, warnings } = parse(slice("web-hints", "web", {
+      endpoints: [
+        {
+          addresses: ["10.0.0.1"],
+          hints: { forZones: [{ name: "zone-a" }, { name: "zone-b" }], forNodes: [{ name: "n1" }] },
+        },
+        { addresses: ["10.0.0.2"], hints: { forZones: [] } },
+        { addresses: ["10.0.0.3"] },
+      ],
+    }));
+    assertEquals(warnings, []);
+    assertEquals(endpointSlices[0].endpoints.map((e) => [e.zoneHints, e.nodeHints]), [
+      [["zone-a", "zone-b"], ["n1"]],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  },
+});
+
+Deno.test({
   name: "nil conditions read as kube-proxy reads them: ready and serving true, terminating false",
   permissions: "none",
   fn() {
@@ -114,6 +137,20 @@ const INVALID: { name: string; fields: Record<string, unknown>; field: string; m
       },
       field: LABEL,
       message: '"web\\n# x"',
+    },
+    {
+      name: "a zone hint that is no label value",
+      fields: { endpoints: [{ addresses: ["10.0.0.1"], hints: { forZones: [{ name: "a b" }] } }] },
+      field: "endpoints[0].hints.forZones[0].name",
+      message: '"a b"',
+    },
+    {
+      name: "a node hint that is no node name",
+      fields: {
+        endpoints: [{ addresses: ["10.0.0.1"], hints: { forNodes: [{ name: "Node_A" }] } }],
+      },
+      field: "endpoints[0].hints.forNodes[0].name",
+      message: '"Node_A"',
     },
     {
       name: "no addressType",

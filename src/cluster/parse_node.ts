@@ -8,7 +8,7 @@
 
 import { type Fields, fieldsAt, isFields, listAt } from "./fields.ts";
 import type { Node, NodeAddress } from "./types.ts";
-import { canonicalIp, quote } from "./validate.ts";
+import { canonicalCidr, canonicalIp, isLabelValue, quote } from "./validate.ts";
 
 /** Address types whose value is an IP (canonicalised); other types are kept as written. */
 const IP_ADDRESS_TYPES: ReadonlySet<string> = new Set(["InternalIP", "ExternalIP"]);
@@ -19,6 +19,8 @@ export interface NodeAddressProblem {
   readonly field: string;
   /** What is wrong, with the bad value quoted. */
   readonly message: string;
+  /** What is left out because of it. @default "address skipped" */
+  readonly skipped?: string;
 }
 
 /** Normalises a Node whose name has already been read and checked. */
@@ -40,8 +42,56 @@ export function parseNodeBody(
     addresses,
     source: identity.source,
     ...eligibilityOf(obj),
+    ...zoneOf(obj, problems),
+    ...podCIDRsOf(obj, problems),
   };
   return { node, problems };
+}
+
+/** The label kube-proxy's `CategorizeEndpoints` reads the node's zone from (`v1.LabelTopologyZone`). */
+export const ZONE_LABEL = "topology.kubernetes.io/zone";
+
+/** The zone label, set only when present; a value that is no label value is left out. */
+function zoneOf(obj: Fields, problems: NodeAddressProblem[]): { zone?: string } {
+  const metadata = fieldsAt(obj, "metadata", "") ?? {};
+  const labels = isFields(metadata.labels) ? metadata.labels : {};
+  const zone = labels[ZONE_LABEL];
+  if (zone === undefined) return {};
+  if (typeof zone !== "string" || !isLabelValue(zone)) {
+    problems.push({
+      field: `metadata.labels[${JSON.stringify(ZONE_LABEL)}]`,
+      message: `must be a label value, got ${quote(zone)}`,
+      skipped: "label ignored",
+    });
+    return {};
+  }
+  return zone === "" ? {} : { zone };
+}
+
+/**
+ * `spec.podCIDRs`, or the older single `spec.podCIDR` when the list is empty (the API keeps
+ * them equal), canonical; set only when present. A bad CIDR is left out with a problem.
+ */
+function podCIDRsOf(obj: Fields, problems: NodeAddressProblem[]): { podCIDRs?: string[] } {
+  const spec = isFields(obj.spec) ? obj.spec : {};
+  const list = Array.isArray(spec.podCIDRs) ? spec.podCIDRs : [];
+  const raw: { value: unknown; field: string }[] = list.length > 0
+    ? list.map((value, i) => ({ value, field: `spec.podCIDRs[${i}]` }))
+    : spec.podCIDR !== undefined && spec.podCIDR !== ""
+    ? [{ value: spec.podCIDR, field: "spec.podCIDR" }]
+    : [];
+  const podCIDRs: string[] = [];
+  for (const { value, field } of raw) {
+    const cidr = typeof value === "string" ? canonicalCidr(value) : undefined;
+    if (cidr === undefined) {
+      problems.push({
+        field,
+        message: `must be a CIDR such as 10.244.1.0/24, got ${quote(value)}`,
+        skipped: "CIDR skipped",
+      });
+    } else podCIDRs.push(cidr);
+  }
+  return podCIDRs.length > 0 ? { podCIDRs } : {};
 }
 
 /**

@@ -100,3 +100,48 @@ Deno.test({
     ]);
   },
 });
+
+Deno.test({
+  name: "a Node's zone label and pod CIDRs are read, the single podCIDR when the list is empty",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse(
+      {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "dual", labels: { "topology.kubernetes.io/zone": "zone-a" } },
+        spec: { podCIDR: "10.244.1.0/24", podCIDRs: ["10.244.1.0/24", "fd00:10:244:1:0::/64"] },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: "old" },
+        spec: { podCIDR: "10.1.0.0/24" },
+      },
+    );
+    assertEquals(warnings, []);
+    assertEquals(nodes.map((n) => [n.name, n.zone, n.podCIDRs]), [
+      ["dual", "zone-a", ["10.244.1.0/24", "fd00:10:244:1::/64"]],
+      ["old", undefined, ["10.1.0.0/24"]],
+    ]);
+  },
+});
+
+Deno.test({
+  name: "a bad pod CIDR is skipped with a warning and the Node still loads",
+  permissions: "none",
+  fn() {
+    const { nodes, warnings } = parse({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "node-e" },
+      spec: { podCIDRs: ["10.244.300.0/24", "10.244.2.0/24"] },
+    });
+    assertEquals(nodes[0].podCIDRs, ["10.244.2.0/24"]);
+    assertOneWarning(warnings, {
+      object: "Node node-e",
+      field: "spec.podCIDRs[0]",
+      message: "CIDR skipped",
+    });
+  },
+});

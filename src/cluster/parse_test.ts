@@ -264,7 +264,8 @@ Deno.test({
           addresses: ["10.244.1.10"],
           hostname: "a b",
           targetRef: junk,
-          hints: { forZones: [junk] },
+          // hints are read now (topology): a junk hint would skip the slice as the API refuses it.
+          deprecatedTopology: junk,
         }],
       }),
     );

@@ -87,6 +87,10 @@ export interface Endpoint {
   readonly conditions: EndpointConditions;
   /** "" when unset. */
   readonly nodeName: string;
+  /** `hints.forZones[].name`, set only when the slice gives some (topology aware routing). */
+  readonly zoneHints?: readonly string[];
+  /** `hints.forNodes[].name`, set only when the slice gives some (`PreferSameNode`). */
+  readonly nodeHints?: readonly string[];
 }
 
 /** One `ports[]` entry of an EndpointSlice. */
@@ -140,6 +144,10 @@ export interface Node {
   readonly deleting?: true;
   /** The keys of `spec.taints`, when it has any. */
   readonly taintKeys?: readonly string[];
+  /** The `topology.kubernetes.io/zone` label, when set (topology aware routing). */
+  readonly zone?: string;
+  /** Canonical `spec.podCIDRs` (or the older `spec.podCIDR`), when set (`detectLocalMode: NodeCIDR`). */
+  readonly podCIDRs?: readonly string[];
   /** The file this object was read from (for messages). */
   readonly source: string;
 }

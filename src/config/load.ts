@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DetectLocalConfig, ProxyConfig } from "./types.ts";
+import type { DetectLocalConfig, ProxyConfig, ProxyMode } from "./types.ts";
 import {
   ConfigError,
   describeOrigin,
@@ -263,36 +263,69 @@ function resolveDetectLocal(src: Sources, mode: string): DetectLocalConfig {
       }); set it, or use ClusterCIDR`,
     );
   }
+  checkInterfaceName(
+    src,
+    "detectLocal.bridgeInterface",
+    "podBridgeInterface",
+    detectLocal.bridgeInterface,
+    15,
+  );
+  // The prefix gets iptables' `+` wildcard, which counts towards the 15 characters.
+  checkInterfaceName(
+    src,
+    "detectLocal.interfaceNamePrefix",
+    "podInterfaceNamePrefix",
+    detectLocal.interfaceNamePrefix,
+    14,
+  );
   return detectLocal;
 }
 
+/**
+ * An interface name goes into iptables rules as `-i NAME`: it must be one the kernel and
+ * iptables take (at most 15 characters with the `+` wildcard, no space, `/`, `:` or quote),
+ * so it cannot end the rule early or add an argument.
+ */
+function checkInterfaceName(
+  src: Sources,
+  path: string,
+  flag: "podBridgeInterface" | "podInterfaceNamePrefix",
+  name: string,
+  maxLength: number,
+): void {
+  if (name === "" || (name.length <= maxLength && /^[^\s/:'"!+]+$/.test(name))) return;
+  const origin = choose(src, path, flag)?.origin ?? { file: src.section.file, field: path };
+  throw rejectedValue(
+    origin,
+    name,
+    `must be a network interface name of at most ${maxLength} characters without spaces, ` +
+      `'/', ':', '+', '!' or quotes, got ${showValue(name)}`,
+  );
+}
+
 /** Mode from `--proxy-mode` (without a file), else the file, else `KUBE_PROXY_MODE`. */
-function resolveMode(src: Sources, env: ResolveConfigInput["env"]): "ipvs" {
+const PROXY_MODES: readonly string[] = ["", "ipvs", "iptables"] satisfies ProxyMode[];
+
+function isSupportedMode(mode: string): mode is ProxyMode {
+  return PROXY_MODES.includes(mode);
+}
+
+function resolveMode(src: Sources, env: ResolveConfigInput["env"]): ProxyMode {
   const fileMode = choose(src, "mode", undefined);
   const candidates: Located[] = [
     { raw: src.flags.proxyMode, origin: flagOrigin("proxyMode") },
     ...(fileMode === undefined ? [] : [fileMode]),
     { raw: env.KUBE_PROXY_MODE, origin: { file: "", field: "KUBE_PROXY_MODE" } },
   ];
-  // "" is kube-proxy's "unset" (kubeadm writes `mode: ""`), so it falls through to the next.
+  // "" is kube-proxy's "unset" (kubeadm writes `mode: ""`), so it falls through to the next;
+  // when nothing sets it, kube-proxy on Linux runs iptables mode, and so does this proxy.
   const chosen = candidates.find(({ raw, origin }) =>
     raw !== undefined && readString(raw, origin).trim() !== ""
   );
-  // KUBE_PROXY_MODE is this program's own fallback: kube-proxy reads no such variable.
-  const fix = src.fileGiven
-    ? `set "mode: ipvs" in ${src.section.file} (or export KUBE_PROXY_MODE=ipvs)`
-    : `pass --proxy-mode=ipvs, set "mode: ipvs" in a --config file, or export KUBE_PROXY_MODE=ipvs`;
-  if (chosen === undefined) {
-    const where = src.section.file === "" ? "configuration" : src.section.file;
-    throw new ConfigError(
-      `${where}: 'mode' is not set (kube-proxy then uses iptables), but only "ipvs" is ` +
-        `supported so far: ${fix}`,
-      { file: src.section.file, field: "mode", value: "" },
-    );
-  }
+  if (chosen === undefined) return "";
   const mode = (chosen.raw as string).trim();
-  if (mode !== "ipvs") throw unsupportedMode(chosen, mode);
-  return "ipvs";
+  if (!isSupportedMode(mode)) throw unsupportedMode(chosen, mode);
+  return mode;
 }
 
 function unsupportedMode(chosen: Located, mode: string): ConfigError {
@@ -305,7 +338,7 @@ function unsupportedMode(chosen: Located, mode: string): ConfigError {
     : `set "${origin.field}: ipvs" in the file`;
   return new ConfigError(
     `${describeOrigin(origin)}: unsupported 'mode' ${showValue(mode)} (set by ${by}): ` +
-      `only "ipvs" is supported so far; ${fixThis}`,
+      `this proxy runs "ipvs" and "iptables" (or "", which is iptables); ${fixThis}`,
     { ...origin, value: mode },
   );
 }

@@ -71,53 +71,38 @@ test("resolveConfig() reports a tab-indented line with its position", () => {
   });
 });
 
-test("resolveConfig() rejects a configuration without mode, naming every way to set it", () => {
-  assertRejects(`${HEADER}clusterCIDR: 10.244.0.0/16\n`, {}, {}, {
+test("resolveConfig() rejects mode nftables from the file, naming the modes it runs", () => {
+  assertRejects(`${HEADER}mode: nftables\n`, {}, {}, {
     field: "mode",
-    value: "",
-    says: ["x.yaml: 'mode' is not set", 'set "mode: ipvs" in x.yaml', "KUBE_PROXY_MODE=ipvs"],
-  });
-  assertRejects(undefined, {}, {}, {
-    field: "mode",
-    value: "",
-    says: ["--proxy-mode=ipvs", '"mode: ipvs" in a --config file', "KUBE_PROXY_MODE=ipvs"],
-  });
-  assertRejects(`${HEADER}mode: ""\n`, {}, {}, { field: "mode", value: "" });
-  assertRejects(undefined, {}, {}, { field: "mode", value: "", says: ["configuration: "] });
-});
-
-test("resolveConfig() rejects mode iptables from the file", () => {
-  assertRejects(`${HEADER}mode: iptables\n`, {}, {}, {
-    field: "mode",
-    value: "iptables",
-    says: ["x.yaml:3:7: unsupported 'mode' \"iptables\"", "in the file", 'only "ipvs"'],
+    value: "nftables",
+    says: ["x.yaml:3:7: unsupported 'mode' \"nftables\"", "in the file", '"ipvs" and "iptables"'],
   });
 });
 
-test("resolveConfig() rejects mode iptables from --proxy-mode", () => {
-  assertRejects(undefined, { proxyMode: "iptables" }, {}, {
+test("resolveConfig() rejects an unknown mode from --proxy-mode", () => {
+  assertRejects(undefined, { proxyMode: "userspace" }, {}, {
     field: "--proxy-mode",
-    value: "iptables",
-    says: ["'mode'", 'only "ipvs"'],
+    value: "userspace",
+    says: ["'mode'", "pass --proxy-mode=ipvs"],
   });
 });
 
-test("resolveConfig() rejects mode iptables from KUBE_PROXY_MODE", () => {
-  assertRejects(undefined, {}, { KUBE_PROXY_MODE: "iptables" }, {
+test("resolveConfig() rejects an unknown mode from KUBE_PROXY_MODE", () => {
+  assertRejects(undefined, {}, { KUBE_PROXY_MODE: "kernelspace" }, {
     field: "KUBE_PROXY_MODE",
-    value: "iptables",
-    says: ["environment: unsupported 'mode'", 'only "ipvs"'],
+    value: "kernelspace",
+    says: ["environment: unsupported 'mode'", "export KUBE_PROXY_MODE=ipvs"],
   });
 });
 
-test("resolveConfig() rejects mode iptables in a 2018 MasterConfiguration", () => {
+test("resolveConfig() rejects an unknown mode in a 2018 MasterConfiguration", () => {
   const text = `apiVersion: kubeadm.k8s.io/v1alpha1
 kind: MasterConfiguration
 kubeProxy:
   config:
-    mode: iptables
+    mode: nftables
 `;
-  assertRejects(text, {}, {}, { field: "kubeProxy.config.mode", value: "iptables" });
+  assertRejects(text, {}, {}, { field: "kubeProxy.config.mode", value: "nftables" });
 });
 
 test("resolveConfig() rejects a bad duration in the file with its position", () => {
@@ -345,4 +330,13 @@ test("resolveConfig() turns an unresolved YAML alias into a ConfigError", () => 
     value: "",
     says: ["x.yaml: invalid YAML"],
   });
+});
+
+test("resolveConfig() rejects a bridge interface name that could add an iptables argument", () => {
+  assertRejects(
+    `${HEADER}mode: ipvs\ndetectLocalMode: BridgeInterface\ndetectLocal:\n  bridgeInterface: "cbr0 -j ACCEPT"\n`,
+    {},
+    {},
+    { field: "detectLocal.bridgeInterface", value: "cbr0 -j ACCEPT", says: ["interface name"] },
+  );
 });

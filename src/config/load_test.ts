@@ -112,9 +112,8 @@ iptables:
 conntrack:
   maxPerCore: 32768
 `);
-  // NodeCIDR is accepted but not implemented yet: one warning (conntrack is applied at start).
-  assertEquals(warnings.length, 1);
-  assertEquals(warnings[0].startsWith('detectLocalMode "NodeCIDR" is not implemented yet'), true);
+  // NodeCIDR is implemented (from the Node's podCIDRs): no warning.
+  assertEquals(warnings, []);
   assertEquals(config.conntrack.maxPerCore, 32768);
   assertEquals(config.clusterCIDRs, ["10.244.0.0/16", "fd00:10:244::/56"]);
   assertEquals(config.detectLocalMode, "NodeCIDR");
@@ -462,4 +461,21 @@ test("resolveConfig() warns that split log streams are not implemented", () => {
   assertEquals(config.logging.splitStream, true);
   assertEquals(warnings.length, 1);
   assertEquals(warnings[0].includes("logging.options.text.splitStream true"), true);
+});
+
+test("resolveConfig() leaves an unset or empty mode empty: kube-proxy's iptables mode", () => {
+  assertEquals(resolve(`${PROXY_HEADER}clusterCIDR: 10.244.0.0/16\n`).config.mode, "");
+  assertEquals(resolve(`${PROXY_HEADER}mode: ""\n`).config.mode, "");
+  assertEquals(resolve(undefined).config.mode, "");
+});
+
+test("resolveConfig() takes mode iptables from the file, --proxy-mode and KUBE_PROXY_MODE", () => {
+  assertEquals(resolve(`${PROXY_HEADER}mode: iptables\n`).config.mode, "iptables");
+  assertEquals(resolve(undefined, { proxyMode: "iptables" }).config.mode, "iptables");
+  assertEquals(resolve(undefined, {}, { KUBE_PROXY_MODE: "iptables" }).config.mode, "iptables");
+  // An empty mode in the file falls through to the environment, as before.
+  assertEquals(
+    resolve(`${PROXY_HEADER}mode: ""\n`, {}, { KUBE_PROXY_MODE: "ipvs" }).config.mode,
+    "ipvs",
+  );
 });

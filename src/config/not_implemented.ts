@@ -84,7 +84,6 @@ export function notImplemented(
   const set = acting.filter(isSet);
   const defaults = acting.filter((pending) => !isSet(pending));
   const warnings = [
-    ...detectLocalWarning(config),
     ...(set.length === 0 ? [] : [
       `not implemented yet, so this proxy does not do what kube-proxy would with: ` +
       `${set.map((p) => describe(p, config)).join(", ")}; apply them on the node yourself ` +
@@ -96,13 +95,4 @@ export function notImplemented(
     defaults.map((p) => describe(p, config)).join(", "),
   ];
   return { warnings, details };
-}
-
-function detectLocalWarning(config: ProxyConfig): string[] {
-  if (config.detectLocalMode === "ClusterCIDR") return [];
-  return [
-    `detectLocalMode ${JSON.stringify(config.detectLocalMode)} is not implemented yet: ` +
-    "traffic to cluster IPs is masqueraded as without a clusterCIDR (the src,dst form); " +
-    "use ClusterCIDR with clusterCIDR for kube-proxy's default behaviour",
-  ];
 }

@@ -122,10 +122,17 @@ export interface LoggingConfig {
   readonly splitStream: boolean;
 }
 
-/** A fully resolved `KubeProxyConfiguration` in IPVS mode. */
+/**
+ * The proxy modes this project runs: `ipvs`, `iptables`, and kube-proxy's empty mode, which
+ * means iptables on Linux. Which proxier a node actually runs is decided at startup
+ * (`chooseProxier`: `ipvs` falls back to iptables where IPVS cannot run).
+ */
+export type ProxyMode = "" | "ipvs" | "iptables";
+
+/** A fully resolved `KubeProxyConfiguration`. */
 export interface ProxyConfig {
-  /** Only `ipvs` is supported. */
-  readonly mode: "ipvs";
+  /** The configured mode, as written (`""` is iptables). */
+  readonly mode: ProxyMode;
   /** Canonical pod CIDRs (one per family at most). @default [] */
   readonly clusterCIDRs: readonly string[];
   /** How local traffic is detected. @default "ClusterCIDR" */

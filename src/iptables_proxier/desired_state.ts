@@ -16,7 +16,14 @@ import type {
   KernelState,
 } from "../state/types.ts";
 import { sortKernelState } from "../state/keys.ts";
-import { categorizeEndpoints, EndpointSliceIndex } from "../proxier/endpoints.ts";
+import { EndpointSliceIndex } from "../proxier/endpoints.ts";
+import { type NodeTopology, nodeTopology, portEndpoints } from "../proxier/topology.ts";
+import {
+  type LocalDetector,
+  localDetectorFor,
+  localDetectorWarnings,
+  nodePodCIDRs,
+} from "../proxier/local_detector.ts";
 import type { DesiredState, ProxierInput } from "../proxier/desired_state.ts";
 import { servicePortName } from "../proxier/desired_state.ts";
 import { needsHealthCheck } from "../proxier/health_checks.ts";
@@ -41,11 +48,6 @@ export const LARGE_CLUSTER_ENDPOINTS = 1000;
 
 const NODEPORTS_COMMENT =
   "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
-
-function localCIDR(config: ProxyConfig, family: IptablesFamily): string | undefined {
-  if (config.detectLocalMode !== "ClusterCIDR") return undefined;
-  return config.clusterCIDRs.find((cidr) => familyOf(cidr) === family);
-}
 
 /** The fixed rules: masquerade, the NodePort tail-call and the forwarding filter. */
 function writeFixedRules(
@@ -90,6 +92,8 @@ interface FamilyContext {
   readonly slices: EndpointSliceIndex;
   readonly nodeIP: string | undefined;
   readonly largeCluster: boolean;
+  readonly topology: NodeTopology;
+  readonly localDetector: LocalDetector | undefined;
 }
 
 function portInput(
@@ -99,20 +103,14 @@ function portInput(
   clusterIP: string,
 ): PortInput {
   const { family, input } = ctx;
-  const endpoints = categorizeEndpoints(
-    ctx.slices.slicesFor(service, API_FAMILY[family]),
-    port,
-    input.nodeName,
-  );
+  // kube-proxy's CategorizeEndpoints: its cluster list is empty unless the port
+  // UsesClusterEndpoints, its local one unless it UsesLocalEndpoints.
+  const slices = ctx.slices.slicesFor(service, API_FAMILY[family]);
+  const endpoints = portEndpoints(slices, service, port, family, ctx.topology);
   const inFamily = (ip: string) => familyOf(ip) === family;
   const externalIPs = service.externalIPs.filter(inFamily);
   const loadBalancerIPs = service.loadBalancerIngress
     .filter((i) => i.ipMode !== "Proxy" && inFamily(i.ip)).map((i) => i.ip);
-  const accessible = port.nodePort !== 0 || externalIPs.length > 0 || loadBalancerIPs.length > 0;
-  const itpLocal = service.internalTrafficPolicy === "Local";
-  // kube-proxy's UsesClusterEndpoints / UsesLocalEndpoints.
-  const usesCluster = !itpLocal || accessible;
-  const usesLocal = itpLocal || (accessible && service.externalTrafficPolicy === "Local");
   // kube-proxy sorts a port's endpoints by their `ip:port` text (`byEndpoint`).
   const key = (ep: { address: string; port: number }) => joinHostPort(ep.address, ep.port);
   const byName = (a: { address: string; port: number }, b: { address: string; port: number }) =>
@@ -123,14 +121,14 @@ function portInput(
     port,
     name: servicePortName(service, port),
     clusterIP,
-    cluster: usesCluster ? [...endpoints.all].sort(byName) : [],
-    local: usesLocal ? [...endpoints.local].sort(byName) : [],
-    hasEndpoints: endpoints.all.length > 0,
+    cluster: [...endpoints.cluster].sort(byName),
+    local: [...endpoints.local].sort(byName),
+    hasEndpoints: endpoints.hasAny,
     externalIPs,
     loadBalancerIPs,
     sourceRanges: service.loadBalancerSourceRanges.filter(inFamily),
     nodeIP: ctx.nodeIP,
-    localCIDR: localCIDR(input.config, family),
+    localDetector: ctx.localDetector,
     masqueradeAll: input.config.iptables.masqueradeAll,
     healthCheckNodePort: needsHealthCheck(service) ? service.healthCheckNodePort : 0,
     largeCluster: ctx.largeCluster,
@@ -187,14 +185,29 @@ function countEndpoints(input: ProxierInput): number {
  * ```
  */
 export function computeIptablesDesiredState(input: ProxierInput): DesiredState {
-  const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
+  const families = detectFamilies(
+    input.nodeIPs,
+    input.config.clusterCIDRs,
+    input.kernelFamilies,
+  );
   const slices = new EndpointSliceIndex(input.snapshot);
   const largeCluster = countEndpoints(input) > LARGE_CLUSTER_ENDPOINTS;
+  const topology = nodeTopology(input.config, input.snapshot, input.nodeName);
+  const podCIDRs = nodePodCIDRs(input.snapshot, input.nodeName);
   const empty = { nat: { chains: [], jumps: [] }, filter: { chains: [], jumps: [] } };
   const iptables: Record<IptablesFamily, IptablesFamilyState> = { ipv4: empty, ipv6: empty };
   for (const family of families) {
     const nodeIP = input.nodeIPs.find((ip) => familyOf(ip) === family);
-    iptables[family] = buildFamily({ family, input, slices, nodeIP, largeCluster });
+    const localDetector = localDetectorFor(input.config, family, podCIDRs);
+    iptables[family] = buildFamily({
+      family,
+      input,
+      slices,
+      nodeIP,
+      largeCluster,
+      topology,
+      localDetector,
+    });
   }
   const state: KernelState = {
     families,
@@ -204,5 +217,6 @@ export function computeIptablesDesiredState(input: ProxierInput): DesiredState {
     linkPresent: false,
     addresses: [],
   };
-  return { state: sortKernelState(state), warnings: [] };
+  const warnings = localDetectorWarnings(input.config, families, input.snapshot, input.nodeName);
+  return { state: sortKernelState(state), warnings };
 }

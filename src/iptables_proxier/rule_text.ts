@@ -93,16 +93,20 @@ export function recentCheck(name: string, seconds: number, family: IptablesFamil
 
 /**
  * A service-port match: `-d IP/32 -p tcp -m comment --comment "..." -m tcp --dport 80`
- * (kube-proxy's `-m comment ... -m tcp -p tcp -d IP --dport 80`, as saved).
+ * (kube-proxy's `-m comment ... -m tcp -p tcp -d IP --dport 80`, as saved). `inInterface`
+ * (`! -i br0 `, with its space) goes where iptables-save prints `-i`: after `-d`, before `-p`.
  */
 export function portMatch(
   destination: string | undefined,
   protocol: Protocol,
   commentText: string,
   port: number,
+  inInterface = "",
 ): string {
   const dst = destination === undefined ? "" : `-d ${hostNet(destination)} `;
-  return `${dst}-p ${protocol} ${comment(commentText)} -m ${protocol} --dport ${port}`;
+  return `${dst}${inInterface}-p ${protocol} ${
+    comment(commentText)
+  } -m ${protocol} --dport ${port}`;
 }
 
 /** The masquerade mark of `masqueradeBit`, e.g. `0x4000` for bit 14. */

@@ -22,6 +22,7 @@ import {
   sourceMatch,
 } from "./rule_text.ts";
 import { endpointChain, portChains } from "./chain_names.ts";
+import { type LocalDetector, localMatch, localMatchPrefix } from "../proxier/local_detector.ts";
 
 /** Chains being filled, in the order they are first written. */
 export type ChainRules = Map<string, string[]>;
@@ -57,8 +58,8 @@ export interface PortInput {
   readonly sourceRanges: readonly string[];
   /** The node's primary address of this family (for "does a source range cover the node"). */
   readonly nodeIP: string | undefined;
-  /** The cluster CIDR when local traffic is detected by it (`-s CIDR`), else undefined. */
-  readonly localCIDR: string | undefined;
+  /** How pod traffic is told apart (`detectLocalMode`), undefined for kube-proxy's no-op detector. */
+  readonly localDetector: LocalDetector | undefined;
   readonly masqueradeAll: boolean;
   /** Whether the port's health check node port is served (`needsHealthCheck`). */
   readonly healthCheckNodePort: number;
@@ -219,12 +220,17 @@ function writeNodePortRules(p: PortInput, plan: Plan, t: Tables): void {
   }
 }
 
+/** Off-pod traffic to the cluster IP is masqueraded (`IfNotLocal()` of the detector). */
 function writeInternalMasquerade(p: PortInput, plan: Plan, nat: ChainRules): void {
   if (!plan.hasInternal) return;
-  const match = portMatch(p.clusterIP, p.port.protocol, `${p.name} cluster IP`, p.port.port);
-  if (p.masqueradeAll) append(nat, plan.internalChain, `${match} -j KUBE-MARK-MASQ`);
-  else if (p.localCIDR !== undefined) {
-    append(nat, plan.internalChain, `${sourceMatch(p.localCIDR, true)}${match} -j KUBE-MARK-MASQ`);
+  const text = `${p.name} cluster IP`;
+  if (p.masqueradeAll) {
+    const match = portMatch(p.clusterIP, p.port.protocol, text, p.port.port);
+    append(nat, plan.internalChain, `${match} -j KUBE-MARK-MASQ`);
+  } else if (p.localDetector !== undefined) {
+    const notLocal = localMatch(p.localDetector, false);
+    const match = portMatch(p.clusterIP, p.port.protocol, text, p.port.port, notLocal.inInterface);
+    append(nat, plan.internalChain, `${notLocal.source}${match} -j KUBE-MARK-MASQ`);
   }
 }
 
@@ -238,9 +244,11 @@ function writeExternalChain(p: PortInput, plan: Plan, nat: ChainRules): void {
       `${comment(`masquerade traffic for ${p.name} external destinations`)} -j KUBE-MARK-MASQ`,
     );
   } else {
-    if (p.localCIDR !== undefined) {
+    if (p.localDetector !== undefined) {
+      // Pod traffic to an external address skips the Local policy (`IfLocal()`).
       const text = `pod traffic for ${p.name} external destinations`;
-      append(nat, plan.ext, `${sourceMatch(p.localCIDR)}${comment(text)} -j ${plan.svc}`);
+      const local = localMatchPrefix(p.localDetector, true);
+      append(nat, plan.ext, `${local}${comment(text)} -j ${plan.svc}`);
     }
     const masq = `masquerade LOCAL traffic for ${p.name} external destinations`;
     append(nat, plan.ext, `${comment(masq)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);

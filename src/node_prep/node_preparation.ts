@@ -162,6 +162,26 @@ export function computeNodePreparation(
   return steps;
 }
 
+/**
+ * What a start in iptables mode takes: only the conntrack settings, which kube-proxy applies
+ * in every mode (its server, not its proxier). iptables mode loads no IPVS module, sets no
+ * IPVS sysctl and makes no `kube-ipvs0`; `route_localnet` is not set because this proxy does
+ * not program NodePorts on localhost.
+ *
+ * @example
+ * ```ts
+ * import { computeIptablesNodePreparation } from "./node_preparation.ts";
+ * computeIptablesNodePreparation({ scheduler: "", strictARP: false, tcpTimeoutMs: 0,
+ *   tcpFinTimeoutMs: 0, udpTimeoutMs: 0 }, { cpus: 2 }); // []: no conntrack settings given
+ * ```
+ */
+export function computeIptablesNodePreparation(
+  config: NodePreparationConfig,
+  facts: NodeFacts,
+): NodePreparationStep[] {
+  return config.conntrack ? conntrackSteps(config.conntrack, facts.cpus) : [];
+}
+
 /** The modules among `steps`, in order. */
 export function modulesOf(steps: readonly NodePreparationStep[]): string[] {
   return steps.flatMap((step) => step.kind === "modprobe" ? [step.module] : []);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  computeIptablesNodePreparation,
   computeNodePreparation,
   DEFAULT_CONNTRACK,
   modulesOf,
@@ -122,5 +123,25 @@ Deno.test({
     assert.equal(parseCpuList("0-3,8,10-11"), 7);
     assert.equal(parseCpuList(""), undefined);
     assert.equal(parseCpuList("3-1"), undefined);
+  },
+});
+
+Deno.test({
+  name:
+    "computeIptablesNodePreparation() keeps only the conntrack settings: no IPVS module, sysctl or link",
+  permissions: "none",
+  fn() {
+    const config = {
+      ...IPVS,
+      tcpTimeoutMs: 900_000,
+      strictARP: true,
+      conntrack: DEFAULT_CONNTRACK,
+    };
+    const steps = computeIptablesNodePreparation(config, { cpus: 2 });
+    const ipvsSteps = computeNodePreparation(config, { cpus: 2 });
+    assert.ok(steps.length > 0);
+    assert.ok(steps.every((s) => s.kind.startsWith("conntrack")));
+    assert.deepEqual(steps, ipvsSteps.filter((s) => s.kind.startsWith("conntrack")));
+    assert.deepEqual(computeIptablesNodePreparation(IPVS, { cpus: 2 }), []);
   },
 });

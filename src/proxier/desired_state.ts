@@ -16,7 +16,7 @@ import type {
 } from "../state/types.ts";
 import { IPVS_DEVICE } from "../state/types.ts";
 import { hostPort, sortKernelState, virtualServerKey } from "../state/keys.ts";
-import { type CategorizedEndpoints, categorizeEndpoints, EndpointSliceIndex } from "./endpoints.ts";
+import { EndpointSliceIndex, type ServiceEndpoint } from "./endpoints.ts";
 import { needsHealthCheck } from "./health_checks.ts";
 import { IpSetEntries, SET, type SetName } from "./ipsets.ts";
 import { buildIptablesRules, type NoNodeAccessEntry } from "./iptables_rules.ts";
@@ -28,6 +28,13 @@ import {
   familyOf,
   selectNodeAddresses,
 } from "./node_addresses.ts";
+import { type NodeTopology, nodeTopology, type PortEndpoints, portEndpoints } from "./topology.ts";
+import {
+  type LocalDetector,
+  localDetectorFor,
+  localDetectorWarnings,
+  nodePodCIDRs,
+} from "./local_detector.ts";
 
 /** What the proxier computes from. */
 export interface ProxierInput {
@@ -39,6 +46,11 @@ export interface ProxierInput {
   readonly nodeName: string;
   /** This node's addresses, the primary one of each family first. */
   readonly nodeIPs: readonly string[];
+  /**
+   * The families the kernel can program (`Backend.kernelFamilies`): all of them are run, as
+   * kube-proxy runs dual-stack whenever the kernel has IPv6. @default [] (a dry run)
+   */
+  readonly kernelFamilies?: readonly IptablesFamily[];
 }
 
 /** The desired kernel state and what was noticed while computing it. */
@@ -65,13 +77,28 @@ function netEntry(cidr: string): string {
   return cidr.endsWith(hostBits) ? cidr.slice(0, -hostBits.length) : cidr;
 }
 
-function toRealServers(endpoints: CategorizedEndpoints["all"]): RealServer[] {
+function toRealServers(endpoints: readonly ServiceEndpoint[]): RealServer[] {
   return endpoints.map((ep) => ({
     address: ep.address,
     port: ep.port,
     forward: "masq",
     weight: 1,
   }));
+}
+
+/**
+ * The endpoints of one virtual server, as kube-proxy's `syncEndpoint` picks them
+ * (pkg/proxy/ipvs/proxier.go): with a Local policy the local endpoints, or, when there are
+ * none, the Cluster ones (kubernetes#97081: pods on this node keep reaching the service);
+ * those are empty for internalTrafficPolicy Local unless the port also takes external
+ * traffic (`UsesClusterEndpoints`). Otherwise the Cluster endpoints, topology applied.
+ */
+function realServersFor(
+  endpoints: PortEndpoints,
+  onlyNodeLocal: boolean,
+): readonly ServiceEndpoint[] {
+  if (onlyNodeLocal && endpoints.local.length > 0) return endpoints.local;
+  return endpoints.cluster;
 }
 
 /** What the per-service computation of one family reads besides the service and its slices. */
@@ -84,6 +111,10 @@ export interface FamilyContext {
   readonly nodeName: string;
   /** This node's addresses of the family. */
   readonly node: FamilyNodeAddresses;
+  /** This node's name, zone and the node-hints gate, for topology aware routing. */
+  readonly topology: NodeTopology;
+  /** How pod traffic is told apart in this family (`detectLocalMode`), if it can be. */
+  readonly localDetector: LocalDetector | undefined;
 }
 
 /** A service's EndpointSlices of one family (an {@linkcode EndpointSliceIndex} is one). */
@@ -122,11 +153,14 @@ export function conflictWarning(wanted: VirtualServer, existing: VirtualServer):
  * ```ts
  * import { testConfig } from "./testing.ts";
  * import { selectNodeAddresses } from "./node_addresses.ts";
+ * import { noTopology } from "./topology.ts";
  * const context = {
  *   family: "ipv4" as const,
  *   config: testConfig(),
  *   nodeName: "node-a",
  *   node: selectNodeAddresses(["192.168.0.10"], [], "ipv4"),
+ *   topology: noTopology("node-a"),
+ *   localDetector: undefined,
  * };
  * const noSlices = { slicesFor: () => [] };
  * const sink = { addEntry() {}, bind() {}, addVirtualServer() {}, denyNodeAccess() {} };
@@ -146,12 +180,9 @@ export class ServiceWriter {
     const family = this.context.family;
     const clusterIP = service.clusterIPs.find((ip) => familyOf(ip) === family);
     if (service.type === "ExternalName" || clusterIP === undefined) return;
+    const slices = this.slices.slicesFor(service, API_FAMILY[family]);
     for (const port of service.ports) {
-      const endpoints = categorizeEndpoints(
-        this.slices.slicesFor(service, API_FAMILY[family]),
-        port,
-        this.context.nodeName,
-      );
+      const endpoints = portEndpoints(slices, service, port, family, this.context.topology);
       this.addServicePort(service, port, clusterIP, endpoints);
     }
   }
@@ -160,19 +191,23 @@ export class ServiceWriter {
     service: Service,
     port: ServicePort,
     clusterIP: string,
-    endpoints: CategorizedEndpoints,
+    endpoints: PortEndpoints,
   ): void {
-    for (const ep of endpoints.local) {
+    // Every local endpoint, whatever its conditions: kube-proxy's endpoints map holds them all.
+    for (const ep of endpoints.everyLocal) {
       this.sink.addEntry(SET.loopBack, `${ep.address},${port.protocol}:${ep.port},${ep.address}`);
     }
     this.sink.addEntry(SET.clusterIP, ipsetEntry(clusterIP, port.protocol, port.port));
-    // internalTrafficPolicy Local: only this node's endpoints, possibly none.
-    const internal = service.internalTrafficPolicy === "Local" ? endpoints.local : endpoints.all;
-    this.addVirtualServer(clusterIP, port.port, service, port, internal);
+    const { internalLocal, externalLocal } = endpoints.policy;
+    this.addVirtualServer(
+      clusterIP,
+      port.port,
+      service,
+      port,
+      realServersFor(endpoints, internalLocal),
+    );
     this.bind(clusterIP);
-    // externalTrafficPolicy Local: this node's endpoints, or all of them when none is local.
-    const externalLocal = service.externalTrafficPolicy === "Local";
-    const external = externalLocal && endpoints.local.length > 0 ? endpoints.local : endpoints.all;
+    const external = realServersFor(endpoints, externalLocal);
     this.addExternalIPs(service, port, external, externalLocal);
     this.addLoadBalancers(service, port, external, externalLocal);
     this.addNodePorts(service, port, external, externalLocal);
@@ -186,7 +221,7 @@ export class ServiceWriter {
   addExternalIPs(
     service: Service,
     port: ServicePort,
-    endpoints: CategorizedEndpoints["all"],
+    endpoints: readonly ServiceEndpoint[],
     local: boolean,
   ): void {
     for (const ip of service.externalIPs) {
@@ -202,7 +237,7 @@ export class ServiceWriter {
   addLoadBalancers(
     service: Service,
     port: ServicePort,
-    endpoints: CategorizedEndpoints["all"],
+    endpoints: readonly ServiceEndpoint[],
     local: boolean,
   ): void {
     for (const ingress of service.loadBalancerIngress) {
@@ -239,7 +274,7 @@ export class ServiceWriter {
   addNodePorts(
     service: Service,
     port: ServicePort,
-    endpoints: CategorizedEndpoints["all"],
+    endpoints: readonly ServiceEndpoint[],
     local: boolean,
   ): void {
     const nodePortIPs = this.context.node.nodePortIPs;
@@ -267,7 +302,7 @@ export class ServiceWriter {
     vsPort: number,
     service: Service,
     port: ServicePort,
-    endpoints: CategorizedEndpoints["all"],
+    endpoints: readonly ServiceEndpoint[],
   ): void {
     const scheduler = this.context.config.ipvs.scheduler;
     this.sink.addVirtualServer({
@@ -298,7 +333,11 @@ class FamilyAccumulator implements FamilySink {
   readonly bound = new Set<string>();
   readonly noNodeAccess: NoNodeAccessEntry[] = [];
 
-  constructor(readonly family: IptablesFamily, readonly warnings: string[]) {
+  constructor(
+    readonly family: IptablesFamily,
+    readonly warnings: string[],
+    readonly localDetector: LocalDetector | undefined,
+  ) {
     this.sets = new IpSetEntries(family);
   }
 
@@ -329,8 +368,18 @@ function buildFamily(
   warnings: string[],
 ): FamilyAccumulator {
   const node = selectNodeAddresses(input.nodeIPs, input.config.nodePortAddresses, family);
-  const accumulator = new FamilyAccumulator(family, warnings);
-  const context = { family, config: input.config, nodeName: input.nodeName, node };
+  const topology = nodeTopology(input.config, input.snapshot, input.nodeName);
+  const podCIDRs = nodePodCIDRs(input.snapshot, input.nodeName);
+  const localDetector = localDetectorFor(input.config, family, podCIDRs);
+  const accumulator = new FamilyAccumulator(family, warnings, localDetector);
+  const context = {
+    family,
+    config: input.config,
+    nodeName: input.nodeName,
+    node,
+    topology,
+    localDetector,
+  };
   const writer = new ServiceWriter(context, slices, accumulator);
   for (const service of input.snapshot.services) writer.write(service);
   return accumulator;
@@ -344,9 +393,18 @@ export function emptyFamilyTables(): IptablesFamilyState {
 
 /** Computes the whole desired kernel state for this node. */
 export function computeDesiredState(input: ProxierInput): DesiredState {
-  const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
+  const families = detectFamilies(
+    input.nodeIPs,
+    input.config.clusterCIDRs,
+    input.kernelFamilies,
+  );
   const slices = new EndpointSliceIndex(input.snapshot);
-  const warnings: string[] = [];
+  const warnings = localDetectorWarnings(
+    input.config,
+    families,
+    input.snapshot,
+    input.nodeName,
+  );
   const builders = families.map((family) => buildFamily(family, input, slices, warnings));
   const iptables: Record<IptablesFamily, IptablesFamilyState> = {
     ipv4: emptyFamilyTables(),
@@ -358,6 +416,7 @@ export function computeDesiredState(input: ProxierInput): DesiredState {
       config: input.config,
       sets: b.sets,
       noNodeAccess: b.noNodeAccess,
+      localDetector: b.localDetector,
     });
   }
   const state: KernelState = {

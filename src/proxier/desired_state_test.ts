@@ -211,15 +211,45 @@ Deno.test({
 });
 
 Deno.test({
-  name: "internalTrafficPolicy Local leaves a cluster IP with local endpoints only, maybe none",
+  name:
+    "internalTrafficPolicy Local with no local endpoint leaves a ClusterIP service's cluster IP without real servers",
   permissions: "none",
   fn() {
     const remoteOnly = slice("web", [endpoint("10.244.2.7", "node-b")], [{
       name: "http",
       port: 8080,
     }]);
-    const state = compute(snapshot([web({ internalTrafficPolicy: "Local" })], [remoteOnly]));
+    const clusterOnly = web({ type: "ClusterIP", internalTrafficPolicy: "Local" });
+    const ports = [{ ...clusterOnly.ports[0], nodePort: 0 }];
+    const state = compute(snapshot([{ ...clusterOnly, ports }], [remoteOnly]));
     assert.deepEqual(state.virtualServers.find((vs) => vs.port === 80)!.realServers, []);
+  },
+});
+
+Deno.test({
+  name:
+    "internalTrafficPolicy Local with no local endpoint gives an externally reachable port's cluster IP every endpoint, as kube-proxy's syncEndpoint does",
+  permissions: "none",
+  fn() {
+    // pkg/proxy/ipvs/proxier.go syncEndpoint: no local endpoints -> clusterEndpoints
+    // (kubernetes#97081); those exist because a port with a node port UsesClusterEndpoints.
+    const slices = [
+      slice("web", [endpoint("10.244.2.7", "node-b")], [{ name: "http", port: 8080 }]),
+    ];
+    const state = compute(snapshot([web({ internalTrafficPolicy: "Local" })], slices));
+    const clusterIP = state.virtualServers.find((vs) => vs.port === 80)!;
+    assert.deepEqual(clusterIP.realServers.map((rs) => rs.address), ["10.244.2.7"]);
+    // With a local endpoint, only that one.
+    const both = [
+      slice("web", [endpoint("10.244.2.7", "node-b"), endpoint("10.244.1.5", "node-a")], [
+        { name: "http", port: 8080 },
+      ]),
+    ];
+    const local = compute(snapshot([web({ internalTrafficPolicy: "Local" })], both));
+    assert.deepEqual(
+      local.virtualServers.find((vs) => vs.port === 80)!.realServers.map((rs) => rs.address),
+      ["10.244.1.5"],
+    );
   },
 });
 
@@ -546,5 +576,81 @@ Deno.test({
           "-j KUBE-MARK-MASQ",
       ),
     );
+  },
+});
+
+Deno.test({
+  name:
+    "KUBE-LOOP-BACK holds every local endpoint whatever its conditions, as kube-proxy's Test_EndpointSliceReadyAndTerminatingLocal asserts",
+  permissions: "none",
+  fn() {
+    // pkg/proxy/ipvs/proxier_test.go Test_EndpointSliceReadyAndTerminatingLocal: four local
+    // endpoints (ready, ready, serving-terminating, terminating) and one remote; the IPVS
+    // sync fills the set from the whole endpoints map, so all four local ones are in it.
+    const servingTerminating = { ready: false, serving: true, terminating: true };
+    const terminating = { ready: false, serving: false, terminating: true };
+    const slices = [slice("web", [
+      endpoint("10.0.1.1", "node-a"),
+      endpoint("10.0.1.2", "node-a"),
+      endpoint("10.0.1.3", "node-a", servingTerminating),
+      endpoint("10.0.1.4", "node-a", terminating),
+      endpoint("10.0.1.5", "node-b"),
+    ], [{ name: "http", port: 80 }])];
+    const state = compute(snapshot([web({ externalTrafficPolicy: "Local" })], slices));
+    assert.deepEqual(entries(state, "KUBE-LOOP-BACK"), [
+      "10.0.1.1,tcp:80,10.0.1.1",
+      "10.0.1.2,tcp:80,10.0.1.2",
+      "10.0.1.3,tcp:80,10.0.1.3",
+      "10.0.1.4,tcp:80,10.0.1.4",
+    ]);
+    // The real servers are still the usable ones: the ready local ones for the node port.
+    const nodePort = state.virtualServers.find((vs) => vs.port === 30080)!;
+    assert.deepEqual(nodePort.realServers.map((rs) => rs.address), ["10.0.1.1", "10.0.1.2"]);
+  },
+});
+
+Deno.test({
+  name: "zone hints narrow a cluster IP's real servers to this node's zone, from its Node's label",
+  permissions: "none",
+  fn() {
+    const hinted = (address: string, zone: string) => ({
+      ...endpoint(address, "node-b"),
+      zoneHints: [zone],
+    });
+    const slices = [slice("web", [hinted("10.0.1.1", "zone-a"), hinted("10.0.1.2", "zone-b")], [
+      { name: "http", port: 8080 },
+    ])];
+    const zoneA = { name: "node-a", addresses: [], zone: "zone-a", source: "test.yaml" };
+    const zoned = compute(snapshot([web()], slices, [zoneA]));
+    const addresses = (state: KernelState) =>
+      state.virtualServers.find((vs) => vs.port === 80)!.realServers.map((rs) => rs.address);
+    assert.deepEqual(addresses(zoned), ["10.0.1.1"]);
+    // Without the label (or the Node) no zone matches: every endpoint, as kube-proxy.
+    assert.deepEqual(addresses(compute(snapshot([web()], slices))), ["10.0.1.1", "10.0.1.2"]);
+  },
+});
+
+Deno.test({
+  name:
+    "a kernel with IPv6 runs both families even when the node's addresses and cluster CIDRs are IPv4, as kube-proxy runs dual-stack",
+  permissions: "none",
+  fn() {
+    const dual = service("dual", ["10.0.3.1", "fd00:96::31"], [port("http", 80)]);
+    const slices = [
+      slice("dual", [endpoint("10.244.3.1")], [{ name: "http", port: 8080 }]),
+      slice("dual", [endpoint("fd00:244::31")], [{ name: "http", port: 8080 }], {
+        name: "dual-v6",
+      }),
+    ];
+    const kernel = compute(snapshot([dual], slices), { kernelFamilies: ["ipv4", "ipv6"] });
+    assert.deepEqual(kernel.families, ["ipv4", "ipv6"]);
+    assert.deepEqual(
+      kernel.virtualServers.map((vs) => vs.address),
+      ["10.0.3.1", "fd00:96::31"],
+    );
+    assert.ok(kernel.ipsets.some((s) => s.name === "KUBE-6-CLUSTER-IP"));
+    // The dry run knows no kernel: the node's addresses decide, IPv4 alone here.
+    const dryRun = compute(snapshot([dual], slices));
+    assert.deepEqual(dryRun.families, ["ipv4"]);
   },
 });

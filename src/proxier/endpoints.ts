@@ -1,6 +1,8 @@
 /**
- * Which endpoints serve a service port, as kube-proxy categorises them: ready endpoints
- * first, serving-and-terminating ones only when none is ready, and the node-local subset.
+ * A service port's endpoints as kube-proxy's `EndpointSliceCache` collects them (every
+ * endpoint of the family with an address, one per `ip:port`), and the simple categorisation
+ * without topology: ready endpoints first, serving-and-terminating ones only when none is
+ * ready, and the node-local subset. `topology.ts` does `CategorizeEndpoints` in full.
  *
  * @module
  */
@@ -26,8 +28,14 @@ export interface ServiceEndpoint {
 export interface CategorizedEndpoints {
   /** Every usable endpoint (for Cluster traffic policies). */
   readonly all: readonly ServiceEndpoint[];
-  /** The usable endpoints on this node (for Local traffic policies and hairpin). */
+  /** The usable endpoints on this node (for Local traffic policies). */
   readonly local: readonly ServiceEndpoint[];
+  /**
+   * Every endpoint on this node whatever its conditions: kube-proxy's IPVS sync fills
+   * `KUBE-LOOP-BACK` from its endpoints map, which holds them all, with only `IsLocal()`
+   * checked (`syncProxyRules` in pkg/proxy/ipvs/proxier.go).
+   */
+  readonly everyLocal: readonly ServiceEndpoint[];
 }
 
 /** EndpointSlices grouped by `namespace/serviceName` and address type, built once per sync. */
@@ -54,10 +62,16 @@ export class EndpointSliceIndex {
   }
 }
 
-interface Candidate extends ServiceEndpoint {
+/** One endpoint of kube-proxy's endpoints map: its conditions and topology hints too. */
+export interface Candidate extends ServiceEndpoint {
   readonly ready: boolean;
   readonly terminating: boolean;
+  /** Serving and terminating: usable when no endpoint is ready. */
   readonly servingTerminating: boolean;
+  /** `hints.forZones` names; undefined when the endpoint has none. */
+  readonly zoneHints: readonly string[] | undefined;
+  /** `hints.forNodes` names; undefined when the endpoint has none. */
+  readonly nodeHints: readonly string[] | undefined;
 }
 
 function toCandidate(endpoint: Endpoint, port: number, nodeName: string): Candidate {
@@ -69,10 +83,15 @@ function toCandidate(endpoint: Endpoint, port: number, nodeName: string): Candid
     ready,
     terminating,
     servingTerminating: serving && terminating,
+    zoneHints: endpoint.zoneHints,
+    nodeHints: endpoint.nodeHints,
   };
 }
 
 /**
+ * The endpoints map of one service port (kube-proxy's `EndpointSliceCache.addEndpoints`):
+ * every endpoint with an address, whatever its conditions.
+ *
  * Slice ports are matched to a service port by name and protocol: the EndpointSlice controller
  * has already resolved a named `targetPort` into the slice port's number.
  *
@@ -80,7 +99,7 @@ function toCandidate(endpoint: Endpoint, port: number, nodeName: string): Candid
  * of a terminating one) counts once; as in kube-proxy, a later copy that is not terminating
  * replaces an earlier one, so a running pod wins over the terminating pod it took the IP of.
  */
-function candidatesOf(
+export function candidatesOf(
   slices: readonly EndpointSlice[],
   servicePort: ServicePort,
   nodeName: string,
@@ -117,8 +136,6 @@ export function categorizeEndpoints(
   nodeName: string,
 ): CategorizedEndpoints {
   const candidates = candidatesOf(slices, servicePort, nodeName);
-  return {
-    all: usable(candidates),
-    local: usable(candidates.filter((c) => c.local)),
-  };
+  const everyLocal = candidates.filter((c) => c.local);
+  return { all: usable(candidates), local: usable(everyLocal), everyLocal };
 }

@@ -125,7 +125,11 @@ export function resolveHealthChecks(candidates: Iterable<ServiceHealthCheck>): S
  * ```
  */
 export function computeServiceHealthChecks(input: ProxierInput): ServiceHealthChecks {
-  const families = detectFamilies(input.nodeIPs, input.config.clusterCIDRs);
+  const families = detectFamilies(
+    input.nodeIPs,
+    input.config.clusterCIDRs,
+    input.kernelFamilies,
+  );
   const slices = new EndpointSliceIndex(input.snapshot);
   const candidates = input.snapshot.services.flatMap((service) =>
     healthCheckOf(service, families, slices, input.nodeName) ?? []

@@ -42,17 +42,27 @@ import {
   type ServiceHealthChecks,
 } from "./health_checks.ts";
 import { detectFamilies, selectNodeAddresses } from "./node_addresses.ts";
+import { nodeTopology } from "./topology.ts";
+import { localDetectorFor, localDetectorWarnings, nodePodCIDRs } from "./local_detector.ts";
 
 /** Something that turns each new snapshot into the desired state (what a sync loop holds). */
 export interface DesiredStateComputer {
-  /** The desired state for `snapshot` on a node with addresses `nodeIPs` (primary first). */
-  update(snapshot: ClusterSnapshot, nodeIPs: readonly string[]): DesiredState;
+  /**
+   * The desired state for `snapshot` on a node with addresses `nodeIPs` (primary first) whose
+   * kernel can program `kernelFamilies` (none known: a dry run).
+   */
+  update(
+    snapshot: ClusterSnapshot,
+    nodeIPs: readonly string[],
+    kernelFamilies?: readonly IptablesFamily[],
+  ): DesiredState;
 }
 
 /** What the last {@linkcode IncrementalProxier.update} did. */
 export interface UpdateSummary {
   /**
-   * Whether it started over: the first update, new node addresses (every service may depend on
+   * Whether it started over: the first update, new node addresses or a change of this node's
+   * Node object that the output reads (its zone, its pod CIDRs: every service may depend on
    * them), or a snapshot not sorted by namespace/name (then `computeDesiredState` answered).
    */
   readonly full: boolean;
@@ -95,6 +105,11 @@ function sameStrings(a: readonly string[], b: readonly string[] | undefined): bo
  */
 export class IncrementalProxier implements DesiredStateComputer {
   #nodeIPs: readonly string[] | undefined;
+  #kernelFamilies: readonly IptablesFamily[] = [];
+  /** What the output reads of this node's Node object, as text (see `#nodeKey`). */
+  #node = "";
+  /** The warnings that depend on the node alone (the local detector's), set at each reset. */
+  #nodeWarnings: readonly string[] = [];
   #families: FamilyState[] = [];
   #virtualServers = new SortedList<VirtualServer>();
   #addresses = new SortedList<BoundAddress>();
@@ -108,7 +123,11 @@ export class IncrementalProxier implements DesiredStateComputer {
   readonly #checked = new Set<ServiceRecord>();
   #checks: ServiceHealthChecks | undefined;
   /** The input of an update answered in full, for its health checks. */
-  #fallback: { snapshot: ClusterSnapshot; nodeIPs: readonly string[] } | undefined;
+  #fallback: {
+    snapshot: ClusterSnapshot;
+    nodeIPs: readonly string[];
+    kernelFamilies: readonly IptablesFamily[];
+  } | undefined;
   #summary: UpdateSummary = { full: true, recomputedServices: 0 };
 
   /** `nodeName`: endpoints whose `nodeName` equals it are local. */
@@ -120,15 +139,21 @@ export class IncrementalProxier implements DesiredStateComputer {
   }
 
   /** Brings the proxier to `snapshot` and returns the desired state, equal to a full compute. */
-  update(snapshot: ClusterSnapshot, nodeIPs: readonly string[]): DesiredState {
-    const full = !sameStrings(nodeIPs, this.#nodeIPs);
-    if (full) this.#reset(nodeIPs);
+  update(
+    snapshot: ClusterSnapshot,
+    nodeIPs: readonly string[],
+    kernelFamilies: readonly IptablesFamily[] = [],
+  ): DesiredState {
+    const nodeKey = this.#nodeKey(snapshot);
+    const full = !sameStrings(nodeIPs, this.#nodeIPs) || nodeKey !== this.#node ||
+      !sameStrings(kernelFamilies, this.#kernelFamilies);
+    if (full) this.#reset(nodeIPs, snapshot, nodeKey, kernelFamilies);
     const serviceChanges = changedObjects(this.#services, snapshot.services);
     const sliceChanges = changedObjects(this.#slices, snapshot.endpointSlices);
     if (serviceChanges === undefined || sliceChanges === undefined) {
       // Not a snapshot the walk can follow: answer in full, start over next time.
       this.#nodeIPs = undefined;
-      this.#fallback = { snapshot, nodeIPs };
+      this.#fallback = { snapshot, nodeIPs, kernelFamilies };
       this.#summary = { full: true, recomputedServices: snapshot.services.length };
       this.#last = undefined;
       return computeDesiredState({
@@ -136,6 +161,7 @@ export class IncrementalProxier implements DesiredStateComputer {
         snapshot,
         nodeName: this.nodeName,
         nodeIPs,
+        kernelFamilies,
       });
     }
     this.#fallback = undefined;
@@ -152,17 +178,35 @@ export class IncrementalProxier implements DesiredStateComputer {
     return this.#last;
   }
 
+  /** This node's zone and pod CIDRs, the parts of its Node object the output depends on. */
+  #nodeKey(snapshot: ClusterSnapshot): string {
+    const node = snapshot.nodes.find((n) => n.name === this.nodeName);
+    return JSON.stringify([node?.zone ?? "", node?.podCIDRs ?? []]);
+  }
+
   /** Forgets everything: the next walk sees every object as added. */
-  #reset(nodeIPs: readonly string[]): void {
+  #reset(
+    nodeIPs: readonly string[],
+    snapshot: ClusterSnapshot,
+    nodeKey: string,
+    kernelFamilies: readonly IptablesFamily[],
+  ): void {
     this.#nodeIPs = [...nodeIPs];
+    this.#kernelFamilies = [...kernelFamilies];
+    this.#node = nodeKey;
+    const topology = nodeTopology(this.config, snapshot, this.nodeName);
+    const podCIDRs = nodePodCIDRs(snapshot, this.nodeName);
     this.#virtualServers = new SortedList();
     this.#addresses = new SortedList();
     const { config, nodeName } = this;
-    this.#families = detectFamilies(nodeIPs, config.clusterCIDRs).map((family) => {
+    this.#families = detectFamilies(nodeIPs, config.clusterCIDRs, kernelFamilies).map((family) => {
       const node = selectNodeAddresses(nodeIPs, config.nodePortAddresses, family);
-      const context = { family, config, nodeName, node };
+      const localDetector = localDetectorFor(config, family, podCIDRs);
+      const context = { family, config, nodeName, node, topology, localDetector };
       return new FamilyState(context, this.#virtualServers, this.#addresses);
     });
+    const families = this.#families.map((f) => f.context.family);
+    this.#nodeWarnings = localDetectorWarnings(config, families, snapshot, this.nodeName);
     this.#services = [];
     this.#slices = [];
     this.#records.clear();
@@ -178,12 +222,10 @@ export class IncrementalProxier implements DesiredStateComputer {
    */
   healthChecks(): ServiceHealthChecks {
     if (this.#fallback !== undefined) {
-      const { snapshot, nodeIPs } = this.#fallback;
       return computeServiceHealthChecks({
         config: this.config,
-        snapshot,
         nodeName: this.nodeName,
-        nodeIPs,
+        ...this.#fallback,
       });
     }
     this.#checks ??= resolveHealthChecks(
@@ -280,7 +322,7 @@ export class IncrementalProxier implements DesiredStateComputer {
       linkPresent: true,
       addresses: this.#addresses.items(),
     };
-    const warnings = this.#families.flatMap((f) => f.warnings());
+    const warnings = [...this.#nodeWarnings, ...this.#families.flatMap((f) => f.warnings())];
     return Object.freeze({ state: Object.freeze(state), warnings: Object.freeze(warnings) });
   }
 }

@@ -18,6 +18,7 @@ import type {
   ServicePort,
 } from "../cluster/types.ts";
 import type { ProxyConfig } from "../config/types.ts";
+import type { IptablesFamily } from "../state/types.ts";
 import { compareIdentity } from "./incremental_changes.ts";
 import { testConfig } from "./testing.ts";
 
@@ -30,6 +31,20 @@ const VIPS = ["203.0.113.1", "203.0.113.2", "192.168.0.10", "10.96.0.1", "2001:d
 const POD_IPS_V4 = ["10.244.0.1", "10.244.0.2", "10.244.1.1", "10.244.1.2"];
 const POD_IPS_V6 = ["fd00:244::1", "fd00:244::2"];
 const NODES = ["node-a", "node-b", ""];
+const ZONES = ["zone-a", "zone-b"];
+/** The families the kernel can program: unknown (a dry run), IPv4 only, or both. */
+export const KERNEL_FAMILY_CHOICES: readonly (readonly IptablesFamily[])[] = [
+  [],
+  ["ipv4"],
+  ["ipv4", "ipv6"],
+];
+/** This node's zone label and pod CIDRs: none, or one of a few. */
+export const NODE_ZONE_CHOICES: readonly (string | undefined)[] = [undefined, "zone-a", "zone-b"];
+export const POD_CIDR_CHOICES: readonly (readonly string[] | undefined)[] = [
+  undefined,
+  ["10.244.0.0/24"],
+  ["10.244.0.0/24", "fd00:244::/64"],
+];
 /** The node's addresses: the node's name is node-a, its InternalIP first. */
 export const NODE_IP_CHOICES: readonly (readonly string[])[] = [
   ["192.168.0.10"],
@@ -86,6 +101,13 @@ export const serviceArbitrary: fc.Arbitrary<Service> = fc.record({
   source: fc.constant("generated"),
 });
 
+/** Topology hints: often none, so that a slice sometimes has them on every endpoint. */
+const hintArbitrary = (names: readonly string[]) =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 3, arbitrary: fc.subarray([...names], { minLength: 1 }) },
+  );
+
 function endpointArbitrary(ips: readonly string[]): fc.Arbitrary<Endpoint> {
   return fc.record({
     addresses: fc.constantFrom(...ips).map((ip) => [ip]),
@@ -95,7 +117,14 @@ function endpointArbitrary(ips: readonly string[]): fc.Arbitrary<Endpoint> {
       terminating: fc.boolean(),
     }),
     nodeName: fc.constantFrom(...NODES),
-  });
+    zoneHints: hintArbitrary(ZONES),
+    nodeHints: hintArbitrary(["node-a", "node-b"]),
+  }).map(({ zoneHints, nodeHints, ...endpoint }) => ({
+    // As parsed: a hint list is there only when the slice gives one.
+    ...endpoint,
+    ...(zoneHints ? { zoneHints } : {}),
+    ...(nodeHints ? { nodeHints } : {}),
+  }));
 }
 
 /** An EndpointSlice of a service from the pools (possibly one that does not exist). */
@@ -140,7 +169,9 @@ export type Step =
   | { readonly kind: "relabelSlice"; readonly pick: number; readonly serviceName: string }
   | { readonly kind: "removeSlice"; readonly pick: number }
   | { readonly kind: "reissue"; readonly pick: number }
-  | { readonly kind: "nodeIPs"; readonly choice: number };
+  | { readonly kind: "nodeIPs"; readonly choice: number }
+  | { readonly kind: "node"; readonly zone: number; readonly podCIDRs: number }
+  | { readonly kind: "kernel"; readonly choice: number };
 
 /** A step: mostly object changes, sometimes the node's addresses or an object reissued. */
 export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
@@ -171,6 +202,19 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       ({ kind: "nodeIPs", choice }) as const
     ),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      zone: fc.nat(NODE_ZONE_CHOICES.length - 1),
+      podCIDRs: fc.nat(POD_CIDR_CHOICES.length - 1),
+    }).map(({ zone, podCIDRs }) => ({ kind: "node", zone, podCIDRs }) as const),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.nat(KERNEL_FAMILY_CHOICES.length - 1).map((choice) =>
+      ({ kind: "kernel", choice }) as const
+    ),
+  },
 );
 
 /** Configs that change what the per-service output looks like. */
@@ -183,22 +227,39 @@ export const configArbitrary: fc.Arbitrary<ProxyConfig> = fc
     ]),
     clusterCIDRs: fc.constantFrom([], ["10.244.0.0/16"], ["10.244.0.0/16", "fd00:244::/64"]),
     masqueradeAll: fc.boolean(),
+    detectLocalMode: fc.constantFrom(
+      "ClusterCIDR",
+      "ClusterCIDR",
+      "NodeCIDR",
+      "BridgeInterface",
+      "InterfaceNamePrefix",
+    ),
+    preferSameNode: fc.constantFrom(true, true, false),
   })
   .map((c) =>
     testConfig({
       nodePortAddresses: c.nodePortAddresses,
       clusterCIDRs: c.clusterCIDRs,
+      detectLocalMode: c.detectLocalMode,
+      detectLocal: { bridgeInterface: "cbr0", interfaceNamePrefix: "veth" },
+      featureGates: { PreferSameTrafficDistribution: c.preferSameNode },
       ipvs: { scheduler: c.scheduler },
       iptables: { masqueradeAll: c.masqueradeAll },
     })
   );
 
-/** This node's Node object for a choice of addresses. */
-export function nodeObject(nodeIPs: readonly string[]): Node {
+/** This node's Node object for a choice of addresses, zone label and pod CIDRs. */
+export function nodeObject(
+  nodeIPs: readonly string[],
+  zone?: string,
+  podCIDRs?: readonly string[],
+): Node {
   return {
     name: "node-a",
     addresses: nodeIPs.map((address) => ({ type: "InternalIP", address })),
     source: "generated",
+    ...(zone !== undefined ? { zone } : {}),
+    ...(podCIDRs !== undefined ? { podCIDRs } : {}),
   };
 }
 
@@ -226,6 +287,9 @@ export class ClusterModel {
   readonly services = new Map<string, Service>();
   readonly slices = new Map<string, EndpointSlice>();
   nodeIPs: readonly string[] = NODE_IP_CHOICES[0];
+  zone: string | undefined = "zone-a";
+  podCIDRs: readonly string[] | undefined = undefined;
+  kernelFamilies: readonly IptablesFamily[] = [];
 
   /** Each of `slices` is made a slice of one of `services` (by position), when there is one. */
   constructor(services: Service[], slices: EndpointSlice[]) {
@@ -278,6 +342,13 @@ export class ClusterModel {
       case "nodeIPs":
         this.nodeIPs = NODE_IP_CHOICES[step.choice];
         break;
+      case "node":
+        this.zone = NODE_ZONE_CHOICES[step.zone];
+        this.podCIDRs = POD_CIDR_CHOICES[step.podCIDRs];
+        break;
+      case "kernel":
+        this.kernelFamilies = KERNEL_FAMILY_CHOICES[step.choice];
+        break;
     }
   }
 
@@ -286,7 +357,7 @@ export class ClusterModel {
     return {
       services: [...this.services.values()].sort(compareIdentity),
       endpointSlices: [...this.slices.values()].sort(compareIdentity),
-      nodes: [nodeObject(this.nodeIPs)],
+      nodes: [nodeObject(this.nodeIPs, this.zone, this.podCIDRs)],
     };
   }
 }

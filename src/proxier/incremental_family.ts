@@ -228,6 +228,7 @@ export class FamilyState {
       config: this.context.config,
       sets: { isEmpty: (set: SetName) => this.#sets.get(set)!.isEmpty },
       noNodeAccess: denied.flatMap((c) => c.denied),
+      localDetector: this.context.localDetector,
     });
   }
 

@@ -20,9 +20,9 @@ function assertSameAsFull(
   config: ProxyConfig,
 ): void {
   const snapshot = model.snapshot();
-  const nodeIPs = model.nodeIPs;
-  const incremental = proxier.update(snapshot, nodeIPs);
-  const input = { config, snapshot, nodeName: NODE_NAME, nodeIPs };
+  const { nodeIPs, kernelFamilies } = model;
+  const incremental = proxier.update(snapshot, nodeIPs, kernelFamilies);
+  const input = { config, snapshot, nodeName: NODE_NAME, nodeIPs, kernelFamilies };
   assert.deepStrictEqual(incremental, computeDesiredState(input));
   assert.deepStrictEqual(proxier.healthChecks(), computeServiceHealthChecks(input));
 }
@@ -66,7 +66,7 @@ Deno.test({
         (config, services, slices, changed) => {
           const model = new ClusterModel(services, slices);
           const proxier = new IncrementalProxier(config, NODE_NAME);
-          proxier.update(model.snapshot(), model.nodeIPs);
+          proxier.update(model.snapshot(), model.nodeIPs, model.kernelFamilies);
           const before = model.slices.get(`${changed.namespace}/${changed.name}`);
           model.apply({ kind: "upsertSlice", slice: changed });
           assertSameAsFull(proxier, model, config);

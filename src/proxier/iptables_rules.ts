@@ -18,6 +18,7 @@ import type {
   JumpRule,
 } from "../state/types.ts";
 import { IPSET_DEFINITIONS, type IpSetEntries, ipsetName, SET, type SetName } from "./ipsets.ts";
+import { type LocalDetector, localMatchPrefix } from "./local_detector.ts";
 
 /** Our nat chains, in kube-proxy's order. */
 export const NAT_CHAINS = [
@@ -77,6 +78,8 @@ export interface RuleInputs {
   /** Which sets have entries (the rules of an empty set are left out). */
   readonly sets: Pick<IpSetEntries, "isEmpty">;
   readonly noNodeAccess: readonly NoNodeAccessEntry[];
+  /** How pod traffic is told apart in this family; undefined for none (`localDetectorFor`). */
+  readonly localDetector: LocalDetector | undefined;
 }
 
 /** A chain being filled: rules are appended in kube-proxy's emission order. */
@@ -217,17 +220,17 @@ function writeSetJumps(inputs: RuleInputs, nat: ChainRules, filter: ChainRules):
   }
 }
 
-function clusterCIDRFor(inputs: RuleInputs): string | undefined {
-  const v6 = inputs.family === "ipv6";
-  return inputs.config.clusterCIDRs.find((cidr) => cidr.includes(":") === v6);
-}
-
-/** The three forms of the cluster-IP masquerade rule (masqueradeAll, clusterCIDR, neither). */
+/**
+ * The three forms of the cluster-IP masquerade rule (`writeIptablesRules` in
+ * pkg/proxy/ipvs/proxier.go): masqueradeAll; off-pod traffic by the local detector
+ * (`IfNotLocal()`: `! -s CIDR`, `! -i br0`, `! -i veth+`); or, with no detector, by source.
+ */
 function clusterIPMasqueradeRule(inputs: RuleInputs): string {
   const match = commentedMatchSet(inputs, SET.clusterIP, "dst,dst");
   if (inputs.config.iptables.masqueradeAll) return `${match} -j KUBE-MARK-MASQ`;
-  const cidr = inputs.config.detectLocalMode === "ClusterCIDR" ? clusterCIDRFor(inputs) : undefined;
-  if (cidr) return `! -s ${cidr} ${match} -j KUBE-MARK-MASQ`;
+  if (inputs.localDetector !== undefined) {
+    return `${localMatchPrefix(inputs.localDetector, false)}${match} -j KUBE-MARK-MASQ`;
+  }
   // Without a way to tell local traffic, masquerade node-originated traffic whose source is
   // a VIP (the VIPs sit on kube-ipvs0, so the kernel may pick one as source).
   return `${commentedMatchSet(inputs, SET.clusterIP, "src,dst")} -j KUBE-MARK-MASQ`;

@@ -70,14 +70,17 @@ export function selectNodeAddresses(
 }
 
 /**
- * The IP families to run: those of the node's addresses and of the cluster CIDRs
- * (dual-stack when both appear); IPv4 alone when nothing says otherwise.
+ * The IP families to run: every family the kernel can program, as kube-proxy runs dual-stack
+ * whenever both iptables families are there (`platformCheckSupported` in
+ * cmd/kube-proxy/app/server_linux.go), and those of the node's addresses and of the cluster
+ * CIDRs (what a dry run, with no kernel, goes by); IPv4 alone when nothing says otherwise.
  */
 export function detectFamilies(
   nodeIPs: readonly string[],
   clusterCIDRs: readonly string[],
+  kernelFamilies: readonly IptablesFamily[] = [],
 ): IptablesFamily[] {
-  const seen = new Set([...nodeIPs, ...clusterCIDRs].map(familyOf));
+  const seen = new Set([...[...nodeIPs, ...clusterCIDRs].map(familyOf), ...kernelFamilies]);
   const families = (["ipv4", "ipv6"] as const).filter((f) => seen.has(f));
   return families.length > 0 ? families : ["ipv4"];
 }

@@ -133,3 +133,18 @@ export interface KernelState {
   /** Bound addresses, sorted; a desired state has only those on `kube-ipvs0`. */
   readonly addresses: readonly BoundAddress[];
 }
+
+/**
+ * One UDP conntrack flow as far as the stale-flow cleanup needs it (`conntrack -L -p udp`).
+ * Not part of {@linkcode KernelState}: flows are the kernel's, only ever deleted when stale.
+ */
+export interface UdpFlow {
+  /** The flow's family. */
+  readonly family: IptablesFamily;
+  /** The original direction's destination (`dst=` of the first tuple). */
+  readonly origDst: string;
+  /** The original direction's destination port (`dport=` of the first tuple). */
+  readonly origDstPort: number;
+  /** The reply direction's source (`src=` of the second tuple): the endpoint after DNAT. */
+  readonly replySrc: string;
+}

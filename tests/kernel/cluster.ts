@@ -25,7 +25,7 @@ import { resolveConfig } from "../../src/config/load.ts";
 import type { ProxyConfig } from "../../src/config/types.ts";
 import { loadManifests } from "../../src/cluster/manifest_source.ts";
 import type { ClusterSnapshot } from "../../src/cluster/types.ts";
-import { run, sh } from "./harness.ts";
+import { kernelTest, run, sh } from "./harness.ts";
 import { createNetns, type Netns } from "./netns.ts";
 
 /** This node's name: endpoints with this `nodeName` are local. */
@@ -63,9 +63,41 @@ export async function cli(args: readonly string[]): Promise<CliResult> {
   return { code, stdout, stderr: stderr.join("\n") };
 }
 
+/** The kernel backends the end-to-end tests run with: each test once per backend. */
+export const E2E_BACKENDS = ["exec", "netlink"] as const;
+
+/** One of {@linkcode E2E_BACKENDS}. */
+export type E2eBackend = typeof E2E_BACKENDS[number];
+
+let currentBackend: E2eBackend = "exec";
+
+/** `--backend` as the running end-to-end test uses it (`exec` outside {@linkcode e2eTest}). */
+export function backendFlags(): string[] {
+  return ["--backend", currentBackend];
+}
+
+/**
+ * Registers an end-to-end test once per backend, `NAME (exec backend)` and
+ * `NAME (netlink backend)`: every CLI run of {@linkcode createNode}'s node and every
+ * {@linkcode backendFlags} then names it. (deno runs a file's tests one after the other.)
+ */
+export function e2eTest(name: string, fn: () => Promise<void>): void {
+  for (const backend of E2E_BACKENDS) {
+    kernelTest(`${name} (${backend} backend)`, async () => {
+      currentBackend = backend;
+      try {
+        await fn();
+      } finally {
+        currentBackend = "exec";
+      }
+    });
+  }
+}
+
 /** The flags every sync of these tests runs with, for manifests in `dir`. */
 export function syncFlags(dir: string): string[] {
   return [
+    ...backendFlags(),
     "--proxy-mode=ipvs",
     "--manifests",
     dir,
@@ -131,7 +163,7 @@ export async function createNode(): Promise<TestNode> {
     async remove() {
       if (removed) return;
       removed = true;
-      const cleanup = await cli(["--cleanup"]);
+      const cleanup = await cli(["--cleanup", ...backendFlags()]);
       await run(["ip", "link", "delete", NODE_LINK]);
       await run(["ipvsadm", "--set", ...KERNEL_TIMEOUTS]);
       await Deno.remove(dir, { recursive: true });

@@ -3,12 +3,12 @@
 // namespace) to backends in pod namespaces. Replies come back through the node, masqueraded by
 // our own KUBE-POSTROUTING rules.
 import assert from "node:assert/strict";
-import { kernelTest, sh } from "./harness.ts";
+import { sh } from "./harness.ts";
 import { startHttpServer } from "./netns.ts";
 import { httpGet, httpGetMany, startUdpServer, udpAsk } from "./servers.ts";
-import { createNode, createPod, endpointSlice, savedIpvs, service } from "./cluster.ts";
+import { createNode, createPod, e2eTest, endpointSlice, savedIpvs, service } from "./cluster.ts";
 
-kernelTest("a ClusterIP over TCP reaches the backend, whose body names it", async () => {
+e2eTest("a ClusterIP over TCP reaches the backend, whose body names it", async () => {
   await using node = await createNode();
   await using pod = await createPod("web-a", "10.244.1.11");
   await using _server = await startHttpServer(pod, { port: 8080 });
@@ -28,7 +28,7 @@ kernelTest("a ClusterIP over TCP reaches the backend, whose body names it", asyn
   );
 });
 
-kernelTest("a ClusterIP over UDP gets the backend's answer", async () => {
+e2eTest("a ClusterIP over UDP gets the backend's answer", async () => {
   await using node = await createNode();
   await using pod = await createPod("dns-a", "10.244.1.12");
   await using _server = await startUdpServer(pod, { port: 5353 });
@@ -68,7 +68,7 @@ async function threePods(names: string[]) {
   };
 }
 
-kernelTest("rr spreads new connections over all three endpoints", async () => {
+e2eTest("rr spreads new connections over all three endpoints", async () => {
   await using node = await createNode();
   await using backends = await threePods(["rr-a", "rr-b", "rr-c"]);
   await node.write([
@@ -88,7 +88,7 @@ kernelTest("rr spreads new connections over all three endpoints", async () => {
   }
 });
 
-kernelTest("ClientIP session affinity keeps the client on one endpoint", async () => {
+e2eTest("ClientIP session affinity keeps the client on one endpoint", async () => {
   await using node = await createNode();
   await using backends = await threePods(["aff-a", "aff-b", "aff-c"]);
   await node.write([
@@ -129,7 +129,7 @@ function blocks(lines: string[]): string[] {
   return result.sort();
 }
 
-kernelTest("the seed's debug example lists in ipvsadm -ln as the seed shows it", async () => {
+e2eTest("the seed's debug example lists in ipvsadm -ln as the seed shows it", async () => {
   await using node = await createNode();
   await node.write([
     service({
@@ -174,4 +174,8 @@ kernelTest("the seed's debug example lists in ipvsadm -ln as the seed shows it",
   assert.match(listing, /^TCP {2}10\.0\.0\.1:443 rr persistent 10800$/m);
   assert.match(listing, /^ {2}-> 192\.168\.0\.1:6443 {13}Masq {4}1 {6}0 {10}0 *$/m);
   assert.deepEqual(blocks(serverLines(listing)), blocks(seed));
+  // `--output table` reads this kernel: the same listing, its version and table size included.
+  const table = await node.sync(["--output", "table"]);
+  assert.equal(table.stdout, listing);
+  assert.match(table.stdout, /^IP Virtual Server version \d+\.\d+\.\d+ \(size=\d+\)\n/);
 });

@@ -2,13 +2,15 @@
 // connection still open, a repeated sync that writes nothing, and --cleanup next to state that
 // is not ours.
 import assert from "node:assert/strict";
-import { kernelTest, run, sh } from "./harness.ts";
+import { run, sh } from "./harness.ts";
 import { lineClient, startLineServer } from "./servers.ts";
 import {
+  backendFlags,
   cli,
   connectionsOf,
   createNode,
   createPod,
+  e2eTest,
   endpointSlice,
   NODE_IP,
   NODE_NAME,
@@ -37,7 +39,7 @@ function drainManifests(endpoints: string[]): object[] {
   ];
 }
 
-kernelTest(
+e2eTest(
   "a removed endpoint drains: its open connection keeps working until it ends, then the real server goes",
   async () => {
     await using node = await createNode();
@@ -130,7 +132,7 @@ function everyKind(): object[] {
   ];
 }
 
-kernelTest("a second sync of unchanged manifests writes nothing", async () => {
+e2eTest("a second sync of unchanged manifests writes nothing", async () => {
   await using node = await createNode();
   await node.write(everyKind());
   const first = await node.sync();
@@ -222,7 +224,7 @@ async function foreignSnapshot() {
   };
 }
 
-kernelTest(
+e2eTest(
   "--cleanup removes every virtual server and all of ours, and leaves foreign sets, chains and addresses byte-identical",
   async () => {
     await using node = await createNode();
@@ -241,7 +243,7 @@ kernelTest(
     assert.deepEqual(await foreignSnapshot(), before, "after the sync");
     assert.match(await sh(["iptables-save"]), /KUBE-SERVICES/);
 
-    const cleanup = await cli(["--cleanup"]);
+    const cleanup = await cli(["--cleanup", ...backendFlags()]);
     assert.equal(cleanup.code, 0, cleanup.stderr);
     // Like kube-proxy's cleanup (it flushes IPVS), no virtual server is left, the foreign too.
     assert.deepEqual(await savedIpvs(), []);
@@ -256,7 +258,7 @@ kernelTest(
     assert.deepEqual(await foreignSnapshot(), before, "after the cleanup");
 
     // A second cleanup finds nothing to do.
-    const again = await cli(["--cleanup"]);
+    const again = await cli(["--cleanup", ...backendFlags()]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /^cleanup: 0 operations, 0 failures$/m);
   },

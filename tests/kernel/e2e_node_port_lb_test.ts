@@ -2,7 +2,7 @@
 // externalTrafficPolicy=Local, loadBalancerSourceRanges with clients in their own namespaces,
 // and the KUBE-IPVS-OUT-FILTER rule (`-m ipvs`) that only a kernel with IPVS accepts.
 import assert from "node:assert/strict";
-import { kernelTest, sh } from "./harness.ts";
+import { sh } from "./harness.ts";
 import { startHttpServer } from "./netns.ts";
 import { canConnect, httpGet, httpGetFrom, httpGetMany } from "./servers.ts";
 import {
@@ -10,6 +10,7 @@ import {
   createNode,
   createPod,
   droppedBy,
+  e2eTest,
   endpointSlice,
   NODE_IP,
   NODE_NAME,
@@ -21,7 +22,7 @@ import { ExecBackend } from "../../backends/exec/exec_backend.ts";
 import { diffStates } from "../../src/plan/diff.ts";
 import { computeDesiredState } from "../../src/proxier/desired_state.ts";
 
-kernelTest("a NodePort on the node's address reaches the backend", async () => {
+e2eTest("a NodePort on the node's address reaches the backend", async () => {
   await using node = await createNode();
   await using pod = await createPod("np-a", "10.244.1.41");
   await using _server = await startHttpServer(pod, { port: 8080 });
@@ -40,7 +41,7 @@ kernelTest("a NodePort on the node's address reaches the backend", async () => {
   assert.equal(await httpGet(NODE_IP, 30080), "backend np-a\n");
 });
 
-kernelTest(
+e2eTest(
   "externalTrafficPolicy Local sends NodePort connections only to this node's endpoint",
   async () => {
     await using node = await createNode();
@@ -97,7 +98,7 @@ function loadBalancer(endpoint: string): object[] {
   ];
 }
 
-kernelTest(
+e2eTest(
   "loadBalancerSourceRanges lets one client namespace in and refuses the other",
   async () => {
     await using node = await createNode();
@@ -122,7 +123,7 @@ kernelTest(
   },
 );
 
-kernelTest(
+e2eTest(
   "the KUBE-IPVS-OUT-FILTER rule reads back as written and keeps the node off the VIP",
   async () => {
     await using node = await createNode();

@@ -239,15 +239,23 @@ export async function lineClient(
   }
 }
 
-/** Sends `text` in one datagram from a new socket and returns the first answer. */
+/** Sends `text` in one datagram from a new socket (from `localPort` if given), returns the first answer. */
 export async function udpAsk(
   host: string,
   port: number,
   text: string,
   timeoutMs = 5000,
+  localPort?: number,
 ): Promise<string> {
   const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
   try {
+    // A fixed source port is one conntrack flow across asks, as a DNS resolver's or syslog's.
+    if (localPort !== undefined) {
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(localPort, () => resolve());
+      });
+    }
     const answer = new Promise<string>((resolve, reject) => {
       socket.once("message", (message) => resolve(message.toString()));
       socket.once("error", reject);

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import {
+  attributeMap,
+  AttributeWriter,
+  attrString,
+  attrU16,
+  attrU32,
+  attrU8,
+  doneErrno,
+  encodeMessage,
+  NetlinkParseError,
+  NLA_F_NESTED,
+  NLM_F_ACK,
+  NLM_F_CAPPED,
+  NLM_F_MULTI,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  parseAttributes,
+  parseErrorReply,
+  parseMessages,
+} from "./message.ts";
+
+const fixture = (name: string) => Deno.readFileSync(new URL(`./testdata/${name}`, import.meta.url));
+
+Deno.test("a message is a 16-byte host-order header and a payload padded to 4 bytes", () => {
+  const bytes = encodeMessage(
+    { type: 0x0601, flags: 0, payload: new Uint8Array([2, 0, 0, 0, 5, 0, 1, 0, 6]) },
+    { flags: NLM_F_REQUEST | NLM_F_ACK, seq: 7, pid: 0x1234 },
+  );
+  assert.deepEqual([...bytes], [
+    ...[25, 0, 0, 0, 0x01, 0x06, 5, 0, 7, 0, 0, 0, 0x34, 0x12, 0, 0],
+    ...[2, 0, 0, 0, 5, 0, 1, 0, 6, 0, 0, 0],
+  ]);
+});
+
+Deno.test("attributes are padded, strings end in NUL, and flags mark nesting and byte order", () => {
+  const bytes = new AttributeWriter()
+    .string(2, "ab")
+    .u16(4, 80, { order: "flagged" })
+    .u16(5, 80, { order: "net" })
+    .nested(7, (inner) => inner.u32(1, 1))
+    .bytes();
+  assert.deepEqual([...bytes], [
+    ...[7, 0, 2, 0, 0x61, 0x62, 0, 0],
+    ...[6, 0, 4, 0x40, 0, 80, 0, 0],
+    ...[6, 0, 5, 0, 0, 80, 0, 0],
+    ...[12, 0, 7, 0x80, 8, 0, 1, 0, 1, 0, 0, 0],
+  ]);
+});
+
+Deno.test("attributes read back with their flags, values in the order the flags say", () => {
+  const bytes = new AttributeWriter().u16(4, 443, { order: "flagged" }).u16(5, 443, {
+    order: "net",
+  }).nested(7, (inner) => inner.u8(1, 6)).u32(8, 0xffffffff).bytes();
+  const [flagged, net, nested, wide] = parseAttributes(bytes);
+  assert.deepEqual([flagged.type, flagged.netByteOrder, attrU16(flagged)], [4, true, 443]);
+  assert.deepEqual([net.netByteOrder, attrU16(net, true)], [false, 443]);
+  assert.deepEqual([nested.type, nested.nested], [7, true]);
+  assert.deepEqual(attrU8(parseAttributes(nested.data)[0]), 6);
+  assert.deepEqual(attrU32(wide), 0xffffffff);
+  assert.deepEqual(NLA_F_NESTED, 0x8000);
+});
+
+Deno.test("the kernel's acknowledgement of a new address is an error reply with errno 0", () => {
+  const [ack] = parseMessages(fixture("rtnl_newaddr_ack.bin"));
+  assert.deepEqual(ack.type, NLMSG_ERROR);
+  assert.deepEqual(ack.flags & NLM_F_CAPPED, NLM_F_CAPPED);
+  assert.deepEqual(parseErrorReply(ack), { errno: 0, seq: 1 });
+});
+
+Deno.test("an address added twice is refused with EEXIST and the kernel's extended-ack text", () => {
+  const [error] = parseMessages(fixture("rtnl_newaddr_eexist.bin"));
+  assert.deepEqual(parseErrorReply(error), {
+    errno: 17,
+    seq: 2,
+    text: "ipv4: Address already assigned",
+  });
+});
+
+Deno.test("ipset's protocol reply names the kernel's protocol range; a success ACK is capped", () => {
+  const [reply, ack] = parseMessages(fixture("ipset_protocol_reply.bin"));
+  assert.deepEqual(reply.type, 0x0601);
+  const attributes = attributeMap(reply.payload.subarray(4));
+  assert.deepEqual(attrU8(attributes.get(1)!), 7); // IPSET_ATTR_PROTOCOL: the kernel's version
+  assert.deepEqual(attrU8(attributes.get(10)!), 6); // IPSET_ATTR_PROTOCOL_MIN
+  assert.equal(ack.flags & NLM_F_CAPPED, NLM_F_CAPPED); // even without NETLINK_CAP_ACK
+  assert.deepEqual(parseErrorReply(ack), { errno: 0, seq: 5 });
+});
+
+Deno.test("a link dump is multi-part messages ended by NLMSG_DONE with errno 0", () => {
+  const messages = parseMessages(fixture("rtnl_getlink_dump.bin"));
+  const done = messages.at(-1)!;
+  assert.deepEqual(done.type, NLMSG_DONE);
+  assert.deepEqual(doneErrno(done), 0);
+  const links = messages.filter((m) => m.type === 16);
+  assert.deepEqual(links.every((m) => (m.flags & NLM_F_MULTI) !== 0), true);
+  const names = links.map((m) => attrString(attributeMap(m.payload.subarray(16)).get(3)!));
+  assert.deepEqual(names, ["lo"]);
+});
+
+Deno.test("a message whose length runs past the datagram is refused, not read", () => {
+  const bytes = fixture("rtnl_newaddr_ack.bin").slice(0, 20);
+  assert.throws(
+    () => parseMessages(bytes),
+    (e) => e instanceof NetlinkParseError && /length 36/.test(e.message),
+  );
+});

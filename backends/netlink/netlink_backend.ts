@@ -1,0 +1,228 @@
+/**
+ * The netlink backend: the Backend interface through the kernel's own interfaces from Deno
+ * FFI. ipsets go over nfnetlink (`ipset.ts`), `kube-ipvs0` and addresses over rtnetlink
+ * (`rtnetlink.ts`), IPVS through an injected {@linkcode IpvsClient} (generic netlink) or,
+ * without one, `ipvsadm` as the exec backend runs it; iptables stays `iptables-restore` and
+ * `iptables-save` (there is no sane netlink API for it). A plan is applied through the shared
+ * apply driver, each step from its operations, so both backends stop, report and count
+ * alike; `read()` returns exactly the `KernelState` the exec backend reads from the tools.
+ *
+ * Sockets are opened on first use and kept; {@linkcode NetlinkBackend.close} releases them.
+ * Operations on one socket never interleave (the socket queues them), so concurrent calls of
+ * `read()` and `nodeAddresses()` are safe.
+ *
+ * @module
+ */
+
+import type { ApplyResult, Backend, IpvsInfo, UdpFlowTable } from "../backend.ts";
+import { conntrackTool } from "../exec/conntrack.ts";
+import { applyPlanWith, type Step, stepLabel, type StepResult } from "../apply_driver.ts";
+import type { Plan } from "../../src/plan/types.ts";
+import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
+import type {
+  IptablesFamily,
+  IptablesFamilyState,
+  KernelState,
+  VirtualServer,
+} from "../../src/state/types.ts";
+import { IPVS_DEVICE } from "../../src/state/types.ts";
+import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
+import { isOurSetName } from "../../src/proxier/ownership.ts";
+import { type CommandRunner, runCommand } from "../exec/command.ts";
+import { type ApplyOptions, executeStep } from "../exec/apply_plan.ts";
+import {
+  nodeAddressesOf,
+  readIptablesFamily,
+  readSavedVirtualServers,
+  readVirtualServers,
+} from "../exec/read_kernel.ts";
+import type { IpvsClient } from "./ipvs_client.ts";
+import { IpsetClient } from "./ipset.ts";
+import { executeIpsetStep } from "./ipset_step.ts";
+import { boundAddresses, RtnetlinkClient } from "./rtnetlink.ts";
+import { executeIpStep } from "./ip_step.ts";
+
+/** Options of {@linkcode NetlinkBackend}. */
+export interface NetlinkBackendOptions {
+  /**
+   * The IPVS client (generic netlink). Without one, IPVS is read and written with `ipvsadm`
+   * as the exec backend does it.
+   */
+  readonly ipvsClient?: IpvsClient;
+  /**
+   * Whether to read and write IPVS at all; `false` where the kernel has none (tests in a
+   * network namespace on a kernel without IPVS).
+   * @default {true}
+   */
+  readonly ipvs?: boolean;
+  /**
+   * Runs `iptables-restore`, `iptables-save` (and `ipvsadm` without an IPVS client).
+   * @default {runCommand}
+   */
+  readonly run?: CommandRunner;
+  /**
+   * The type of `kube-ipvs0` when it is created; `veth` only for tests on kernels without
+   * the dummy link type.
+   * @default {"dummy"}
+   */
+  readonly linkType?: "dummy" | "veth";
+  /**
+   * The IP families this node runs; iptables is read only for these.
+   * @default {["ipv4", "ipv6"]}
+   */
+  readonly families?: readonly IptablesFamily[];
+}
+
+const ALL_FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
+
+/** A backend that speaks netlink to the kernel; see the module docs. */
+export class NetlinkBackend implements Backend {
+  /** Always `netlink`. */
+  readonly name = "netlink";
+  readonly #ipvsClient?: IpvsClient;
+  readonly #ipvs: boolean;
+  readonly #run: CommandRunner;
+  readonly #linkType: "dummy" | "veth";
+  readonly #families: readonly IptablesFamily[];
+  #ipset?: Promise<IpsetClient>;
+  #rtnetlink?: RtnetlinkClient;
+  /**
+   * UDP conntrack flows, for now through the `conntrack` tool as the exec backend has them
+   * (nfnetlink conntrack is not written yet).
+   */
+  readonly udpFlows: UdpFlowTable;
+
+  /** A backend with the given options (every one has a default); opens nothing yet. */
+  constructor(options: NetlinkBackendOptions = {}) {
+    if (options.ipvsClient !== undefined) this.#ipvsClient = options.ipvsClient;
+    this.#ipvs = options.ipvs ?? true;
+    this.#run = options.run ?? runCommand;
+    this.#linkType = options.linkType ?? "dummy";
+    this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
+    this.udpFlows = conntrackTool(this.#run);
+  }
+
+  /** The families the backend was opened with: those the kernel can program. */
+  kernelFamilies(): readonly IptablesFamily[] {
+    return this.#families;
+  }
+
+  /** The IPVS version and table size from the IPVS client (GET_INFO); none without one. */
+  async ipvsInfo(): Promise<IpvsInfo | undefined> {
+    if (!this.#ipvs || this.#ipvsClient?.info === undefined) return undefined;
+    const { version, tableSize } = await this.#ipvsClient.info();
+    return { version, tableSize };
+  }
+
+  #ipsetClient(): Promise<IpsetClient> {
+    // A failed handshake is not kept: the next call tries again.
+    this.#ipset ??= IpsetClient.open().catch((error) => {
+      this.#ipset = undefined;
+      throw error;
+    });
+    return this.#ipset;
+  }
+
+  #rt(): RtnetlinkClient {
+    this.#rtnetlink ??= new RtnetlinkClient();
+    return this.#rtnetlink;
+  }
+
+  /**
+   * Reads IPVS (when enabled), the `KUBE-` sets, our chains and jumps of the configured
+   * families, and `kube-ipvs0` with its addresses: the same state the exec backend reads.
+   * Throws when a read fails (a `NetlinkError` or the tool's `ToolError`).
+   */
+  async read(): Promise<KernelState> {
+    const ipset = await this.#ipsetClient();
+    const [virtualServers, ipsets, iptables, links] = await Promise.all([
+      this.#readVirtualServers(),
+      ipset.list(isOurSetName),
+      this.#readIptables(),
+      this.#rt().addressesByDevice(IPVS_DEVICE),
+    ]);
+    return sortKernelState({
+      families: this.#families,
+      virtualServers,
+      ipsets,
+      iptables,
+      linkPresent: links.some((l) => l.ifname === IPVS_DEVICE),
+      addresses: boundAddresses(links, IPVS_DEVICE),
+    });
+  }
+
+  #readVirtualServers(): Promise<VirtualServer[]> {
+    if (!this.#ipvs) return Promise.resolve([]);
+    if (this.#ipvsClient !== undefined) return this.#ipvsClient.readVirtualServers();
+    return readVirtualServers(this.#run);
+  }
+
+  async #readIptables(): Promise<Record<IptablesFamily, IptablesFamilyState>> {
+    const tables = { ...emptyKernelState().iptables };
+    const read = await Promise.all(this.#families.map((f) => readIptablesFamily(this.#run, f)));
+    this.#families.forEach((family, i) => tables[family] = read[i]);
+    return tables;
+  }
+
+  /** Applies `plan` through the shared driver; a refused operation is reported, never thrown. */
+  apply(plan: Plan): Promise<ApplyResult> {
+    return applyPlanWith(plan, (step) => this.#execute(step), {
+      render: { linkType: this.#linkType },
+    });
+  }
+
+  async #execute(step: Step): Promise<StepResult> {
+    try {
+      switch (step.tool) {
+        case "ipset":
+          return await executeIpsetStep(step, await this.#ipsetClient());
+        case "ip":
+          return await executeIpStep(step, this.#rt(), this.#linkType);
+        case "ipvsadm":
+          if (this.#ipvsClient !== undefined) {
+            return await this.#ipvsClient.apply(step.operations as IpvsOperation[]);
+          }
+          return await executeStep(step, this.#execOptions());
+        case "iptables":
+        case "ip6tables":
+          return await executeStep(step, this.#execOptions());
+      }
+    } catch (error) {
+      // A socket that cannot be opened, or a lost reply: every operation of the step is
+      // reported with why, since none is known to have taken effect.
+      const message = (error as Error).message;
+      const tool = stepLabel(step);
+      return {
+        failures: step.operations.map((operation) => ({ operation, tool, line: "", message })),
+        writes: 0,
+      };
+    }
+  }
+
+  #execOptions(): ApplyOptions {
+    return {
+      run: this.#run,
+      render: { linkType: this.#linkType },
+      readIpsets: async () => (await this.#ipsetClient()).list(),
+      readVirtualServers: () => readSavedVirtualServers(this.#run),
+    };
+  }
+
+  /** Every address but those on `kube-ipvs0`, loopback and link-local, primaries first. */
+  async nodeAddresses(): Promise<readonly string[]> {
+    return nodeAddressesOf(await this.#rt().addressesByDevice());
+  }
+
+  /**
+   * Closes the backend's sockets and the IPVS client it was given. The sockets are opened
+   * again if the backend is used after this; the IPVS client is not.
+   */
+  async close(): Promise<void> {
+    const ipset = this.#ipset;
+    this.#ipset = undefined;
+    if (ipset !== undefined) (await ipset.catch(() => undefined))?.close();
+    this.#rtnetlink?.close();
+    this.#rtnetlink = undefined;
+    this.#ipvsClient?.close();
+  }
+}
