@@ -33,6 +33,7 @@ export type * from "./src/state/types.ts";
 export type * from "./src/plan/types.ts";
 export type * from "./backends/backend.ts";
 export type { CommandResult, CommandRunner, RunOptions } from "./backends/exec/command.ts";
+export type { ApplyNodePreparationOptions, NodeFiles } from "./backends/exec/node_preparation.ts";
 
 export { ConfigError, resolveConfig } from "./src/config/load.ts";
 export type { ProxyFlagOverrides, ResolveConfigInput, ResolvedConfig } from "./src/config/load.ts";
