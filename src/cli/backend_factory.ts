@@ -65,10 +65,7 @@ async function kernelFamilies(): Promise<IptablesFamily[]> {
   return await ipv6Available() ? ["ipv4", "ipv6"] : ["ipv4"];
 }
 
-/**
- * The config fields node preparation reads. (`ProxyConfig.conntrack`, once it exists, is
- * passed here as `conntrack`: until then no conntrack setting is touched.)
- */
+/** The config fields node preparation reads: `ipvs.*` and `conntrack.*`, in its units. */
 function nodePreparationConfig(config: ProxyConfig): NodePreparationConfig {
   const c = config.conntrack;
   return {

@@ -12,6 +12,12 @@ import type { ReflectorTuning } from "../../src/cluster/api/reflector.ts";
 import { type FakeApiServer, startFakeApiServer } from "../fake_apiserver/fake_apiserver.ts";
 import { endpointSlice, eventually, node, plainClient, service } from "./objects.ts";
 
+/**
+ * How long a test waits for the initial lists: generous, because it only bounds a failure, and
+ * on a 2-core machine running the VM suite beside the parallel tests 5 s was seen to run out.
+ */
+const READY_TIMEOUT_MS = 30_000;
+
 const FAST: ReflectorTuning = {
   backoff: { initialMs: 20, maxMs: 200 },
   minWatchMs: 50,
@@ -70,7 +76,7 @@ Deno.test("the first list comes from the watch cache in one answer; after a 410 
     (_, i) => service(`s${i}`, `10.0.${i >> 8}.${i & 255}`, 80),
   );
   await withSource({ objects, tuning: { pageSize: 500 } }, async ({ source, requests, server }) => {
-    await source.ready(AbortSignal.timeout(5000));
+    await source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     assert.equal((await source.read()).snapshot.services.length, 1200);
     const lists = () =>
       server.requests.filter((r) => r.path === SERVICES && r.query.watch !== "true");
@@ -91,7 +97,7 @@ Deno.test("the first list comes from the watch cache in one answer; after a 410 
 
 Deno.test("changes arrive through the watch and are counted once per object", async () => {
   await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async ({ source, server }) => {
-    await source.ready(AbortSignal.timeout(5000));
+    await source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     assert.equal((await source.read()).serviceChanges, 1);
     let notified = 0;
     source.subscribe(() => notified++);
@@ -109,7 +115,7 @@ Deno.test("changes arrive through the watch and are counted once per object", as
 
 Deno.test("a 410 after compaction leads to exactly one fresh list, and nothing is lost", async () => {
   await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async (h) => {
-    await h.source.ready(AbortSignal.timeout(5000));
+    await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     assert.equal(h.requests("list", SERVICES), 1);
     // Changes the watch will not see: the stream ends, history is compacted, then they happen.
     h.server.compact();
@@ -129,7 +135,7 @@ Deno.test("a 410 after compaction leads to exactly one fresh list, and nothing i
 
 Deno.test("a closed watch is resumed from the last resourceVersion, one request per close", async () => {
   await withSource({}, async (h) => {
-    await h.source.ready(AbortSignal.timeout(5000));
+    await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     for (let i = 0; i < 3; i++) {
       h.server.upsert(service(`s${i}`, `10.0.1.${i + 1}`, 80));
       await eventually(() => h.source.reflectors.services.versions.has(`default/s${i}`), `s${i}`);
@@ -150,7 +156,7 @@ Deno.test("a closed watch is resumed from the last resourceVersion, one request 
 
 Deno.test("while the server refuses connections the reflectors back off, then recover", async () => {
   await withSource({}, async (h) => {
-    await h.source.ready(AbortSignal.timeout(5000));
+    await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     await h.server.refuseConnections(true);
     const before = h.server.requests.length;
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -173,7 +179,7 @@ Deno.test("while the server refuses connections the reflectors back off, then re
 Deno.test("500 answers are retried with backoff and the list completes", async () => {
   await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async (h) => {
     h.server.failNext(4, 500);
-    await h.source.ready(AbortSignal.timeout(5000));
+    await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     assert.equal((await h.source.read()).snapshot.services.length, 1);
     assert.ok(h.log.some((l) => / 500\b/.test(l)), h.log.join("\n"));
   });
@@ -186,7 +192,7 @@ Deno.test("services and slices labelled service-proxy-name or headless never rea
     service("headless", "10.0.0.3", 80, { "service.kubernetes.io/headless": "" }),
   ];
   await withSource({ objects }, async (h) => {
-    await h.source.ready(AbortSignal.timeout(5000));
+    await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     assert.deepEqual((await h.source.read()).snapshot.services.map((s) => s.name), ["plain"]);
     const lists = h.server.requests.filter((r) => r.path === SERVICES || r.path === SLICES);
     assert.ok(lists.every((r) =>
@@ -202,7 +208,7 @@ Deno.test("services and slices labelled service-proxy-name or headless never rea
 Deno.test("only this node's Node is read", async () => {
   const objects = [node("node-a", "192.168.0.10"), node("node-b", "192.168.0.11")];
   await withSource({ objects }, async (h) => {
-    await h.source.ready(AbortSignal.timeout(5000));
+    await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
     assert.deepEqual((await h.source.read()).snapshot.nodes.map((n) => n.name), ["node-a"]);
     const nodeLists = h.server.requests.filter((r) => r.path === "/api/v1/nodes");
     assert.ok(nodeLists.every((r) => r.query.fieldSelector === "metadata.name=node-a"));
@@ -213,7 +219,7 @@ Deno.test("no snapshot is ready before every initial list is complete", async ()
   await withSource({ objects: [service("web", "10.0.0.80", 80)] }, async (h) => {
     h.server.setForbidden([{ verb: "list", resource: "nodes" }]);
     let ready = false;
-    const waiting = h.source.ready(AbortSignal.timeout(5000)).then(() => ready = true);
+    const waiting = h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS)).then(() => ready = true);
     await eventually(() => h.source.reflectors.services.synced, "the services list");
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(ready, false);
@@ -231,7 +237,7 @@ Deno.test("a rotated token file is read again after a 401", async () => {
   try {
     await withSource({}, async (h) => {
       h.server.setTokens(["old-token"]);
-      await h.source.ready(AbortSignal.timeout(5000));
+      await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
       await Deno.writeTextFile(tokenFile, "new-token");
       h.server.setTokens(["new-token"]);
       h.server.closeWatches();
