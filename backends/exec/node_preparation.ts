@@ -69,10 +69,20 @@ export interface ApplyNodePreparationOptions {
    * @default runs `ipvsadm --set TCP TCPFIN UDP`
    */
   readonly setIpvsTimeouts?: (seconds: readonly [number, number, number]) => Promise<void>;
+  /**
+   * Creates the dummy link `name` when it is missing (left down): `true` when it created it,
+   * `false` when it was there; throws when it can do neither. The netlink backend's startup
+   * passes its rtnetlink client's.
+   * @default {ipToolDummyLink} through `run`
+   */
+  readonly ensureDummyLink?: (name: string) => Promise<boolean>;
 }
 
 /** How node preparation reaches sysctls and files (each defaults to the real ones). */
-export type NodeFiles = Omit<ApplyNodePreparationOptions, "run" | "setIpvsTimeouts">;
+export type NodeFiles = Omit<
+  ApplyNodePreparationOptions,
+  "run" | "setIpvsTimeouts" | "ensureDummyLink"
+>;
 
 type Io = Required<ApplyNodePreparationOptions>;
 
@@ -116,6 +126,7 @@ export async function applyNodePreparation(
     setIpvsTimeouts: options.setIpvsTimeouts ??
       (async (seconds) =>
         void await runOrThrow(options.run, ["ipvsadm", "--set", ...seconds.map(String)])),
+    ensureDummyLink: options.ensureDummyLink ?? ipToolDummyLink(options.run),
   };
   const progress: Progress = { log: [], problems: [], ipvsPresent: true };
   for (const step of steps) await applyStep(step, io, progress);
@@ -147,7 +158,7 @@ async function applyStep(step: NodePreparationStep, io: Io, progress: Progress):
       if (progress.ipvsPresent) await setTimeouts(step, io, progress);
       return;
     case "dummy-link":
-      return await ensureDummyLink(step, io.run, progress);
+      return await ensureDummyLink(step, io, progress);
   }
 }
 
@@ -265,24 +276,50 @@ async function setTimeouts(step: IpvsTimeoutsStep, io: Io, progress: Progress) {
   }
 }
 
-/**
- * `ip -j link show kube-ipvs0` prints `[{"ifindex":5,"ifname":"kube-ipvs0",...}]`, or exits 1
- * with `Device "kube-ipvs0" does not exist.`
- */
-async function ensureDummyLink(step: DummyLinkStep, run: CommandRunner, progress: Progress) {
-  const show = await run(["ip", "-j", "link", "show", step.name]);
-  if (show.code === 0) return;
-  if (!/does not exist/.test(show.stderr)) {
-    const said = show.stderr.trim() || `exit code ${show.code}`;
-    fail(progress, `cannot look up the ${step.name} link: ${said}`);
-    return;
+/** Thrown by an `ensureDummyLink` that could not even tell whether the link exists. */
+export class LinkLookupError extends Error {
+  /** `what` is the whole sentence, e.g. `cannot look up the kube-ipvs0 link: ...`. */
+  constructor(what: string, cause?: unknown) {
+    super(what, { cause });
+    this.name = "LinkLookupError";
   }
+}
+
+/**
+ * The dummy link through the `ip` tool: `ip -j link show NAME` prints
+ * `[{"ifindex":5,"ifname":"kube-ipvs0",...}]`, or exits 1 with `Device "kube-ipvs0" does not
+ * exist.`; then `ip link add NAME type dummy` (whose `ToolError` is thrown as it is).
+ *
+ * @example
+ * ```ts
+ * import { runCommand } from "./command.ts";
+ * const ensure = ipToolDummyLink(runCommand);
+ * // await ensure("kube-ipvs0"): true when it created the link
+ * ```
+ */
+export function ipToolDummyLink(run: CommandRunner): (name: string) => Promise<boolean> {
+  return async (name) => {
+    const show = await run(["ip", "-j", "link", "show", name]);
+    if (show.code === 0) return false;
+    if (!/does not exist/.test(show.stderr)) {
+      const said = show.stderr.trim() || `exit code ${show.code}`;
+      throw new LinkLookupError(`cannot look up the ${name} link: ${said}`);
+    }
+    await runOrThrow(run, ["ip", "link", "add", name, "type", "dummy"]);
+    return true;
+  };
+}
+
+async function ensureDummyLink(step: DummyLinkStep, io: Io, progress: Progress) {
   try {
-    await runOrThrow(run, ["ip", "link", "add", step.name, "type", "dummy"]);
-    progress.log.push(`Created the dummy link ${step.name} (left down)`);
+    if (await io.ensureDummyLink(step.name)) {
+      progress.log.push(`Created the dummy link ${step.name} (left down)`);
+    }
   } catch (error) {
-    // On a kernel without the dummy driver: `Error: Unknown device type.`
-    const hint = /Unknown device type/.test(errorText(error))
+    if (error instanceof LinkLookupError) return fail(progress, error.message, error);
+    // Without the dummy driver the ip tool says `Error: Unknown device type.`; rtnetlink
+    // refuses with EOPNOTSUPP.
+    const hint = /Unknown device type|EOPNOTSUPP/.test(errorText(error))
       ? " (the kernel has no dummy link type; fix: modprobe -- dummy)"
       : "";
     fail(progress, `cannot create the ${step.name} link${hint}: ${errorText(error)}`, error);

@@ -24,6 +24,7 @@ import {
   type PreflightCheck,
 } from "../../backends/exec/preflight.ts";
 import { ipvsPreflightChecks, NetlinkIpvs } from "../../backends/netlink/ipvs.ts";
+import { rtnetlinkDummyLink } from "../../backends/netlink/dummy_link.ts";
 import { NetlinkBackend } from "../../backends/netlink/netlink_backend.ts";
 import {
   applyNodePreparation,
@@ -202,8 +203,8 @@ async function openNetlinkIpvs(): Promise<NetlinkIpvs | undefined> {
 
 /**
  * The same start through netlink: the preflight checks IPVS and the scheduler over generic
- * netlink (no `ipset` or `ipvsadm` needed), the IPVS timeouts are set through it, and the
- * backend reads and writes IPVS, sets and addresses over netlink (iptables stays
+ * netlink (no `ipset` or `ipvsadm` needed), the IPVS timeouts are set through it,
+ * `kube-ipvs0` is created through rtnetlink (no `ip` needed), and the backend reads and writes IPVS, sets and addresses over netlink (iptables stays
  * `iptables-restore`). In iptables mode IPVS is read only where the kernel has it.
  */
 async function openNetlink(config: ProxyConfig, io: BackendIo): Promise<OpenedBackend> {
@@ -221,6 +222,7 @@ async function openNetlink(config: ProxyConfig, io: BackendIo): Promise<OpenedBa
     ...io.nodeFiles,
     run,
     ...(setIpvsTimeouts ? { setIpvsTimeouts } : {}),
+    ensureDummyLink: rtnetlinkDummyLink(),
   });
   for (const line of prepared) log(line);
   const backend = new NetlinkBackend({
