@@ -67,6 +67,17 @@ async function withSource(
   }
 }
 
+/**
+ * Ends every watch stream once all three (services, slices, the node) are open. `ready()`
+ * resolves after the lists, before the watches that follow them have reached the server;
+ * closing then would close nothing (seen under load), and a test waiting for the resumed
+ * watch would wait for the stream's own timeout.
+ */
+async function closeOpenWatches(server: FakeApiServer): Promise<void> {
+  await eventually(() => server.openWatches === 3, "the three watches open", 15_000);
+  server.closeWatches();
+}
+
 const SERVICES = "/api/v1/services";
 const SLICES = "/apis/discovery.k8s.io/v1/endpointslices";
 
@@ -82,7 +93,7 @@ Deno.test("the first list comes from the watch cache in one answer; after a 410 
       server.requests.filter((r) => r.path === SERVICES && r.query.watch !== "true");
     assert.deepEqual(lists().map((p) => p.query.resourceVersion), ["0"], "one cached list");
     server.compact();
-    server.closeWatches();
+    await closeOpenWatches(server);
     server.upsert(service("late", "10.0.9.9", 80));
     server.compact();
     await eventually(() => requests("list", SERVICES) === 4, "the paginated relist");
@@ -119,7 +130,7 @@ Deno.test("a 410 after compaction leads to exactly one fresh list, and nothing i
     assert.equal(h.requests("list", SERVICES), 1);
     // Changes the watch will not see: the stream ends, history is compacted, then they happen.
     h.server.compact();
-    h.server.closeWatches();
+    await closeOpenWatches(h.server);
     h.server.upsert(service("api", "10.0.0.81", 81));
     h.server.compact();
     await eventually(() => h.requests("list", SERVICES) === 2, "a relist");
@@ -140,7 +151,7 @@ Deno.test("a closed watch is resumed from the last resourceVersion, one request 
       h.server.upsert(service(`s${i}`, `10.0.1.${i + 1}`, 80));
       await eventually(() => h.source.reflectors.services.versions.has(`default/s${i}`), `s${i}`);
       const before = h.requests("watch", SERVICES);
-      h.server.closeWatches();
+      await closeOpenWatches(h.server);
       await eventually(() => h.requests("watch", SERVICES) === before + 1, "the resumed watch");
     }
     await new Promise((resolve) => setTimeout(resolve, 150));
@@ -240,7 +251,7 @@ Deno.test("a rotated token file is read again after a 401", async () => {
       await h.source.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
       await Deno.writeTextFile(tokenFile, "new-token");
       h.server.setTokens(["new-token"]);
-      h.server.closeWatches();
+      await closeOpenWatches(h.server);
       const users = () => h.server.requests.filter((r) => r.path === SERVICES).map((r) => r.user);
       // The resumed watch still carries the cached old token and is refused (401)...
       await eventually(() => users().includes(undefined), "the old token refused", 15_000);
