@@ -96,6 +96,7 @@ export type { IpvsTableOptions } from "./src/render/ipvs_table.ts";
 export { DryRunBackend } from "./backends/dry_run/dry_run_backend.ts";
 export { main } from "./src/cli/main.ts";
 export type { CliIo } from "./src/cli/main.ts";
+export type { KernelBackendKind } from "./src/cli/backend_factory.ts";
 
 import { main } from "./src/cli/main.ts";
 

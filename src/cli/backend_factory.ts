@@ -1,6 +1,7 @@
 /**
  * Chooses and opens the backend for a run: the dry-run recorder (optionally from a state
- * file), or the exec backend after kube-proxy's preflight checks and node preparation; and
+ * file), or a kernel backend (netlink by default, exec with `--backend exec` or where netlink
+ * cannot run) after kube-proxy's preflight checks and node preparation; and
  * with it the proxier, since whether IPVS mode can run is what the preflight finds out.
  * The kernel work itself stays in `backends/`; this only decides and reports.
  *
@@ -26,6 +27,7 @@ import {
 import { ipvsPreflightChecks, NetlinkIpvs } from "../../backends/netlink/ipvs.ts";
 import { rtnetlinkDummyLink } from "../../backends/netlink/dummy_link.ts";
 import { NetlinkBackend } from "../../backends/netlink/netlink_backend.ts";
+import { netlinkUnavailable } from "../../backends/netlink/support.ts";
 import {
   applyNodePreparation,
   type NodeFiles,
@@ -46,9 +48,29 @@ import type { CliOptions } from "./flags.ts";
 /** Bad input that must stop the run before anything is applied (exit code 2). */
 export class InputError extends Error {}
 
-/** Which backend the flags ask for: `--backend`, else dry-run with `--dry-run`, else exec. */
-export function backendKind(options: CliOptions): "dry-run" | "exec" | "netlink" {
-  return options.backend || (options.dryRun ? "dry-run" : "exec");
+/** A backend that reaches a real kernel. */
+export type KernelBackendKind = "exec" | "netlink";
+
+/**
+ * Which backend a run uses: `--backend`, else dry-run with `--dry-run`, else the default:
+ * netlink where this process can open a netlink socket (`unavailable` says why not), else exec
+ * with a warning saying why. A `preferred` exec skips the probe.
+ */
+export function backendKind(
+  options: CliOptions,
+  preferred: KernelBackendKind = "netlink",
+  unavailable: () => string | undefined = netlinkUnavailable,
+): { kind: "dry-run" | KernelBackendKind; warning?: string } {
+  const named = options.backend || (options.dryRun ? "dry-run" : "");
+  if (named !== "") return { kind: named };
+  if (preferred === "exec") return { kind: "exec" };
+  const why = unavailable();
+  if (why === undefined) return { kind: "netlink" };
+  return {
+    kind: "exec",
+    warning: `The netlink backend cannot run in this process (${why}); ` +
+      "using the exec backend (ipvsadm, ipset, iptables-restore, ip)",
+  };
 }
 
 async function openDryRun(options: CliOptions): Promise<DryRunBackend> {
@@ -102,6 +124,12 @@ export interface BackendIo {
    * @default the node's own `/proc/sys` and files
    */
   readonly nodeFiles?: NodeFiles;
+  /**
+   * The backend used without `--backend` and `--dry-run`. Tests that fake `run` say `exec`, so
+   * that nothing reaches the host's kernel past their fake.
+   * @default netlink, or exec where this process cannot open a netlink socket
+   */
+  readonly defaultBackend?: KernelBackendKind;
 }
 
 /** What a start opened: the backend, and the proxier chosen for the node (with its log lines). */
@@ -243,7 +271,8 @@ export async function openBackend(
   config: ProxyConfig,
   io: BackendIo,
 ): Promise<OpenedBackend> {
-  const kind = backendKind(options);
+  const { kind, warning } = backendKind(options, io.defaultBackend);
+  if (warning !== undefined) io.log(`warning: ${warning}`);
   if (kind === "dry-run") {
     const backend = await openDryRun(options);
     const choice = chooseProxier(config.mode, true);
@@ -266,9 +295,11 @@ export async function openBackend(
  */
 export async function openCleanupBackend(
   options: CliOptions,
-  run: CommandRunner = runCommand,
+  io: Omit<BackendIo, "cpus" | "nodeFiles">,
 ): Promise<Backend> {
-  const kind = backendKind(options);
+  const { run = runCommand } = io;
+  const { kind, warning } = backendKind(options, io.defaultBackend);
+  if (warning !== undefined) io.log(`warning: ${warning}`);
   if (kind === "dry-run") return await openDryRun(options);
   if (kind === "netlink") {
     const ipvs = await openNetlinkIpvs();

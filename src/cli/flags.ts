@@ -123,7 +123,7 @@ const OWN_HELP: ReadonlyArray<readonly [string, string]> = [
   ["--node-ip IP", `this node's IP address(es); repeatable or comma-separated`],
   [
     "--backend exec|dry-run|netlink",
-    `how to reach the kernel (default exec; dry-run with --dry-run)`,
+    `how to reach the kernel (default netlink, exec where it cannot run; dry-run with --dry-run)`,
   ],
 ];
 

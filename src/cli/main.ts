@@ -42,7 +42,13 @@ import type { Backend } from "../../backends/backend.ts";
 import type { CommandRunner } from "../../backends/exec/command.ts";
 import { failureLine, logSyncProblems } from "./report.ts";
 import { cleanupPlan } from "../plan/diff.ts";
-import { type BackendIo, InputError, openBackend, openCleanupBackend } from "./backend_factory.ts";
+import {
+  type BackendIo,
+  InputError,
+  type KernelBackendKind,
+  openBackend,
+  openCleanupBackend,
+} from "./backend_factory.ts";
 import type { NodeFiles } from "../../backends/exec/node_preparation.ts";
 import type { ProxierKind } from "../proxier/mode.ts";
 import {
@@ -79,6 +85,12 @@ export interface CliIo {
    * @default the node's own
    */
   readonly nodeFiles?: NodeFiles;
+  /**
+   * The backend without `--backend` and `--dry-run`; tests that fake `run` pass `exec`, since
+   * the netlink backend would reach the kernel without it.
+   * @default netlink, or exec where this process cannot open a netlink socket
+   */
+  readonly defaultBackend?: KernelBackendKind;
   /**
    * How long `--once` waits for the API's initial lists.
    * @default {ONCE_LIST_TIMEOUT_MS}
@@ -270,7 +282,13 @@ async function printNodePreparation(backend: Backend, options: CliOptions, io: C
 }
 
 function backendIo(io: CliIo): BackendIo {
-  return { log: io.stderr, run: io.run, cpus: io.cpus, nodeFiles: io.nodeFiles };
+  return {
+    log: io.stderr,
+    run: io.run,
+    cpus: io.cpus,
+    nodeFiles: io.nodeFiles,
+    defaultBackend: io.defaultBackend,
+  };
 }
 
 function nodeNameOf(config: ProxyConfig, io: CliIo): string {
@@ -379,7 +397,7 @@ async function runCleanup(options: CliOptions, rawIo: CliIo, logger: Logger): Pr
   const excludes = await cleanupExcludes(options, rawIo, logger);
   const { excludeCIDRs } = excludes;
   const io = withLogger(rawIo, excludes.logger);
-  const backend = await openCleanupBackend(options, io.run);
+  const backend = await openCleanupBackend(options, backendIo(io));
   const plan = cleanupPlan(await backend.read(), { excludeCIDRs });
   const result = await backend.apply(plan);
   for (const failure of result.failures) io.stderr(failureLine(failure));

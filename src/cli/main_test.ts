@@ -45,6 +45,7 @@ async function run(
     env,
     hostname: () => "Node-A",
     run: tools,
+    defaultBackend: "exec",
     nodeFiles: memoryNodeFiles(),
   });
   return { code, stdout, stderr };
@@ -371,6 +372,7 @@ Deno.test("--output json without --once exits 2 instead of printing review text"
     hostname: () => "node-a",
     signal: AbortSignal.abort(),
     run: scriptedRunner({}),
+    defaultBackend: "exec",
   });
   assert.equal(code, 2, stderr.join("\n"));
   assert.match(stderr.join("\n"), /--output json prints the result of one run/);
@@ -417,6 +419,7 @@ async function runLogged(args: string[]): Promise<Run> {
     env: {},
     hostname: () => "Node-A",
     run: scriptedRunner({}),
+    defaultBackend: "exec",
     logClock: { now: () => Date.UTC(2026, 11, 1, 21, 3, 50, 123) + 0.456, pid: 12345 },
   });
   return { code, stdout, stderr };

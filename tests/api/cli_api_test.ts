@@ -22,6 +22,7 @@ async function run(args: string[], listTimeoutMs = 5000) {
     env: {},
     hostname: () => "node-a",
     run: scriptedRunner({}),
+    defaultBackend: "exec",
     listTimeoutMs,
     reflectorTuning: FAST,
   });

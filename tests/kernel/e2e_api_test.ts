@@ -83,6 +83,8 @@ kernelTest(
       Promise.resolve(syncs().slice(after).some((line) => pattern.test(line)));
     try {
       await waitFor("the first sync", syncedWith(/ipvs\.addVirtualServer 1/, 0), SLOW);
+      // No --backend: the default, netlink on a kernel that has it.
+      assert.ok(log.includes("Backend: netlink"), log.join("\n"));
       assert.deepEqual(await realServersOf("10.96.0.40:80"), [`${podA.nsAddress}:8080 -w 1`]);
       assert.equal(await httpGet("10.96.0.40", 80), "backend api-a\n");
 

@@ -94,6 +94,8 @@ async function runCli(args: string[]): Promise<CliRun> {
     env: {},
     hostname: () => NODE_NAME,
     run,
+    // The tools are what this test counts.
+    defaultBackend: "exec",
   });
   // The preflight's modprobe attempts are the startup's, not the sync's.
   const writes = run.calls.filter((argv) => isWriteCommand(argv) && argv[0] !== "modprobe");
