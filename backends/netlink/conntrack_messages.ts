@@ -1,0 +1,309 @@
+/**
+ * nfnetlink conntrack (subsystem 1) messages as bytes, and back: pure code, no kernel. A dump
+ * of one family's flows (`IPCTNL_MSG_CT_GET` with `NLM_F_DUMP`), its `IPCTNL_MSG_CT_NEW`
+ * replies decoded into tuples, and the delete of one flow by its exact original tuple, zone
+ * and id (`IPCTNL_MSG_CT_DELETE`), as the `conntrack` tool deletes each flow it matched.
+ * Addresses read as the tool prints them (glibc's `inet_ntop`), so a listed flow equals the
+ * tool's.
+ *
+ * @module
+ */
+
+import ipaddr from "ipaddr.js";
+import type { IptablesFamily, UdpFlow } from "../../src/state/types.ts";
+import {
+  type Attribute,
+  attributeMap,
+  AttributeWriter,
+  attrU16,
+  attrU32,
+  attrU8,
+  concatBytes,
+  type NetlinkMessage,
+  NetlinkParseError,
+  type NetlinkRequest,
+} from "./message.ts";
+
+/** The nfnetlink subsystem of conntrack (`NFNL_SUBSYS_CTNETLINK`). */
+export const NFNL_SUBSYS_CTNETLINK = 1;
+
+/** Conntrack message types (`enum cntl_msg_types`). */
+export const IPCTNL_MSG = { CT_NEW: 0, CT_GET: 1, CT_DELETE: 2 } as const;
+
+/** Top-level conntrack attributes (`enum ctattr_type`). */
+export const CTA = { TUPLE_ORIG: 1, TUPLE_REPLY: 2, TIMEOUT: 7, ID: 12, ZONE: 18 } as const;
+
+/** Attributes inside a tuple (`enum ctattr_tuple`). */
+export const CTA_TUPLE = { IP: 1, PROTO: 2, ZONE: 3 } as const;
+
+/** Attributes inside `CTA_TUPLE_IP` (`enum ctattr_ip`). */
+export const CTA_IP = { V4_SRC: 1, V4_DST: 2, V6_SRC: 3, V6_DST: 4 } as const;
+
+/** Attributes inside `CTA_TUPLE_PROTO` (`enum ctattr_l4proto`). */
+export const CTA_PROTO = { NUM: 1, SRC_PORT: 2, DST_PORT: 3 } as const;
+
+/** The IP protocol number of UDP. */
+export const IPPROTO_UDP = 17;
+
+/** `nfgen_family` of each family (`AF_INET`, `AF_INET6`). */
+export const AF: Readonly<Record<IptablesFamily, number>> = { ipv4: 2, ipv6: 10 };
+
+const NFNETLINK_V0 = 0;
+
+/** One direction of a flow: addresses as raw bytes (4 or 16), ports in host numbers. */
+export interface ConntrackTuple {
+  /** The source address. */
+  readonly src: Uint8Array;
+  /** The destination address. */
+  readonly dst: Uint8Array;
+  /** The IP protocol, e.g. {@linkcode IPPROTO_UDP}. */
+  readonly protocol: number;
+  /** The source port (0 for protocols without ports). */
+  readonly srcPort: number;
+  /** The destination port (0 for protocols without ports). */
+  readonly dstPort: number;
+  /** The tuple's own zone (`CTA_TUPLE_ZONE`, a zone of one direction only), when it has one. */
+  readonly zone?: number;
+}
+
+/** One flow of a conntrack dump, as far as finding and deleting it needs. */
+export interface ConntrackEntry {
+  /** The flow's family. */
+  readonly family: IptablesFamily;
+  /** The original direction. */
+  readonly orig: ConntrackTuple;
+  /** The reply direction (after NAT: its source is the endpoint a DNAT chose). */
+  readonly reply: ConntrackTuple;
+  /** The kernel's id of the flow (`CTA_ID`), so a delete never hits a newer flow of the same tuple. */
+  readonly id?: number;
+  /** The flow's zone (`CTA_ZONE`), absent for the default zone 0. */
+  readonly zone?: number;
+}
+
+function nfgenmsg(family: IptablesFamily): Uint8Array {
+  return new Uint8Array([AF[family], NFNETLINK_V0, 0, 0]);
+}
+
+function messageType(command: number): number {
+  return (NFNL_SUBSYS_CTNETLINK << 8) | command;
+}
+
+/**
+ * The dump of one family's flows (the socket adds `NLM_F_DUMP`): the kernel lists only flows
+ * of the `nfgen_family` asked for.
+ *
+ * @example
+ * ```ts
+ * const request = dumpRequest("ipv6");
+ * // { type: 0x101, flags: 0, payload: Uint8Array [10, 0, 0, 0] }
+ * ```
+ */
+export function dumpRequest(family: IptablesFamily): NetlinkRequest {
+  return { type: messageType(IPCTNL_MSG.CT_GET), flags: 0, payload: nfgenmsg(family) };
+}
+
+/** Writes `tuple` as the attributes of a `CTA_TUPLE_*` nest (into the nest `w` is filling). */
+export function writeTuple(w: AttributeWriter, tuple: ConntrackTuple): void {
+  const v6 = tuple.src.length === 16;
+  w.nested(CTA_TUPLE.IP, (ip) => {
+    ip.binary(v6 ? CTA_IP.V6_SRC : CTA_IP.V4_SRC, tuple.src);
+    ip.binary(v6 ? CTA_IP.V6_DST : CTA_IP.V4_DST, tuple.dst);
+  });
+  w.nested(CTA_TUPLE.PROTO, (proto) => {
+    proto.u8(CTA_PROTO.NUM, tuple.protocol);
+    // The kernel reads ports as __be16 without checking NLA_F_NET_BYTEORDER (libmnl omits it).
+    proto.u16(CTA_PROTO.SRC_PORT, tuple.srcPort, { order: "net" });
+    proto.u16(CTA_PROTO.DST_PORT, tuple.dstPort, { order: "net" });
+  });
+  if (tuple.zone !== undefined) w.u16(CTA_TUPLE.ZONE, tuple.zone, { order: "net" });
+}
+
+/**
+ * The delete of exactly `entry`: its original tuple, its zone and its id. A delete without a
+ * tuple would flush the whole table, so there is no way to build one here.
+ *
+ * @example
+ * ```ts
+ * const request = deleteRequest({
+ *   family: "ipv4",
+ *   orig: { src: new Uint8Array([10, 0, 0, 5]), dst: new Uint8Array([10, 96, 0, 10]), protocol: 17, srcPort: 40000, dstPort: 53 },
+ *   reply: { src: new Uint8Array([10, 244, 1, 2]), dst: new Uint8Array([10, 0, 0, 5]), protocol: 17, srcPort: 53, dstPort: 40000 },
+ *   id: 7,
+ * });
+ * // request.type === 0x102
+ * ```
+ */
+export function deleteRequest(entry: ConntrackEntry): NetlinkRequest {
+  const w = new AttributeWriter().nested(CTA.TUPLE_ORIG, (t) => writeTuple(t, entry.orig));
+  if (entry.zone !== undefined) w.u16(CTA.ZONE, entry.zone, { order: "net" });
+  // With CTA_ID the kernel deletes only the flow it dumped (ENOENT for a newer one).
+  if (entry.id !== undefined) w.u32(CTA.ID, entry.id, { order: "net" });
+  return {
+    type: messageType(IPCTNL_MSG.CT_DELETE),
+    flags: 0,
+    payload: concatBytes([nfgenmsg(entry.family), w.bytes()]),
+  };
+}
+
+function required(a: Map<number, Attribute>, type: number, what: string): Attribute {
+  const attribute = a.get(type);
+  if (attribute === undefined) throw new NetlinkParseError(`a conntrack ${what} without ${type}`);
+  return attribute;
+}
+
+function tupleAddresses(ip: Attribute, family: IptablesFamily): [Uint8Array, Uint8Array] {
+  const a = attributeMap(ip.data);
+  const [src, dst] = family === "ipv6"
+    ? [CTA_IP.V6_SRC, CTA_IP.V6_DST]
+    : [CTA_IP.V4_SRC, CTA_IP.V4_DST];
+  const size = family === "ipv6" ? 16 : 4;
+  const bytes = (type: number) => {
+    const data = required(a, type, "tuple address").data;
+    if (data.length !== size) {
+      throw new NetlinkParseError(`a ${data.length}-byte ${family} address`);
+    }
+    return data.slice();
+  };
+  return [bytes(src), bytes(dst)];
+}
+
+/** A `CTA_TUPLE_*` nest; ports only for protocols that have them (0 otherwise). */
+export function decodeTuple(nest: Attribute, family: IptablesFamily): ConntrackTuple {
+  const a = attributeMap(nest.data);
+  const [src, dst] = tupleAddresses(required(a, CTA_TUPLE.IP, "tuple"), family);
+  const proto = attributeMap(required(a, CTA_TUPLE.PROTO, "tuple").data);
+  const port = (type: number) => proto.has(type) ? attrU16(proto.get(type)!, true) : 0;
+  const zone = a.get(CTA_TUPLE.ZONE);
+  return {
+    src,
+    dst,
+    protocol: attrU8(required(proto, CTA_PROTO.NUM, "tuple protocol")),
+    srcPort: port(CTA_PROTO.SRC_PORT),
+    dstPort: port(CTA_PROTO.DST_PORT),
+    ...(zone === undefined ? {} : { zone: attrU16(zone, true) }),
+  };
+}
+
+function familyOf(af: number): IptablesFamily | undefined {
+  return af === AF.ipv4 ? "ipv4" : af === AF.ipv6 ? "ipv6" : undefined;
+}
+
+/**
+ * One flow of a dump; `undefined` for a message that is not a flow of IPv4 or IPv6 (the
+ * kernel sends only flows, but a stray type must not be read as one).
+ */
+export function decodeEntry(message: NetlinkMessage): ConntrackEntry | undefined {
+  if (message.type !== messageType(IPCTNL_MSG.CT_NEW) || message.payload.length < 4) {
+    return undefined;
+  }
+  const family = familyOf(message.payload[0]);
+  if (family === undefined) return undefined;
+  const a = attributeMap(message.payload.subarray(4));
+  const id = a.get(CTA.ID);
+  const zone = a.get(CTA.ZONE);
+  return {
+    family,
+    orig: decodeTuple(required(a, CTA.TUPLE_ORIG, "flow"), family),
+    reply: decodeTuple(required(a, CTA.TUPLE_REPLY, "flow"), family),
+    ...(id === undefined ? {} : { id: attrU32(id, true) }),
+    ...(zone === undefined ? {} : { zone: attrU16(zone, true) }),
+  };
+}
+
+/** The UDP flows of `family` among the messages of a dump, in the kernel's order. */
+export function udpEntries(
+  messages: readonly NetlinkMessage[],
+  family: IptablesFamily,
+): ConntrackEntry[] {
+  const entries: ConntrackEntry[] = [];
+  for (const message of messages) {
+    const entry = decodeEntry(message);
+    if (entry?.family === family && entry.orig.protocol === IPPROTO_UDP) entries.push(entry);
+  }
+  return entries;
+}
+
+/**
+ * An address as glibc's `inet_ntop` writes it, which is what the `conntrack` tool prints:
+ * IPv6 with the first longest run of two or more zero groups as `::`, and the last 32 bits
+ * dotted after `::` or `::ffff:` (`::ffff:10.1.2.3`, also `::0.2.0.3`).
+ *
+ * @example
+ * ```ts
+ * addressText(new Uint8Array([10, 96, 0, 10])); // "10.96.0.10"
+ * addressText(new Uint8Array([0xfd, 0, ...new Array(13).fill(0), 1])); // "fd00::1"
+ * ```
+ */
+export function addressText(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  const words = Array.from({ length: 8 }, (_, i) => (bytes[2 * i] << 8) | bytes[2 * i + 1]);
+  const run = longestZeroRun(words);
+  const parts: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    if (run !== undefined && i >= run.base && i < run.base + run.length) {
+      if (i === run.base) parts.push("");
+      continue;
+    }
+    if (
+      i === 6 && run?.base === 0 && (run.length === 6 || (run.length === 5 && words[5] === 0xffff))
+    ) {
+      parts.push(addressText(bytes.subarray(12, 16)));
+      break;
+    }
+    parts.push(words[i].toString(16));
+  }
+  const text = parts.join(":");
+  if (run === undefined) return text;
+  // The run's empty part gives one colon of "::"; at either end the other one is missing.
+  const head = run.base === 0 ? ":" : "";
+  const tail = run.base + run.length === 8 ? ":" : "";
+  return `${head}${text}${tail}`;
+}
+
+/** glibc's choice: the first longest run of zero groups, only if at least two long. */
+function longestZeroRun(words: readonly number[]): { base: number; length: number } | undefined {
+  let best: { base: number; length: number } | undefined;
+  let base = -1;
+  for (let i = 0; i <= 8; i++) {
+    if (i < 8 && words[i] === 0) {
+      if (base < 0) base = i;
+      continue;
+    }
+    if (base >= 0 && i - base >= 2 && i - base > (best?.length ?? 0)) {
+      best = { base, length: i - base };
+    }
+    base = -1;
+  }
+  return best;
+}
+
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * The bytes of an address of `family` as `inet_pton` accepts it (dotted quads; IPv6 in any
+ * valid form, without a zone), or `undefined`.
+ */
+export function addressBytes(text: string, family: IptablesFamily): Uint8Array | undefined {
+  if (family === "ipv4") {
+    return DOTTED_QUAD.test(text) ? new Uint8Array(text.split(".").map(Number)) : undefined;
+  }
+  if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
+  return new Uint8Array(ipaddr.IPv6.parse(text).toByteArray());
+}
+
+/** A flow as the stale-flow cleanup sees it (what `conntrack -L -p udp` gives). */
+export function udpFlowOf(entry: ConntrackEntry): UdpFlow {
+  return {
+    family: entry.family,
+    origDst: addressText(entry.orig.dst),
+    origDstPort: entry.orig.dstPort,
+    replySrc: addressText(entry.reply.src),
+  };
+}
+
+/** `10.0.0.5:40000 -> 10.96.0.10:53` (IPv6 in brackets), for messages. */
+export function tupleText(tuple: ConntrackTuple): string {
+  const end = (address: Uint8Array, port: number) =>
+    address.length === 16 ? `[${addressText(address)}]:${port}` : `${addressText(address)}:${port}`;
+  return `${end(tuple.src, tuple.srcPort)} -> ${end(tuple.dst, tuple.dstPort)}`;
+}
