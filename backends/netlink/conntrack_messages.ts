@@ -9,7 +9,6 @@
  * @module
  */
 
-import ipaddr from "ipaddr.js";
 import type { IptablesFamily, UdpFlow } from "../../src/state/types.ts";
 import {
   type Attribute,
@@ -278,17 +277,55 @@ function longestZeroRun(words: readonly number[]): { base: number; length: numbe
 }
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function ipv4Bytes(text: string): number[] | undefined {
+  return DOTTED_QUAD.test(text) ? text.split(".").map(Number) : undefined;
+}
+
+/** The bytes of colon-separated groups (the last may be a dotted quad when `last`). */
+function groupBytes(groups: readonly string[], last: boolean): number[] | undefined {
+  const out: number[] = [];
+  for (const [i, group] of groups.entries()) {
+    if (last && i === groups.length - 1 && group.includes(".")) {
+      const v4 = ipv4Bytes(group);
+      if (v4 === undefined) return undefined;
+      out.push(...v4);
+    } else if (HEX_GROUP.test(group)) {
+      const word = parseInt(group, 16);
+      out.push(word >> 8, word & 0xff);
+    } else {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+/**
+ * IPv6 text as glibc's `inet_pton` reads it. Not ipaddr.js: it reads every embedded IPv4 as
+ * mapped, so `::0.2.0.3` (what the tool prints for `::2:3`) would name another address.
+ */
+function ipv6Bytes(text: string): Uint8Array | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const split = (half: string) => half === "" ? [] : half.split(":");
+  const head = groupBytes(split(halves[0]), halves.length === 1);
+  const tail = halves.length === 2 ? groupBytes(split(halves[1]), true) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const size = head.length + tail.length;
+  // "::" stands for at least one group of zeros; without it the groups fill all 16 bytes.
+  if (halves.length === 2 ? size > 14 : size !== 16) return undefined;
+  return new Uint8Array([...head, ...new Array(16 - size).fill(0), ...tail]);
+}
 
 /**
  * The bytes of an address of `family` as `inet_pton` accepts it (dotted quads; IPv6 in any
  * valid form, without a zone), or `undefined`.
  */
 export function addressBytes(text: string, family: IptablesFamily): Uint8Array | undefined {
-  if (family === "ipv4") {
-    return DOTTED_QUAD.test(text) ? new Uint8Array(text.split(".").map(Number)) : undefined;
-  }
-  if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return undefined;
-  return new Uint8Array(ipaddr.IPv6.parse(text).toByteArray());
+  if (family === "ipv6") return ipv6Bytes(text);
+  const v4 = ipv4Bytes(text);
+  return v4 === undefined ? undefined : new Uint8Array(v4);
 }
 
 /** A flow as the stale-flow cleanup sees it (what `conntrack -L -p udp` gives). */

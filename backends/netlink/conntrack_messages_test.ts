@@ -167,7 +167,15 @@ Deno.test({
     for (const text of ["01.2.3.4", "10.0.0", "256.0.0.1", "fd00::1", ""]) {
       assert.equal(addressBytes(text, "ipv4"), undefined, text);
     }
-    for (const text of ["10.0.0.1", "fe80::1%eth0", "fd00::g", ""]) {
+    const ipv6 = (text: string) => Array.from(addressBytes(text, "ipv6") ?? []).join(",");
+    assert.equal(ipv6("::0.2.0.3"), "0,0,0,0,0,0,0,0,0,0,0,0,0,2,0,3", "compatible, not mapped");
+    assert.equal(ipv6("::ffff:10.1.2.3"), "0,0,0,0,0,0,0,0,0,0,255,255,10,1,2,3");
+    assert.equal(ipv6("1:2:3:4:5:6:7:8"), "0,1,0,2,0,3,0,4,0,5,0,6,0,7,0,8");
+    assert.equal(ipv6("1:2:3:4:5:6:1.2.3.4"), "0,1,0,2,0,3,0,4,0,5,0,6,1,2,3,4");
+    assert.equal(ipv6("1:2:3:4:5:6:7::"), "0,1,0,2,0,3,0,4,0,5,0,6,0,7,0,0");
+    const invalid = ["10.0.0.1", "fe80::1%eth0", "fd00::g", "", ":", ":::", "1::2::3", "1:2"];
+    invalid.push("1:2:3:4:5:6:7:8::", "1:2:3:4:5:6:7:8:9", "::1.2.3.4:5", "12345::", "::1.2.3");
+    for (const text of invalid) {
       assert.equal(addressBytes(text, "ipv6"), undefined, text);
     }
   },
