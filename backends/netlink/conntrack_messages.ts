@@ -11,16 +11,16 @@
 
 import type { IptablesFamily, UdpFlow } from "../../src/state/types.ts";
 import {
+  align4,
   type Attribute,
-  attributeMap,
   AttributeWriter,
-  attrU16,
-  attrU32,
-  attrU8,
   concatBytes,
+  HOST_LITTLE_ENDIAN,
   type NetlinkMessage,
   NetlinkParseError,
   type NetlinkRequest,
+  NLA_F_NESTED,
+  NLA_F_NET_BYTEORDER,
 } from "./message.ts";
 
 /** The nfnetlink subsystem of conntrack (`NFNL_SUBSYS_CTNETLINK`). */
@@ -144,43 +144,87 @@ export function deleteRequest(entry: ConntrackEntry): NetlinkRequest {
   };
 }
 
-function required(a: Map<number, Attribute>, type: number, what: string): Attribute {
-  const attribute = a.get(type);
-  if (attribute === undefined) throw new NetlinkParseError(`a conntrack ${what} without ${type}`);
-  return attribute;
+/**
+ * Calls `visit` with the type (flags masked) and payload range of each attribute in
+ * `[start, end)` of `bytes`. Decoding walks the attributes in place: a sync lists every UDP
+ * flow of the node, tens of thousands, and a map per nest costs more than the kernel's dump.
+ */
+function forEachAttribute(
+  view: DataView,
+  start: number,
+  end: number,
+  visit: (type: number, at: number, length: number) => void,
+): void {
+  for (let at = start; at + 4 <= end;) {
+    const length = view.getUint16(at, HOST_LITTLE_ENDIAN);
+    if (length < 4 || at + length > end) {
+      throw new NetlinkParseError(`conntrack attribute length ${length} at offset ${at}`);
+    }
+    visit(view.getUint16(at + 2, HOST_LITTLE_ENDIAN) & NLA_TYPE_MASK, at + 4, length - 4);
+    at += align4(length);
+  }
 }
 
-function tupleAddresses(ip: Attribute, family: IptablesFamily): [Uint8Array, Uint8Array] {
-  const a = attributeMap(ip.data);
-  const [src, dst] = family === "ipv6"
-    ? [CTA_IP.V6_SRC, CTA_IP.V6_DST]
-    : [CTA_IP.V4_SRC, CTA_IP.V4_DST];
-  const size = family === "ipv6" ? 16 : 4;
-  const bytes = (type: number) => {
-    const data = required(a, type, "tuple address").data;
-    if (data.length !== size) {
-      throw new NetlinkParseError(`a ${data.length}-byte ${family} address`);
-    }
-    return data.slice();
+const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
+
+interface TupleFields {
+  src?: Uint8Array;
+  dst?: Uint8Array;
+  protocol?: number;
+  srcPort: number;
+  dstPort: number;
+  zone?: number;
+}
+
+function readAddresses(bytes: Uint8Array, view: DataView, at: number, end: number, t: TupleFields) {
+  forEachAttribute(view, at, end, (type, p, length) => {
+    const v4 = type === CTA_IP.V4_SRC || type === CTA_IP.V4_DST;
+    if (length !== (v4 ? 4 : 16)) throw new NetlinkParseError(`a ${length}-byte address`);
+    if (type === CTA_IP.V4_SRC || type === CTA_IP.V6_SRC) t.src = bytes.slice(p, p + length);
+    else t.dst = bytes.slice(p, p + length);
+  });
+}
+
+function readProto(view: DataView, at: number, end: number, t: TupleFields): void {
+  forEachAttribute(view, at, end, (type, p, length) => {
+    if (type === CTA_PROTO.NUM && length >= 1) t.protocol = view.getUint8(p);
+    else if (type === CTA_PROTO.SRC_PORT && length >= 2) t.srcPort = view.getUint16(p);
+    else if (type === CTA_PROTO.DST_PORT && length >= 2) t.dstPort = view.getUint16(p);
+  });
+}
+
+/** The tuple nest whose payload is `[at, end)`; ports 0 for protocols without them. */
+function tupleAt(bytes: Uint8Array, view: DataView, at: number, end: number): ConntrackTuple {
+  const t: TupleFields = { srcPort: 0, dstPort: 0 };
+  forEachAttribute(view, at, end, (type, p, length) => {
+    if (type === CTA_TUPLE.IP) readAddresses(bytes, view, p, p + length, t);
+    else if (type === CTA_TUPLE.PROTO) readProto(view, p, p + length, t);
+    else if (type === CTA_TUPLE.ZONE && length >= 2) t.zone = view.getUint16(p);
+  });
+  if (t.src === undefined || t.dst === undefined || t.protocol === undefined) {
+    throw new NetlinkParseError("a conntrack tuple without its addresses or protocol");
+  }
+  const tuple = {
+    src: t.src,
+    dst: t.dst,
+    protocol: t.protocol,
+    srcPort: t.srcPort,
+    dstPort: t.dstPort,
   };
-  return [bytes(src), bytes(dst)];
+  return t.zone === undefined ? tuple : { ...tuple, zone: t.zone };
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A `CTA_TUPLE_*` nest; ports only for protocols that have them (0 otherwise). */
 export function decodeTuple(nest: Attribute, family: IptablesFamily): ConntrackTuple {
-  const a = attributeMap(nest.data);
-  const [src, dst] = tupleAddresses(required(a, CTA_TUPLE.IP, "tuple"), family);
-  const proto = attributeMap(required(a, CTA_TUPLE.PROTO, "tuple").data);
-  const port = (type: number) => proto.has(type) ? attrU16(proto.get(type)!, true) : 0;
-  const zone = a.get(CTA_TUPLE.ZONE);
-  return {
-    src,
-    dst,
-    protocol: attrU8(required(proto, CTA_PROTO.NUM, "tuple protocol")),
-    srcPort: port(CTA_PROTO.SRC_PORT),
-    dstPort: port(CTA_PROTO.DST_PORT),
-    ...(zone === undefined ? {} : { zone: attrU16(zone, true) }),
-  };
+  const tuple = tupleAt(nest.data, viewOf(nest.data), 0, nest.data.length);
+  if (tuple.src.length !== (family === "ipv6" ? 16 : 4)) {
+    throw new NetlinkParseError(`a ${tuple.src.length}-byte ${family} address`);
+  }
+  return tuple;
 }
 
 function familyOf(af: number): IptablesFamily | undefined {
@@ -192,20 +236,32 @@ function familyOf(af: number): IptablesFamily | undefined {
  * kernel sends only flows, but a stray type must not be read as one).
  */
 export function decodeEntry(message: NetlinkMessage): ConntrackEntry | undefined {
-  if (message.type !== messageType(IPCTNL_MSG.CT_NEW) || message.payload.length < 4) {
-    return undefined;
-  }
-  const family = familyOf(message.payload[0]);
+  const p = message.payload;
+  if (message.type !== messageType(IPCTNL_MSG.CT_NEW) || p.length < 4) return undefined;
+  const family = familyOf(p[0]);
   if (family === undefined) return undefined;
-  const a = attributeMap(message.payload.subarray(4));
-  const id = a.get(CTA.ID);
-  const zone = a.get(CTA.ZONE);
+  const view = viewOf(p);
+  let orig: ConntrackTuple | undefined, reply: ConntrackTuple | undefined;
+  let id: number | undefined, zone: number | undefined;
+  forEachAttribute(view, 4, p.length, (type, at, length) => {
+    if (type === CTA.TUPLE_ORIG) orig = tupleAt(p, view, at, at + length);
+    else if (type === CTA.TUPLE_REPLY) reply = tupleAt(p, view, at, at + length);
+    else if (type === CTA.ID && length >= 4) id = view.getUint32(at);
+    else if (type === CTA.ZONE && length >= 2) zone = view.getUint16(at);
+  });
+  if (orig === undefined || reply === undefined) {
+    throw new NetlinkParseError("a conntrack flow without both tuples");
+  }
+  const size = family === "ipv6" ? 16 : 4;
+  if (orig.src.length !== size || reply.src.length !== size) {
+    throw new NetlinkParseError(`a ${family} flow with addresses of another family`);
+  }
+  const entry: ConntrackEntry = { family, orig, reply };
+  if (id === undefined && zone === undefined) return entry;
   return {
-    family,
-    orig: decodeTuple(required(a, CTA.TUPLE_ORIG, "flow"), family),
-    reply: decodeTuple(required(a, CTA.TUPLE_REPLY, "flow"), family),
-    ...(id === undefined ? {} : { id: attrU32(id, true) }),
-    ...(zone === undefined ? {} : { zone: attrU16(zone, true) }),
+    ...entry,
+    ...(id === undefined ? {} : { id }),
+    ...(zone === undefined ? {} : { zone }),
   };
 }
 
