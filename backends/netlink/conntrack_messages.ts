@@ -101,7 +101,17 @@ export function dumpRequest(family: IptablesFamily): NetlinkRequest {
   return { type: messageType(IPCTNL_MSG.CT_GET), flags: 0, payload: nfgenmsg(family) };
 }
 
-/** Writes `tuple` as the attributes of a `CTA_TUPLE_*` nest (into the nest `w` is filling). */
+/**
+ * Writes `tuple` as the attributes of a `CTA_TUPLE_*` nest (into the nest `w` is filling).
+ *
+ * @example
+ * ```ts
+ * import { AttributeWriter } from "./message.ts";
+ *
+ * const tuple = { src: new Uint8Array([10, 0, 0, 5]), dst: new Uint8Array([10, 96, 0, 10]), protocol: IPPROTO_UDP, srcPort: 40000, dstPort: 53 };
+ * const nest = new AttributeWriter().nested(CTA.TUPLE_ORIG, (t) => writeTuple(t, tuple)).bytes();
+ * ```
+ */
 export function writeTuple(w: AttributeWriter, tuple: ConntrackTuple): void {
   const v6 = tuple.src.length === 16;
   w.nested(CTA_TUPLE.IP, (ip) => {
@@ -146,7 +156,7 @@ export function deleteRequest(entry: ConntrackEntry): NetlinkRequest {
 
 /**
  * Calls `visit` with the type (flags masked) and payload range of each attribute in
- * `[start, end)` of `bytes`. Decoding walks the attributes in place: a sync lists every UDP
+ * `[start, end)` of `view`. Decoding walks the attributes in place: a sync lists every UDP
  * flow of the node, tens of thousands, and a map per nest costs more than the kernel's dump.
  */
 function forEachAttribute(
@@ -265,7 +275,19 @@ export function decodeEntry(message: NetlinkMessage): ConntrackEntry | undefined
   };
 }
 
-/** The UDP flows of `family` among the messages of a dump, in the kernel's order. */
+/**
+ * The UDP flows of `family` among the messages of a dump, in the kernel's order.
+ *
+ * @example
+ * ```ts
+ * import { NETLINK_NETFILTER, NetlinkSocket } from "./socket.ts";
+ *
+ * const socket = NetlinkSocket.open(NETLINK_NETFILTER);
+ * const context = { operation: "conntrack list", object: "ipv4 udp flows" };
+ * const flows = udpEntries(await socket.dump(dumpRequest("ipv4"), context), "ipv4");
+ * socket.close();
+ * ```
+ */
 export function udpEntries(
   messages: readonly NetlinkMessage[],
   family: IptablesFamily,
@@ -377,6 +399,12 @@ function ipv6Bytes(text: string): Uint8Array | undefined {
 /**
  * The bytes of an address of `family` as `inet_pton` accepts it (dotted quads; IPv6 in any
  * valid form, without a zone), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * addressBytes("::0.2.0.3", "ipv6"); // 12 zero bytes, then 0, 2, 0, 3 (not mapped)
+ * addressBytes("10.96.0.010", "ipv4"); // undefined
+ * ```
  */
 export function addressBytes(text: string, family: IptablesFamily): Uint8Array | undefined {
   if (family === "ipv6") return ipv6Bytes(text);
@@ -384,7 +412,15 @@ export function addressBytes(text: string, family: IptablesFamily): Uint8Array |
   return v4 === undefined ? undefined : new Uint8Array(v4);
 }
 
-/** A flow as the stale-flow cleanup sees it (what `conntrack -L -p udp` gives). */
+/**
+ * A flow as the stale-flow cleanup sees it (what `conntrack -L -p udp` gives).
+ *
+ * @example
+ * ```ts
+ * declare const entry: ConntrackEntry;
+ * const { origDst, origDstPort, replySrc } = udpFlowOf(entry); // "10.96.0.10", 53, "10.244.1.2"
+ * ```
+ */
 export function udpFlowOf(entry: ConntrackEntry): UdpFlow {
   return {
     family: entry.family,
@@ -394,7 +430,15 @@ export function udpFlowOf(entry: ConntrackEntry): UdpFlow {
   };
 }
 
-/** `10.0.0.5:40000 -> 10.96.0.10:53` (IPv6 in brackets), for messages. */
+/**
+ * `10.0.0.5:40000 -> 10.96.0.10:53` (IPv6 in brackets), for messages.
+ *
+ * @example
+ * ```ts
+ * declare const entry: ConntrackEntry;
+ * console.log(`deleting ${tupleText(entry.orig)}`);
+ * ```
+ */
 export function tupleText(tuple: ConntrackTuple): string {
   const end = (address: Uint8Array, port: number) =>
     address.length === 16 ? `[${addressText(address)}]:${port}` : `${addressText(address)}:${port}`;
