@@ -1,7 +1,8 @@
 /**
  * The netlink backend: the Backend interface through the kernel's own interfaces from Deno
  * FFI. ipsets go over nfnetlink (`ipset.ts`), `kube-ipvs0` and addresses over rtnetlink
- * (`rtnetlink.ts`), IPVS through an injected {@linkcode IpvsClient} (generic netlink) or,
+ * (`rtnetlink.ts`), UDP conntrack flows over nfnetlink conntrack (`conntrack.ts`), IPVS
+ * through an injected {@linkcode IpvsClient} (generic netlink) or,
  * without one, `ipvsadm` as the exec backend runs it; iptables stays `iptables-restore` and
  * `iptables-save` (there is no sane netlink API for it). A plan is applied through the shared
  * apply driver, each step from its operations, so both backends stop, report and count
@@ -14,8 +15,8 @@
  * @module
  */
 
-import type { ApplyResult, Backend, IpvsInfo, UdpFlowTable } from "../backend.ts";
-import { conntrackTool } from "../exec/conntrack.ts";
+import type { ApplyResult, Backend, IpvsInfo } from "../backend.ts";
+import { NetlinkConntrack } from "./conntrack.ts";
 import { applyPlanWith, type Step, stepLabel, type StepResult } from "../apply_driver.ts";
 import type { Plan } from "../../src/plan/types.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
@@ -86,11 +87,8 @@ export class NetlinkBackend implements Backend {
   readonly #families: readonly IptablesFamily[];
   #ipset?: Promise<IpsetClient>;
   #rtnetlink?: RtnetlinkClient;
-  /**
-   * UDP conntrack flows, for now through the `conntrack` tool as the exec backend has them
-   * (nfnetlink conntrack is not written yet).
-   */
-  readonly udpFlows: UdpFlowTable;
+  /** UDP conntrack flows over nfnetlink conntrack (its socket opened on first use). */
+  readonly udpFlows: NetlinkConntrack;
 
   /** A backend with the given options (every one has a default); opens nothing yet. */
   constructor(options: NetlinkBackendOptions = {}) {
@@ -99,7 +97,7 @@ export class NetlinkBackend implements Backend {
     this.#run = options.run ?? runCommand;
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
-    this.udpFlows = conntrackTool(this.#run);
+    this.udpFlows = new NetlinkConntrack();
   }
 
   /** The families the backend was opened with: those the kernel can program. */
@@ -223,6 +221,7 @@ export class NetlinkBackend implements Backend {
     if (ipset !== undefined) (await ipset.catch(() => undefined))?.close();
     this.#rtnetlink?.close();
     this.#rtnetlink = undefined;
+    this.udpFlows.close();
     this.#ipvsClient?.close();
   }
 }
