@@ -25,6 +25,7 @@ import { resolveConfig } from "../../src/config/load.ts";
 import type { ProxyConfig } from "../../src/config/types.ts";
 import { loadManifests } from "../../src/cluster/manifest_source.ts";
 import type { ClusterSnapshot } from "../../src/cluster/types.ts";
+import type { CommandRunner } from "../../backends/exec/command.ts";
 import { kernelTest, run, sh } from "./harness.ts";
 import { createNetns, type Netns } from "./netns.ts";
 
@@ -50,8 +51,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/** How {@linkcode cli} runs the CLI, besides its arguments. */
+export interface CliOptions {
+  /** Runs the exec backend's tools (the real ones unless a test wraps them). */
+  readonly run?: CommandRunner;
+}
+
 /** Runs the CLI in-process with `args`; nothing is read from the environment. */
-export async function cli(args: readonly string[]): Promise<CliResult> {
+export async function cli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   let stdout = "";
   const stderr: string[] = [];
   const code = await main(args, {
@@ -59,6 +66,7 @@ export async function cli(args: readonly string[]): Promise<CliResult> {
     stderr: (line) => void stderr.push(line),
     env: {},
     hostname: () => NODE_NAME,
+    ...(options.run === undefined ? {} : { run: options.run }),
   });
   return { code, stdout, stderr: stderr.join("\n") };
 }
@@ -134,8 +142,8 @@ export interface TestNode extends AsyncDisposable {
   readonly dir: string;
   /** Replaces the manifests with `objects` (one multi-document YAML file). */
   write(objects: readonly object[]): Promise<void>;
-  /** One `--once` sync of the manifests with the exec backend; fails the test unless it exits 0. */
-  sync(extraFlags?: readonly string[]): Promise<CliResult>;
+  /** One `--once` sync of the manifests; fails the test unless it exits 0. */
+  sync(extraFlags?: readonly string[], options?: CliOptions): Promise<CliResult>;
   /** `--cleanup`, the node's link and manifests removed, IPVS timeouts reset (idempotent). */
   remove(): Promise<void>;
 }
@@ -151,8 +159,8 @@ export async function createNode(): Promise<TestNode> {
         `${dir}/cluster.yaml`,
         objects.map((o) => stringify(o)).join("---\n"),
       ),
-    async sync(extraFlags = []) {
-      const result = await cli([...syncFlags(dir), ...extraFlags]);
+    async sync(extraFlags = [], options = {}) {
+      const result = await cli([...syncFlags(dir), ...extraFlags], options);
       assert.equal(
         result.code,
         0,
@@ -228,6 +236,8 @@ export interface ServiceSpec {
   loadBalancerSourceRanges?: string[];
   /** `status.loadBalancer.ingress[].ip`. */
   ingress?: string[];
+  /** `spec.externalIPs`. */
+  externalIPs?: string[];
 }
 
 /** A `v1` Service manifest. */
@@ -257,6 +267,7 @@ export function service(spec: ServiceSpec): object {
       ...(spec.loadBalancerSourceRanges
         ? { loadBalancerSourceRanges: spec.loadBalancerSourceRanges }
         : {}),
+      ...(spec.externalIPs ? { externalIPs: spec.externalIPs } : {}),
     },
     ...(spec.ingress
       ? { status: { loadBalancer: { ingress: spec.ingress.map((ip) => ({ ip })) } } }

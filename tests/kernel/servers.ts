@@ -114,6 +114,65 @@ export async function startUdpServer(
   return { name, stop, [Symbol.asyncDispose]: stop };
 }
 
+/** A UDP client in a namespace, one socket on one source port for its whole life. */
+export interface UdpClient extends AsyncDisposable {
+  /** Sends a datagram to `host:port`; the first answer, or `undefined` after `timeoutMs`. */
+  ask(host: string, port: number, timeoutMs?: number): Promise<string | undefined>;
+  /** Stops the client (idempotent). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts udp_client.ts in the namespace, bound to `localPort` on the namespace's address: a
+ * client whose every datagram is one conntrack flow per destination, as a DNS resolver's.
+ * One process for many asks, since Deno takes seconds to start under TCG.
+ */
+export async function startUdpClient(netns: Netns, localPort: number): Promise<UdpClient> {
+  const script = new URL("./udp_client.ts", import.meta.url).pathname;
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", netns.name, Deno.execPath(), "run", "--allow-net", script]
+      .concat([netns.nsAddress, String(localPort)]),
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const nextLine = async (): Promise<string> => {
+    for (;;) {
+      const at = pending.indexOf("\n");
+      if (at >= 0) {
+        const line = pending.slice(0, at);
+        pending = pending.slice(at + 1);
+        return line;
+      }
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`the UDP client in ${netns.name} exited`);
+      pending += value;
+    }
+  };
+  const stop = stopper(child, async () => {
+    await writer.close().catch(() => {});
+    await lines.cancel().catch(() => {});
+  });
+  try {
+    const ready = await within(nextLine(), 30_000, `the UDP client in ${netns.name} did not start`);
+    if (ready !== "ready") throw new Error(`the UDP client in ${netns.name} said ${ready}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    async ask(host, port, timeoutMs = 1000) {
+      await writer.write(new TextEncoder().encode(`${host} ${port} ${timeoutMs}\n`));
+      const answer = await nextLine();
+      return answer === "-" ? undefined : answer;
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
 /** Rejects after `ms` with `message`, unless `promise` settles first. */
 async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
