@@ -153,6 +153,50 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a destination reply that lacks a value or is cut short is a decode error naming it",
+  permissions: "none",
+  fn() {
+    const dest = (fill: (out: AttributeWriter) => void) =>
+      encodeGenl(IPVS_CMD.NEW_DEST, 1, new AttributeWriter().nested(2, fill).bytes());
+    const v4 = (out: AttributeWriter) =>
+      out.binary(1, Uint8Array.of(10, 0, 0, 5, ...new Array(12).fill(0))).u16(11, 2)
+        .u16(2, 8080, { order: "net" }).u32(3, 0);
+    assert.throws(
+      () => decodeDestination(dest((out) => v4(out).u32(7, 0).u32(8, 0)), false),
+      /a GET_DEST reply has no IPVS_DEST_ATTR_WEIGHT/,
+    );
+    assert.throws(
+      () => decodeDestination(dest((out) => v4(out).u16(4, 1).u32(7, 0).u32(8, 0)), false),
+      /a GET_DEST reply has no IPVS_DEST_ATTR_WEIGHT/,
+    );
+    const whole = dest((out) => v4(out).u32(4, 1).u32(7, 0).u32(8, 0));
+    assert.throws(
+      () => decodeDestination(whole.subarray(0, whole.length - 2), false),
+      /a GET_DEST reply: attribute length/,
+    );
+    assert.throws(
+      () => decodeDestination(dest((out) => v4(out.u16(11, 7)).u32(4, 1)), false),
+      IpvsDecodeError,
+    );
+    assert.throws(() => decodeDestination(encodeGenl(1, 1), false), /expected a GET_DEST reply/);
+  },
+});
+
+Deno.test({
+  name: "destinations decode alike one by one and side by side in one datagram",
+  fn() {
+    // A dump's messages are views into one received datagram; the decoder keeps a view of the
+    // last buffer it saw, so decoding them in any order must not mix their values.
+    const messages = captured("ipvs_get_dest_dump_v4.bin");
+    const copies = messages.map((m) => decodeDestination(m.payload.slice(), false));
+    const shared = [...messages].reverse().map((m) => decodeDestination(m.payload, false))
+      .reverse();
+    assert.deepEqual(shared, copies);
+    assert.equal(new Set(copies.map((c) => c.address)).size, copies.length);
+  },
+});
+
 // ---- the kernel's own replies (testdata/capture_ipvs.ts, run in the VM of tests/vm) ----
 
 const captured = (name: string) =>
