@@ -27,7 +27,7 @@ import {
   parseAttributes,
 } from "./message.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
-import { entriesText, IpsetEntryError, writeEntry } from "./ipset_entry.ts";
+import { entriesText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -171,7 +171,7 @@ export class IpsetMessages {
       while (first + count < entries.length && nest.length < MAX_ADT_BYTES) {
         const entry = entries[first + count];
         try {
-          nest.nested(ATTR.DATA, (data) => writeEntry(data, entry, count + 1));
+          writeDataEntry(nest, entry, count + 1);
         } catch (error) {
           if (error instanceof IpsetEntryError) error.index = first + count;
           throw error;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { failedLine, IpsetMessages, listedSets } from "./ipset.ts";
-import { entryText, IpsetEntryError, writeEntry } from "./ipset_entry.ts";
+import { entryText, IpsetEntryError, writeDataEntry, writeEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, IPSET_ERR, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 import {
   attributeMap,
@@ -56,6 +57,84 @@ Deno.test({
     const w = new AttributeWriter();
     writeEntry(w, "1.2.3.4,tcp:80,10.1.2.3/32", 1);
     assert.equal(entryText(w.bytes()), "1.2.3.4,tcp:80,10.1.2.3");
+  },
+});
+
+/** The bytes of one entry's DATA nest through `writeDataEntry`, or the error it threw. */
+function dataEntryBytes(entry: string, lineno: number): number[] | string {
+  try {
+    const w = new AttributeWriter().u8(1, 7); // something before it, as in a message
+    writeDataEntry(w, entry, lineno);
+    return [...w.bytes()];
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The same through the attribute-by-attribute writer. */
+function nestedEntryBytes(entry: string, lineno: number): number[] | string {
+  try {
+    const w = new AttributeWriter().u8(1, 7);
+    w.nested(7, (data) => writeEntry(data, entry, lineno));
+    return [...w.bytes()];
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+// Mostly valid parts, so that most entries take the fast path and some fall back.
+const octet = fc.oneof(
+  { weight: 30, arbitrary: fc.integer({ min: 0, max: 255 }).map(String) },
+  { weight: 1, arbitrary: fc.constantFrom("01", "256", "00") },
+);
+const ipv4 = fc.tuple(octet, octet, octet, octet).map((parts) => parts.join("."));
+const prefix = fc.oneof(
+  fc.constant(""),
+  fc.integer({ min: 0, max: 33 }).map((n) => `/${n}`),
+  fc.constantFrom("/", "/08", "/x", "/8/9"),
+);
+const address = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(ipv4, prefix).map(([ip, p]) => ip + p) },
+  { weight: 1, arbitrary: fc.constantFrom("fd00::1", "10.0.0", "1.2.3.4.5", "") },
+);
+const protocolPort = fc.tuple(
+  fc.constantFrom("tcp", "udp", "sctp", "tcp", "udp", "icmp", "TCP", ""),
+  fc.oneof(
+    { weight: 10, arbitrary: fc.integer({ min: 0, max: 70000 }).map(String) },
+    { weight: 1, arbitrary: fc.constantFrom("", "080", "8a", "80:90") },
+  ),
+).map(([protocol, port]) => `${protocol}:${port}`);
+const entryShapes = fc.oneof(
+  fc.integer({ min: 0, max: 70000 }).map(String),
+  address,
+  fc.tuple(address, protocolPort).map((parts) => parts.join(",")),
+  fc.tuple(address, protocolPort, address).map((parts) => parts.join(",")),
+  fc.tuple(address, protocolPort, address, address).map((parts) => parts.join(",")),
+  fc.string(),
+);
+
+Deno.test({
+  name:
+    "the fast entry writer writes exactly the bytes and errors of the attribute-by-attribute one",
+  permissions: "none",
+  fn() {
+    for (
+      const entry of [
+        "10.96.0.1,tcp:443",
+        "10.0.0.1,udp:53,10.0.0.1",
+        "1.2.3.4,sctp:80,10.0.0.0/8",
+        "10.0.0.0/8",
+        "0.0.0.0/0",
+        "30080",
+        "fd00::1,tcp:80",
+      ]
+    ) assert.deepEqual(dataEntryBytes(entry, 3), nestedEntryBytes(entry, 3), entry);
+    fc.assert(
+      fc.property(entryShapes, fc.integer({ min: 1, max: 2000 }), (entry, lineno) => {
+        assert.deepEqual(dataEntryBytes(entry, lineno), nestedEntryBytes(entry, lineno), entry);
+      }),
+      { numRuns: 5000 },
+    );
   },
 });
 

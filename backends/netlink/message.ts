@@ -394,6 +394,27 @@ export class AttributeWriter {
     return this;
   }
 
+  /**
+   * Appends bytes an encoder writes straight into the buffer: room for `maxSize` bytes is
+   * made, `encode` writes them at `at` (padding included) and returns how many it wrote, a
+   * multiple of 4 and at most `maxSize`, or -1 to append nothing. For encoders that know a
+   * hot shape's layout (ipset entries, tens of thousands per sync) and skip the per-attribute
+   * calls. What it wrote past the returned length is cleared again (the padding of later
+   * attributes relies on zeros).
+   */
+  append(
+    maxSize: number,
+    encode: (buffer: Uint8Array, view: DataView, at: number) => number,
+  ): number {
+    this.#reserve(maxSize);
+    const at = this.#length;
+    const written = encode(this.#buffer, this.#view, at);
+    const kept = written > 0 ? written : 0;
+    this.#buffer.fill(0, at + kept, at + maxSize);
+    this.#length += kept;
+    return written;
+  }
+
   /** A nested attribute (`NLA_F_NESTED` set) whose content `fill` writes (into this builder). */
   nested(type: number, fill: (inner: AttributeWriter) => void): this {
     const at = this.#header(type | NLA_F_NESTED, 0);

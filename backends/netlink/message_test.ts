@@ -106,3 +106,19 @@ Deno.test("a message whose length runs past the datagram is refused, not read", 
     (e) => e instanceof NetlinkParseError && /length 36/.test(e.message),
   );
 });
+
+Deno.test("bytes appended by an encoder are kept up to its length, and what it left past it is cleared", () => {
+  const w = new AttributeWriter().u8(1, 9);
+  const written = w.append(16, (buffer, _view, at) => {
+    buffer.fill(0xee, at, at + 16); // scribbles on all the room it was given
+    return 8;
+  });
+  assert.equal(written, 8);
+  assert.equal(w.append(8, (buffer, _view, at) => (buffer[at] = 0xaa, -1)), -1);
+  w.u8(2, 3); // its padding must be zeros, not the scribbles
+  assert.deepEqual([...w.bytes()], [
+    ...[5, 0, 1, 0, 9, 0, 0, 0],
+    ...[0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee],
+    ...[5, 0, 2, 0, 3, 0, 0, 0],
+  ]);
+});
