@@ -25,7 +25,9 @@ import {
   NLA_F_NESTED,
   NLM_F_EXCL,
   parseAttributes,
+  sameMessages,
 } from "./message.ts";
+import { sortByKey, sortIpSets } from "../../src/state/keys.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
 import { entriesText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
@@ -264,6 +266,63 @@ export function listedSets(
   return [...sets.values()];
 }
 
+/** The name of the set a LIST reply message is about. */
+function setNameOf(message: NetlinkMessage): string {
+  for (const attribute of parseAttributes(message.payload.subarray(4))) {
+    if (attribute.type === ATTR.SETNAME) return attrString(attribute);
+  }
+  throw new NetlinkParseError("an ipset list reply without a set name");
+}
+
+/** The messages of a LIST dump by set name, each set's in the kernel's order. */
+function messagesBySet(messages: readonly NetlinkMessage[]): Map<string, NetlinkMessage[]> {
+  const bySet = new Map<string, NetlinkMessage[]>();
+  for (const message of messages) {
+    const name = setNameOf(message);
+    const known = bySet.get(name);
+    if (known === undefined) bySet.set(name, [message]);
+    else known.push(message);
+  }
+  return bySet;
+}
+
+/** One set's messages decoded as `listedSets` does, in canonical order, frozen (it is kept). */
+function canonicalSet(messages: readonly NetlinkMessage[]): IpSet {
+  const [set] = sortIpSets(listedSets(messages));
+  Object.freeze(set.entries);
+  return Object.freeze(set);
+}
+
+/**
+ * Decodes LIST dumps into sets in canonical order (`sortIpSets`: by name, entries in plain
+ * string order), each set decoded and sorted again only when its messages differ from the
+ * last dump's. Most syncs change no set or one: the others' tens of thousands of entries
+ * are then neither decoded nor sorted twice. Only the decode is reused, keyed by the exact
+ * bytes the kernel sent: every read still dumps the kernel, so a set changed or removed
+ * behind our back shows in the next read. The sets returned are frozen, as they are kept.
+ */
+export class ListedSetsDecoder {
+  #last = new Map<string, { readonly messages: NetlinkMessage[]; readonly set: IpSet }>();
+
+  /** The sets of `messages` (a whole LIST dump) whose name `keep` accepts, in canonical order. */
+  decode(
+    messages: readonly NetlinkMessage[],
+    keep: (name: string) => boolean = () => true,
+  ): IpSet[] {
+    const next = new Map<string, { readonly messages: NetlinkMessage[]; readonly set: IpSet }>();
+    for (const [name, parts] of messagesBySet(messages)) {
+      if (!keep(name)) continue;
+      const last = this.#last.get(name);
+      const set = last !== undefined && sameMessages(last.messages, parts)
+        ? last.set
+        : canonicalSet(parts);
+      next.set(name, { messages: parts, set });
+    }
+    this.#last = next;
+    return sortByKey([...next.values()].map((known) => known.set), (set) => set.name);
+  }
+}
+
 /** What an add/del of many entries did: all applied, or where it stopped and why. */
 export type AdtResult =
   | { readonly sends: number }
@@ -276,6 +335,7 @@ export class IpsetClient {
   /** The message builder, at the protocol the kernel agreed to. */
   readonly messages: IpsetMessages;
   readonly #revisions = new Map<string, number>();
+  readonly #decoder = new ListedSetsDecoder();
 
   private constructor(socket: NetlinkSocket, messages: IpsetMessages) {
     this.socket = socket;
@@ -438,6 +498,17 @@ export class IpsetClient {
     const request = this.messages.request(IPSET_CMD.LIST, () => {});
     const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
     return listedSets(messages, keep);
+  }
+
+  /**
+   * The sets of {@linkcode IpsetClient.list} in canonical order (`sortIpSets`), from a new
+   * dump every call; a set whose bytes are those of the last call's dump is not decoded
+   * again (see {@linkcode ListedSetsDecoder}). The sets are frozen.
+   */
+  async listSorted(keep: (name: string) => boolean = () => true): Promise<IpSet[]> {
+    const request = this.messages.request(IPSET_CMD.LIST, () => {});
+    const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
+    return this.#decoder.decode(messages, keep);
   }
 
   /** Closes the socket. */

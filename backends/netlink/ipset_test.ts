@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { failedLine, IpsetMessages, listedSets } from "./ipset.ts";
+import { failedLine, IpsetMessages, listedSets, ListedSetsDecoder } from "./ipset.ts";
 import { entryText, IpsetEntryError, writeDataEntry, writeEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, IPSET_ERR, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 import {
   attributeMap,
   AttributeWriter,
   attrU8,
+  type NetlinkMessage,
   NLMSG_DONE,
   NLMSG_ERROR,
   parseAttributes,
@@ -209,6 +210,38 @@ Deno.test({
       entries: ["10.96.0.1,tcp:443", "10.96.0.10,udp:53"],
     }]);
     assert.deepEqual(listedSets(messages.slice(0, -1), (name) => name !== "KUBE-CLUSTER-IP"), []);
+  },
+});
+
+/** The fixture's list reply with its entry 10.96.0.1 turned into 10.96.0.2. */
+function withEntryChanged(messages: readonly NetlinkMessage[]): NetlinkMessage[] {
+  return messages.map((message) => {
+    const payload = message.payload.slice();
+    const at = payload.findIndex((_, i) =>
+      payload[i] === 10 && payload[i + 1] === 96 && payload[i + 2] === 0 && payload[i + 3] === 1
+    );
+    if (at >= 0) payload[at + 3] = 2;
+    return { ...message, payload };
+  });
+}
+
+Deno.test({
+  name: "a set whose bytes are the last dump's is not decoded again, and a changed one is",
+  permissions: "none",
+  fn() {
+    const messages = parseMessages(fixture("ipset_list_reply.bin")).slice(0, -1);
+    const decoder = new ListedSetsDecoder();
+    const [first] = decoder.decode(messages);
+    assert.deepEqual(first.entries, ["10.96.0.1,tcp:443", "10.96.0.10,udp:53"], "sorted");
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.entries), "kept, so frozen");
+    // The same bytes in new buffers (a new dump): the decode is reused.
+    const again = messages.map((m) => ({ ...m, payload: m.payload.slice() }));
+    assert.equal(decoder.decode(again)[0], first);
+    const [changed] = decoder.decode(withEntryChanged(messages));
+    assert.deepEqual(changed.entries, ["10.96.0.10,udp:53", "10.96.0.2,tcp:443"]);
+    assert.deepEqual(decoder.decode([]), [], "a set gone from the kernel is gone from the read");
+    assert.notEqual(decoder.decode(messages)[0], first, "and decoded anew when it is back");
+    assert.deepEqual(decoder.decode(messages, (name) => name !== "KUBE-CLUSTER-IP"), []);
   },
 });
 

@@ -19,6 +19,8 @@ import {
   parseAttributes,
   parseErrorReply,
   parseMessages,
+  sameBytes,
+  sameMessages,
 } from "./message.ts";
 
 const fixture = (name: string) => Deno.readFileSync(new URL(`./testdata/${name}`, import.meta.url));
@@ -121,4 +123,30 @@ Deno.test("bytes appended by an encoder are kept up to its length, and what it l
     ...[0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee],
     ...[5, 0, 2, 0, 3, 0, 0, 0],
   ]);
+});
+
+Deno.test("bytes compare equal exactly when they are, at any length and alignment", () => {
+  const bytes = Uint8Array.from({ length: 103 }, (_, i) => (i * 7) & 255);
+  const unaligned = new Uint8Array(104);
+  unaligned.set(bytes, 1);
+  for (const length of [0, 1, 31, 32, 33, 64, 103]) {
+    const a = bytes.subarray(0, length);
+    assert.ok(sameBytes(a, a.slice()), `aligned, ${length}`);
+    assert.ok(sameBytes(a, unaligned.subarray(1, 1 + length)), `unaligned, ${length}`);
+    for (const at of length === 0 ? [] : [0, length >> 1, length - 1]) {
+      const changed = a.slice();
+      changed[at] ^= 1;
+      assert.ok(!sameBytes(a, changed), `byte ${at} of ${length}`);
+    }
+  }
+  assert.ok(!sameBytes(bytes.subarray(0, 40), bytes.subarray(0, 41)));
+});
+
+Deno.test("dumps compare equal by their messages' types and payloads, not their headers", () => {
+  const message = { type: 20, flags: 2, seq: 1, pid: 0, payload: new Uint8Array([1, 2, 3]) };
+  const next = { ...message, seq: 2, payload: new Uint8Array([1, 2, 3]) };
+  assert.ok(sameMessages([message], [next]));
+  assert.ok(!sameMessages([message], [{ ...next, type: 21 }]));
+  assert.ok(!sameMessages([message], [{ ...next, payload: new Uint8Array([1, 2, 4]) }]));
+  assert.ok(!sameMessages([message], [message, next]));
 });
