@@ -20,26 +20,28 @@ import { applyPlanWith, type Step, stepLabel, type StepResult } from "../apply_d
 import type { Plan } from "../../src/plan/types.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import type {
+  IpSet,
   IptablesFamily,
   IptablesFamilyState,
   KernelState,
   VirtualServer,
 } from "../../src/state/types.ts";
 import { IPVS_DEVICE } from "../../src/state/types.ts";
-import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
+import { emptyKernelState, sortVirtualServers } from "../../src/state/keys.ts";
 import { isOurSetName } from "../../src/proxier/ownership.ts";
-import { type CommandRunner, runCommand } from "../exec/command.ts";
+import { type CommandRunner, runCommand, runOrThrow } from "../exec/command.ts";
 import { type ApplyOptions, executeStep } from "../exec/apply_plan.ts";
 import {
   nodeAddressesOf,
-  readIptablesFamily,
+  parseOurTable,
   readSavedVirtualServers,
   readVirtualServers,
+  SAVE_PROGRAM,
 } from "../exec/read_kernel.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
 import { IpsetClient } from "./ipset.ts";
 import { executeIpsetStep } from "./ipset_step.ts";
-import { boundAddresses, RtnetlinkClient } from "./rtnetlink.ts";
+import { RtnetlinkClient } from "./rtnetlink.ts";
 import { executeIpStep } from "./ip_step.ts";
 
 /** Options of {@linkcode NetlinkBackend}. */
@@ -55,6 +57,13 @@ export interface NetlinkBackendOptions {
    * @default {true}
    */
   readonly ipvs?: boolean;
+  /**
+   * Whether to read the sets; `false` where the kernel has no `ip_set` module, which iptables
+   * mode does not need: the ipset socket is then not even opened by a read. A plan with set
+   * operations is still sent to the kernel (and fails there without the module).
+   * @default {true}
+   */
+  readonly ipsets?: boolean;
   /**
    * Runs `iptables-restore`, `iptables-save` (and `ipvsadm` without an IPVS client).
    * @default {runCommand}
@@ -81,6 +90,7 @@ export class NetlinkBackend implements Backend {
   readonly name = "netlink";
   readonly #ipvsClient?: IpvsClient;
   readonly #ipvs: boolean;
+  readonly #ipsets: boolean;
   readonly #run: CommandRunner;
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
@@ -96,6 +106,7 @@ export class NetlinkBackend implements Backend {
   constructor(options: NetlinkBackendOptions = {}) {
     if (options.ipvsClient !== undefined) this.#ipvsClient = options.ipvsClient;
     this.#ipvs = options.ipvs ?? true;
+    this.#ipsets = options.ipsets ?? true;
     this.#run = options.run ?? runCommand;
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
@@ -129,26 +140,33 @@ export class NetlinkBackend implements Backend {
   }
 
   /**
-   * Reads IPVS (when enabled), the `KUBE-` sets, our chains and jumps of the configured
-   * families, and `kube-ipvs0` with its addresses: the same state the exec backend reads.
-   * Throws when a read fails (a `NetlinkError` or the tool's `ToolError`).
+   * Reads IPVS (when enabled), the `KUBE-` sets (when enabled), our chains and jumps of the
+   * configured families, and `kube-ipvs0` with its addresses: the same state the exec backend
+   * reads, in canonical order. Every part is asked of the kernel (or its tool) every time;
+   * only decodes of byte-identical replies are reused. Throws when a read fails (a
+   * `NetlinkError` or the tool's `ToolError`).
    */
   async read(): Promise<KernelState> {
-    const ipset = await this.#ipsetClient();
-    const [virtualServers, ipsets, iptables, links] = await Promise.all([
-      this.#readVirtualServers(),
-      ipset.list(isOurSetName),
-      this.#readIptables(),
-      this.#rt().addressesByDevice(IPVS_DEVICE),
-    ]);
-    return sortKernelState({
+    // The tools first: their processes run on the other cores while this thread dumps the
+    // sets and addresses (synchronous calls).
+    const iptables = this.#readIptables();
+    const virtualServers = this.#readVirtualServers();
+    const ipsets = this.#readIpsets();
+    const device = this.#rt().deviceAddresses(IPVS_DEVICE);
+    const read = await Promise.all([virtualServers, ipsets, iptables, device]);
+    return {
       families: this.#families,
-      virtualServers,
-      ipsets,
-      iptables,
-      linkPresent: links.some((l) => l.ifname === IPVS_DEVICE),
-      addresses: boundAddresses(links, IPVS_DEVICE),
-    });
+      virtualServers: sortVirtualServers(read[0]),
+      ipsets: read[1],
+      iptables: read[2],
+      linkPresent: read[3].linkPresent,
+      addresses: read[3].addresses,
+    };
+  }
+
+  async #readIpsets(): Promise<readonly IpSet[]> {
+    if (!this.#ipsets) return [];
+    return await (await this.#ipsetClient()).listSorted(isOurSetName);
   }
 
   #readVirtualServers(): Promise<VirtualServer[]> {
@@ -159,9 +177,22 @@ export class NetlinkBackend implements Backend {
 
   async #readIptables(): Promise<Record<IptablesFamily, IptablesFamilyState>> {
     const tables = { ...emptyKernelState().iptables };
-    const read = await Promise.all(this.#families.map((f) => readIptablesFamily(this.#run, f)));
+    const read = await Promise.all(this.#families.map((f) => this.#readIptablesFamily(f)));
     this.#families.forEach((family, i) => tables[family] = read[i]);
     return tables;
+  }
+
+  /**
+   * One family's chains and jumps from one `iptables-save` of all tables: one process where
+   * the exec backend runs one per table (the same parse of the same rules).
+   */
+  async #readIptablesFamily(family: IptablesFamily): Promise<IptablesFamilyState> {
+    const program = SAVE_PROGRAM[family];
+    const text = await runOrThrow(this.#run, [program], { tool: program });
+    return {
+      nat: parseOurTable(program, text, "nat"),
+      filter: parseOurTable(program, text, "filter"),
+    };
   }
 
   /** Applies `plan` through the shared driver; a refused operation is reported, never thrown. */
