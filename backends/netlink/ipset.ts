@@ -27,7 +27,7 @@ import {
   parseAttributes,
   sameMessages,
 } from "./message.ts";
-import { sortByKey, sortIpSets } from "../../src/state/keys.ts";
+import { sortByKey } from "../../src/state/keys.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
 import { entriesText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
@@ -286,11 +286,64 @@ function messagesBySet(messages: readonly NetlinkMessage[]): Map<string, Netlink
   return bySet;
 }
 
-/** One set's messages decoded as `listedSets` does, in canonical order, frozen (it is kept). */
-function canonicalSet(messages: readonly NetlinkMessage[]): IpSet {
-  const [set] = sortIpSets(listedSets(messages));
-  Object.freeze(set.entries);
-  return Object.freeze(set);
+/** A decoded set as kept: canonical and frozen, with its entries as a set for the next patch. */
+interface KnownSet {
+  readonly messages: NetlinkMessage[];
+  readonly set: IpSet;
+  readonly members: ReadonlySet<string>;
+}
+
+/** At most this many entries added and removed are patched into the last sorted list. */
+const MAX_PATCHED_ENTRIES = 256;
+
+/** The index of the first entry of `sorted` not before `entry` (plain string order). */
+function lowerBound(sorted: readonly string[], entry: string): number {
+  let low = 0, high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] < entry) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * `last`'s sorted entries with those gone from `members` removed and the new ones inserted,
+ * each where a sort puts it (the entries are distinct), or undefined when too many changed
+ * to be worth it; then the whole list is sorted instead.
+ */
+function patchedEntries(
+  last: KnownSet,
+  entries: readonly string[],
+  members: ReadonlySet<string>,
+): string[] | undefined {
+  const added = entries.filter((entry) => !last.members.has(entry));
+  if (added.length > MAX_PATCHED_ENTRIES) return undefined;
+  const removed = last.set.entries.filter((entry) => !members.has(entry));
+  if (added.length + removed.length > MAX_PATCHED_ENTRIES) return undefined;
+  const patched = [...last.set.entries];
+  for (const entry of removed) patched.splice(lowerBound(patched, entry), 1);
+  for (const entry of added) patched.splice(lowerBound(patched, entry), 0, entry);
+  return patched;
+}
+
+/**
+ * One set's messages decoded as `listedSets` does, in canonical order (`sortIpSets`), and
+ * frozen, as it is kept. When the set was known, its entries are patched from the last ones
+ * (one changed endpoint adds and removes an entry or two of thousands) instead of sorted.
+ */
+function knownSet(messages: NetlinkMessage[], last: KnownSet | undefined): KnownSet {
+  const [listed] = listedSets(messages);
+  const members = new Set(listed.entries);
+  const sameHeader = last !== undefined && last.set.type === listed.type &&
+    last.set.family === listed.family;
+  // Distinct entries (a kernel never lists one twice) are what a patch keeps in order.
+  const patched = sameHeader && members.size === listed.entries.length
+    ? patchedEntries(last, listed.entries, members)
+    : undefined;
+  // The default sort orders strings by UTF-16 code units, as compareStrings does.
+  const entries = Object.freeze(patched ?? [...listed.entries].sort());
+  return { messages, set: Object.freeze({ ...listed, entries }), members };
 }
 
 /**
@@ -302,21 +355,19 @@ function canonicalSet(messages: readonly NetlinkMessage[]): IpSet {
  * behind our back shows in the next read. The sets returned are frozen, as they are kept.
  */
 export class ListedSetsDecoder {
-  #last = new Map<string, { readonly messages: NetlinkMessage[]; readonly set: IpSet }>();
+  #last = new Map<string, KnownSet>();
 
   /** The sets of `messages` (a whole LIST dump) whose name `keep` accepts, in canonical order. */
   decode(
     messages: readonly NetlinkMessage[],
     keep: (name: string) => boolean = () => true,
   ): IpSet[] {
-    const next = new Map<string, { readonly messages: NetlinkMessage[]; readonly set: IpSet }>();
+    const next = new Map<string, KnownSet>();
     for (const [name, parts] of messagesBySet(messages)) {
       if (!keep(name)) continue;
       const last = this.#last.get(name);
-      const set = last !== undefined && sameMessages(last.messages, parts)
-        ? last.set
-        : canonicalSet(parts);
-      next.set(name, { messages: parts, set });
+      const same = last !== undefined && sameMessages(last.messages, parts);
+      next.set(name, same ? last : knownSet(parts, last));
     }
     this.#last = next;
     return sortByKey([...next.values()].map((known) => known.set), (set) => set.name);

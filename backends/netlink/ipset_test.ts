@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { failedLine, IpsetMessages, listedSets, ListedSetsDecoder } from "./ipset.ts";
 import { entryText, IpsetEntryError, writeDataEntry, writeEntry } from "./ipset_entry.ts";
+import { sortIpSets } from "../../src/state/keys.ts";
 import { IPSET_CMD, IPSET_ERR, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 import {
   attributeMap,
@@ -242,6 +243,62 @@ Deno.test({
     assert.deepEqual(decoder.decode([]), [], "a set gone from the kernel is gone from the read");
     assert.notEqual(decoder.decode(messages)[0], first, "and decoded anew when it is back");
     assert.deepEqual(decoder.decode(messages, (name) => name !== "KUBE-CLUSTER-IP"), []);
+  },
+});
+
+/** A LIST reply as the kernel sends it for a hash:ip,port set holding `entries`. */
+function listReply(name: string, entries: readonly string[]): NetlinkMessage {
+  const w = new AttributeWriter().u8(1, 7).string(2, name).string(3, "hash:ip,port").u8(4, 7);
+  w.u8(5, 2).nested(8, (adt) => entries.forEach((entry, i) => writeDataEntry(adt, entry, i + 1)));
+  const payload = new Uint8Array([2, 0, 0, 0, ...w.bytes()]);
+  return { type: (6 << 8) | IPSET_CMD.LIST, flags: 2, seq: 1, pid: 0, payload };
+}
+
+Deno.test({
+  name: "dump after dump, kept, patched and sorted sets read exactly as a fresh decode sorts them",
+  permissions: "none",
+  fn() {
+    const pool = Array.from({ length: 600 }, (_, i) => `10.${i % 3}.${i >> 4}.${i & 15},tcp:${i}`);
+    // Each dump toggles a few of the pool's entries in a set (now and then hundreds), in the
+    // kernel's own order (not sorted), a set now and then gone.
+    const toggles = fc.oneof(
+      { weight: 5, arbitrary: fc.array(fc.nat(599), { maxLength: 6 }) },
+      { weight: 1, arbitrary: fc.array(fc.nat(599), { minLength: 200, maxLength: 400 }) },
+    );
+    const step = fc.record({ set: fc.nat(1), toggles, order: fc.nat(), present: fc.nat(7) });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 8 }), (steps) => {
+        const decoder = new ListedSetsDecoder();
+        const sets = [new Set<string>(), new Set<string>(pool.slice(0, 300))];
+        for (const { set, toggles, order, present } of steps) {
+          for (const i of toggles) {
+            if (!sets[set].delete(pool[i])) sets[set].add(pool[i]);
+          }
+          const messages = sets.filter((_, i) => present > 0 || i !== set).map((entries, i) => {
+            const listed = [...entries];
+            const turn = listed.length === 0 ? 0 : order % listed.length;
+            return listReply(`KUBE-${i}`, [...listed.slice(turn), ...listed.slice(0, turn)]);
+          });
+          assert.deepEqual(decoder.decode(messages), sortIpSets(listedSets(messages)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  },
+});
+
+Deno.test({
+  name: "one entry removed and one added are patched into the kept sorted entries",
+  permissions: "none",
+  fn() {
+    const entries = Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255},tcp:80`);
+    const decoder = new ListedSetsDecoder();
+    decoder.decode([listReply("KUBE-LOOP-BACK", entries)]);
+    const moved = [...entries.slice(1), "10.0.0.1,tcp:80"].reverse();
+    const [set] = decoder.decode([listReply("KUBE-LOOP-BACK", moved)]);
+    assert.deepEqual(set.entries, [...moved].sort());
+    assert.equal(set.entries[0], "10.0.0.1,tcp:80");
+    assert.ok(!set.entries.includes(entries[0]));
   },
 });
 
