@@ -169,7 +169,8 @@ export function parseMessages(bytes: Uint8Array): NetlinkMessage[] {
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let i = 0;
-  if (a.length >= 32 && (a.byteOffset & 3) === 0 && (b.byteOffset & 3) === 0) {
+  // Below a few hundred bytes two typed-array views cost more than the bytes they save.
+  if (a.length >= 256 && (a.byteOffset & 3) === 0 && (b.byteOffset & 3) === 0) {
     const words = a.length >> 2;
     const x = new Int32Array(a.buffer, a.byteOffset, words);
     const y = new Int32Array(b.buffer, b.byteOffset, words);

@@ -249,9 +249,12 @@ function canonicalV6(address: string): string | undefined {
 /** The interface index an `RTM_NEWADDR` message is about (`ifa_index`). */
 function addressIndex(message: NetlinkMessage): number {
   const p = message.payload;
-  return p.length < 8
-    ? -1
-    : new DataView(p.buffer, p.byteOffset + 4, 4).getUint32(0, HOST_LITTLE_ENDIAN);
+  if (p.length < 8) return -1;
+  // From the bytes: no DataView per message (a read walks one per service address).
+  const index = HOST_LITTLE_ENDIAN
+    ? p[4] | (p[5] << 8) | (p[6] << 16) | (p[7] << 24)
+    : (p[4] << 24) | (p[5] << 16) | (p[6] << 8) | p[7];
+  return index >>> 0;
 }
 
 /** The addresses of `link` in an address dump, as `boundAddresses` gives them, sorted. */
