@@ -13,12 +13,14 @@ import type { IpSetHeader } from "../../src/plan/types.ts";
 import type { IpSet, IpSetType } from "../../src/state/types.ts";
 import { errnoName } from "./libc.ts";
 import {
+  align4,
   attributeMap,
   AttributeWriter,
   attrString,
   attrU32,
   attrU8,
   concatBytes,
+  HOST_LITTLE_ENDIAN,
   type NetlinkMessage,
   NetlinkParseError,
   type NetlinkRequest,
@@ -29,7 +31,7 @@ import {
 } from "./message.ts";
 import { sortByKey } from "../../src/state/keys.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
-import { entriesText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
+import { entriesText, entryText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -286,15 +288,115 @@ function messagesBySet(messages: readonly NetlinkMessage[]): Map<string, Netlink
   return bySet;
 }
 
-/** A decoded set as kept: canonical and frozen, with its entries as a set for the next patch. */
+/**
+ * Where each entry of a set's dump lies: in which message payload, and the byte range of its
+ * `IPSET_ATTR_DATA` content there, in the kernel's order.
+ */
+interface EntryIndex {
+  readonly payloads: readonly Uint8Array[];
+  readonly owner: readonly number[];
+  readonly start: readonly number[];
+  readonly end: readonly number[];
+}
+
+/** A decoded set as kept: canonical and frozen, with where its entries lay in the dump. */
 interface KnownSet {
   readonly messages: NetlinkMessage[];
   readonly set: IpSet;
-  readonly members: ReadonlySet<string>;
+  readonly index: EntryIndex;
 }
 
 /** At most this many entries added and removed are patched into the last sorted list. */
 const MAX_PATCHED_ENTRIES = 256;
+/** How far ahead a run of added or removed entries is looked for while matching dumps. */
+const LOOKAHEAD = 8;
+
+/** The attributes of `bytes` in `[from, to)`, as (type without flags, start, end) to `visit`. */
+function eachAttribute(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  visit: (type: number, start: number, end: number) => void,
+): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = from; at + 4 <= to;) {
+    const length = view.getUint16(at, HOST_LITTLE_ENDIAN);
+    if (length < 4 || at + length > to) throw new NetlinkParseError(`ipset attribute at ${at}`);
+    visit(view.getUint16(at + 2, HOST_LITTLE_ENDIAN) & 0x3fff, at + 4, at + length);
+    at += align4(length);
+  }
+}
+
+function entryIndex(messages: readonly NetlinkMessage[]): EntryIndex {
+  const index = { payloads: messages.map((m) => m.payload), owner: [], start: [], end: [] } as {
+    payloads: Uint8Array[];
+    owner: number[];
+    start: number[];
+    end: number[];
+  };
+  index.payloads.forEach((payload, m) =>
+    eachAttribute(payload, 4, payload.length, (type, from, to) => {
+      if (type !== ATTR.ADT) return;
+      eachAttribute(payload, from, to, (inner, start, end) => {
+        if (inner !== ATTR.DATA) return;
+        index.owner.push(m);
+        index.start.push(start);
+        index.end.push(end);
+      });
+    })
+  );
+  return index;
+}
+
+/** Whether entry `i` of `a` and entry `j` of `b` are the same bytes. */
+function sameEntry(a: EntryIndex, i: number, b: EntryIndex, j: number): boolean {
+  const length = a.end[i] - a.start[i];
+  if (length !== b.end[j] - b.start[j]) return false;
+  const x = a.payloads[a.owner[i]], y = b.payloads[b.owner[j]];
+  for (let k = 0, p = a.start[i], q = b.start[j]; k < length; k++) {
+    if (x[p + k] !== y[q + k]) return false;
+  }
+  return true;
+}
+
+/** The first entry of `a` from `i` on (at most LOOKAHEAD) equal to entry `j` of `b`, or -1. */
+function ahead(a: EntryIndex, i: number, b: EntryIndex, j: number): number {
+  for (let k = i; k < Math.min(a.start.length, i + LOOKAHEAD); k++) {
+    if (sameEntry(a, k, b, j)) return k;
+  }
+  return -1;
+}
+
+/**
+ * The entries of `last` and of `next` that do not pair up byte for byte, walking both in the
+ * kernel's order (a hash set lists its other entries where they were), or undefined when
+ * more than MAX_PATCHED_ENTRIES differ.
+ */
+function unpaired(last: EntryIndex, next: EntryIndex) {
+  const removed: number[] = [], added: number[] = [];
+  let i = 0, j = 0;
+  while (i < last.start.length && j < next.start.length) {
+    if (removed.length + added.length > MAX_PATCHED_ENTRIES) return undefined;
+    if (sameEntry(last, i, next, j)) {
+      i++, j++;
+      continue;
+    }
+    const skipLast = ahead(last, i + 1, next, j);
+    const skipNext = ahead(next, j + 1, last, i);
+    if (skipLast >= 0 && (skipNext < 0 || skipLast - i <= skipNext - j)) {
+      while (i < skipLast) removed.push(i++);
+    } else if (skipNext >= 0) {
+      while (j < skipNext) added.push(j++);
+    } else removed.push(i++), added.push(j++);
+  }
+  while (i < last.start.length) removed.push(i++);
+  while (j < next.start.length) added.push(j++);
+  return removed.length + added.length > MAX_PATCHED_ENTRIES ? undefined : { removed, added };
+}
+
+function entryAt(index: EntryIndex, i: number): string {
+  return entryText(index.payloads[index.owner[i]], index.start[i], index.end[i]);
+}
 
 /** The index of the first entry of `sorted` not before `entry` (plain string order). */
 function lowerBound(sorted: readonly string[], entry: string): number {
@@ -308,42 +410,63 @@ function lowerBound(sorted: readonly string[], entry: string): number {
 }
 
 /**
- * `last`'s sorted entries with those gone from `members` removed and the new ones inserted,
- * each where a sort puts it (the entries are distinct), or undefined when too many changed
- * to be worth it; then the whole list is sorted instead.
+ * `last`'s sorted entries with the unpaired ones of its dump removed and those of the next
+ * dump inserted, each where a sort puts it; undefined when too many differ, or when the
+ * entries would not be distinct (a kernel lists each once): then the set is decoded whole.
  */
-function patchedEntries(
-  last: KnownSet,
-  entries: readonly string[],
-  members: ReadonlySet<string>,
-): string[] | undefined {
-  const added = entries.filter((entry) => !last.members.has(entry));
-  if (added.length > MAX_PATCHED_ENTRIES) return undefined;
-  const removed = last.set.entries.filter((entry) => !members.has(entry));
-  if (added.length + removed.length > MAX_PATCHED_ENTRIES) return undefined;
+function patchedEntries(last: KnownSet, next: EntryIndex): string[] | undefined {
+  const changes = unpaired(last.index, next);
+  if (changes === undefined) return undefined;
+  const gone = changes.removed.map((i) => entryAt(last.index, i));
+  const come = changes.added.map((j) => entryAt(next, j));
+  // An entry that only moved in the kernel's order is in both: it stays.
+  const goneSet = new Set(gone), comeSet = new Set(come);
   const patched = [...last.set.entries];
-  for (const entry of removed) patched.splice(lowerBound(patched, entry), 1);
-  for (const entry of added) patched.splice(lowerBound(patched, entry), 0, entry);
+  for (const entry of gone) {
+    if (comeSet.has(entry)) continue;
+    const at = lowerBound(patched, entry);
+    if (patched[at] !== entry) return undefined;
+    patched.splice(at, 1);
+  }
+  for (const entry of come) {
+    if (goneSet.has(entry)) continue;
+    const at = lowerBound(patched, entry);
+    if (patched[at] === entry) return undefined;
+    patched.splice(at, 0, entry);
+  }
   return patched;
+}
+
+/** The type and family a set's first message names, when it names them. */
+function headerOf(messages: readonly NetlinkMessage[]) {
+  const a = attributeMap(messages[0].payload.subarray(4));
+  const type = a.get(ATTR.TYPENAME), family = a.get(ATTR.FAMILY);
+  return { type: type && attrString(type), family: family && attrU8(family) };
 }
 
 /**
  * One set's messages decoded as `listedSets` does, in canonical order (`sortIpSets`), and
- * frozen, as it is kept. When the set was known, its entries are patched from the last ones
- * (one changed endpoint adds and removes an entry or two of thousands) instead of sorted.
+ * frozen, as it is kept. When the set was known with the same header, only the entries that
+ * differ from the last dump's are decoded and patched into its sorted entries (one changed
+ * endpoint adds and removes one or two of thousands); otherwise it is decoded and sorted.
  */
 function knownSet(messages: NetlinkMessage[], last: KnownSet | undefined): KnownSet {
+  const index = entryIndex(messages);
+  if (last !== undefined) {
+    const lastHeader = headerOf(last.messages), header = headerOf(messages);
+    const patched = header.type !== undefined && header.type === lastHeader.type &&
+        header.family === lastHeader.family
+      ? patchedEntries(last, index)
+      : undefined;
+    if (patched !== undefined) {
+      const set = Object.freeze({ ...last.set, entries: Object.freeze(patched) });
+      return { messages, set, index };
+    }
+  }
   const [listed] = listedSets(messages);
-  const members = new Set(listed.entries);
-  const sameHeader = last !== undefined && last.set.type === listed.type &&
-    last.set.family === listed.family;
-  // Distinct entries (a kernel never lists one twice) are what a patch keeps in order.
-  const patched = sameHeader && members.size === listed.entries.length
-    ? patchedEntries(last, listed.entries, members)
-    : undefined;
   // The default sort orders strings by UTF-16 code units, as compareStrings does.
-  const entries = Object.freeze(patched ?? [...listed.entries].sort());
-  return { messages, set: Object.freeze({ ...listed, entries }), members };
+  const entries = Object.freeze([...listed.entries].sort());
+  return { messages, set: Object.freeze({ ...listed, entries }), index };
 }
 
 /**
