@@ -13,21 +13,25 @@ import type { IpSetHeader } from "../../src/plan/types.ts";
 import type { IpSet, IpSetType } from "../../src/state/types.ts";
 import { errnoName } from "./libc.ts";
 import {
+  align4,
   attributeMap,
   AttributeWriter,
   attrString,
   attrU32,
   attrU8,
   concatBytes,
+  HOST_LITTLE_ENDIAN,
   type NetlinkMessage,
   NetlinkParseError,
   type NetlinkRequest,
   NLA_F_NESTED,
   NLM_F_EXCL,
   parseAttributes,
+  sameMessages,
 } from "./message.ts";
+import { sortByKey } from "../../src/state/keys.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
-import { entriesText, IpsetEntryError, writeEntry } from "./ipset_entry.ts";
+import { entriesText, entryText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -171,7 +175,7 @@ export class IpsetMessages {
       while (first + count < entries.length && nest.length < MAX_ADT_BYTES) {
         const entry = entries[first + count];
         try {
-          nest.nested(ATTR.DATA, (data) => writeEntry(data, entry, count + 1));
+          writeDataEntry(nest, entry, count + 1);
         } catch (error) {
           if (error instanceof IpsetEntryError) error.index = first + count;
           throw error;
@@ -264,6 +268,235 @@ export function listedSets(
   return [...sets.values()];
 }
 
+/** The name of the set a LIST reply message is about. */
+function setNameOf(message: NetlinkMessage): string {
+  for (const attribute of parseAttributes(message.payload.subarray(4))) {
+    if (attribute.type === ATTR.SETNAME) return attrString(attribute);
+  }
+  throw new NetlinkParseError("an ipset list reply without a set name");
+}
+
+/** The messages of a LIST dump by set name, each set's in the kernel's order. */
+function messagesBySet(messages: readonly NetlinkMessage[]): Map<string, NetlinkMessage[]> {
+  const bySet = new Map<string, NetlinkMessage[]>();
+  for (const message of messages) {
+    const name = setNameOf(message);
+    const known = bySet.get(name);
+    if (known === undefined) bySet.set(name, [message]);
+    else known.push(message);
+  }
+  return bySet;
+}
+
+/**
+ * Where each entry of a set's dump lies: in which message payload, and the byte range of its
+ * `IPSET_ATTR_DATA` content there, in the kernel's order.
+ */
+interface EntryIndex {
+  readonly payloads: readonly Uint8Array[];
+  readonly owner: readonly number[];
+  readonly start: readonly number[];
+  readonly end: readonly number[];
+}
+
+/** A decoded set as kept: canonical and frozen, with where its entries lay in the dump. */
+interface KnownSet {
+  readonly messages: NetlinkMessage[];
+  readonly set: IpSet;
+  readonly index: EntryIndex;
+}
+
+/** At most this many entries added and removed are patched into the last sorted list. */
+const MAX_PATCHED_ENTRIES = 256;
+/** How far ahead a run of added or removed entries is looked for while matching dumps. */
+const LOOKAHEAD = 8;
+
+/** The attributes of `bytes` in `[from, to)`, as (type without flags, start, end) to `visit`. */
+function eachAttribute(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  visit: (type: number, start: number, end: number) => void,
+): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = from; at + 4 <= to;) {
+    const length = view.getUint16(at, HOST_LITTLE_ENDIAN);
+    if (length < 4 || at + length > to) throw new NetlinkParseError(`ipset attribute at ${at}`);
+    visit(view.getUint16(at + 2, HOST_LITTLE_ENDIAN) & 0x3fff, at + 4, at + length);
+    at += align4(length);
+  }
+}
+
+function entryIndex(messages: readonly NetlinkMessage[]): EntryIndex {
+  const index = { payloads: messages.map((m) => m.payload), owner: [], start: [], end: [] } as {
+    payloads: Uint8Array[];
+    owner: number[];
+    start: number[];
+    end: number[];
+  };
+  index.payloads.forEach((payload, m) =>
+    eachAttribute(payload, 4, payload.length, (type, from, to) => {
+      if (type !== ATTR.ADT) return;
+      eachAttribute(payload, from, to, (inner, start, end) => {
+        if (inner !== ATTR.DATA) return;
+        index.owner.push(m);
+        index.start.push(start);
+        index.end.push(end);
+      });
+    })
+  );
+  return index;
+}
+
+/** Whether entry `i` of `a` and entry `j` of `b` are the same bytes. */
+function sameEntry(a: EntryIndex, i: number, b: EntryIndex, j: number): boolean {
+  const length = a.end[i] - a.start[i];
+  if (length !== b.end[j] - b.start[j]) return false;
+  const x = a.payloads[a.owner[i]], y = b.payloads[b.owner[j]];
+  for (let k = 0, p = a.start[i], q = b.start[j]; k < length; k++) {
+    if (x[p + k] !== y[q + k]) return false;
+  }
+  return true;
+}
+
+/** The first entry of `a` from `i` on (at most LOOKAHEAD) equal to entry `j` of `b`, or -1. */
+function ahead(a: EntryIndex, i: number, b: EntryIndex, j: number): number {
+  for (let k = i; k < Math.min(a.start.length, i + LOOKAHEAD); k++) {
+    if (sameEntry(a, k, b, j)) return k;
+  }
+  return -1;
+}
+
+/**
+ * The entries of `last` and of `next` that do not pair up byte for byte, walking both in the
+ * kernel's order (a hash set lists its other entries where they were), or undefined when
+ * more than MAX_PATCHED_ENTRIES differ.
+ */
+function unpaired(last: EntryIndex, next: EntryIndex) {
+  const removed: number[] = [], added: number[] = [];
+  let i = 0, j = 0;
+  while (i < last.start.length && j < next.start.length) {
+    if (removed.length + added.length > MAX_PATCHED_ENTRIES) return undefined;
+    if (sameEntry(last, i, next, j)) {
+      i++, j++;
+      continue;
+    }
+    const skipLast = ahead(last, i + 1, next, j);
+    const skipNext = ahead(next, j + 1, last, i);
+    if (skipLast >= 0 && (skipNext < 0 || skipLast - i <= skipNext - j)) {
+      while (i < skipLast) removed.push(i++);
+    } else if (skipNext >= 0) {
+      while (j < skipNext) added.push(j++);
+    } else removed.push(i++), added.push(j++);
+  }
+  while (i < last.start.length) removed.push(i++);
+  while (j < next.start.length) added.push(j++);
+  return removed.length + added.length > MAX_PATCHED_ENTRIES ? undefined : { removed, added };
+}
+
+function entryAt(index: EntryIndex, i: number): string {
+  return entryText(index.payloads[index.owner[i]], index.start[i], index.end[i]);
+}
+
+/** The index of the first entry of `sorted` not before `entry` (plain string order). */
+function lowerBound(sorted: readonly string[], entry: string): number {
+  let low = 0, high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle] < entry) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * `last`'s sorted entries with the unpaired ones of its dump removed and those of the next
+ * dump inserted, each where a sort puts it; undefined when too many differ, or when the
+ * entries would not be distinct (a kernel lists each once): then the set is decoded whole.
+ */
+function patchedEntries(last: KnownSet, next: EntryIndex): string[] | undefined {
+  const changes = unpaired(last.index, next);
+  if (changes === undefined) return undefined;
+  const gone = changes.removed.map((i) => entryAt(last.index, i));
+  const come = changes.added.map((j) => entryAt(next, j));
+  // An entry that only moved in the kernel's order is in both: it stays.
+  const goneSet = new Set(gone), comeSet = new Set(come);
+  const patched = [...last.set.entries];
+  for (const entry of gone) {
+    if (comeSet.has(entry)) continue;
+    const at = lowerBound(patched, entry);
+    if (patched[at] !== entry) return undefined;
+    patched.splice(at, 1);
+  }
+  for (const entry of come) {
+    if (goneSet.has(entry)) continue;
+    const at = lowerBound(patched, entry);
+    if (patched[at] === entry) return undefined;
+    patched.splice(at, 0, entry);
+  }
+  return patched;
+}
+
+/** The type and family a set's first message names, when it names them. */
+function headerOf(messages: readonly NetlinkMessage[]) {
+  const a = attributeMap(messages[0].payload.subarray(4));
+  const type = a.get(ATTR.TYPENAME), family = a.get(ATTR.FAMILY);
+  return { type: type && attrString(type), family: family && attrU8(family) };
+}
+
+/**
+ * One set's messages decoded as `listedSets` does, in canonical order (`sortIpSets`), and
+ * frozen, as it is kept. When the set was known with the same header, only the entries that
+ * differ from the last dump's are decoded and patched into its sorted entries (one changed
+ * endpoint adds and removes one or two of thousands); otherwise it is decoded and sorted.
+ */
+function knownSet(messages: NetlinkMessage[], last: KnownSet | undefined): KnownSet {
+  const index = entryIndex(messages);
+  if (last !== undefined) {
+    const lastHeader = headerOf(last.messages), header = headerOf(messages);
+    const patched = header.type !== undefined && header.type === lastHeader.type &&
+        header.family === lastHeader.family
+      ? patchedEntries(last, index)
+      : undefined;
+    if (patched !== undefined) {
+      const set = Object.freeze({ ...last.set, entries: Object.freeze(patched) });
+      return { messages, set, index };
+    }
+  }
+  const [listed] = listedSets(messages);
+  // The default sort orders strings by UTF-16 code units, as compareStrings does.
+  const entries = Object.freeze([...listed.entries].sort());
+  return { messages, set: Object.freeze({ ...listed, entries }), index };
+}
+
+/**
+ * Decodes LIST dumps into sets in canonical order (`sortIpSets`: by name, entries in plain
+ * string order), each set decoded and sorted again only when its messages differ from the
+ * last dump's. Most syncs change no set or one: the others' tens of thousands of entries
+ * are then neither decoded nor sorted twice. Only the decode is reused, keyed by the exact
+ * bytes the kernel sent: every read still dumps the kernel, so a set changed or removed
+ * behind our back shows in the next read. The sets returned are frozen, as they are kept.
+ */
+export class ListedSetsDecoder {
+  #last = new Map<string, KnownSet>();
+
+  /** The sets of `messages` (a whole LIST dump) whose name `keep` accepts, in canonical order. */
+  decode(
+    messages: readonly NetlinkMessage[],
+    keep: (name: string) => boolean = () => true,
+  ): IpSet[] {
+    const next = new Map<string, KnownSet>();
+    for (const [name, parts] of messagesBySet(messages)) {
+      if (!keep(name)) continue;
+      const last = this.#last.get(name);
+      const same = last !== undefined && sameMessages(last.messages, parts);
+      next.set(name, same ? last : knownSet(parts, last));
+    }
+    this.#last = next;
+    return sortByKey([...next.values()].map((known) => known.set), (set) => set.name);
+  }
+}
+
 /** What an add/del of many entries did: all applied, or where it stopped and why. */
 export type AdtResult =
   | { readonly sends: number }
@@ -276,6 +509,7 @@ export class IpsetClient {
   /** The message builder, at the protocol the kernel agreed to. */
   readonly messages: IpsetMessages;
   readonly #revisions = new Map<string, number>();
+  readonly #decoder = new ListedSetsDecoder();
 
   private constructor(socket: NetlinkSocket, messages: IpsetMessages) {
     this.socket = socket;
@@ -438,6 +672,17 @@ export class IpsetClient {
     const request = this.messages.request(IPSET_CMD.LIST, () => {});
     const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
     return listedSets(messages, keep);
+  }
+
+  /**
+   * The sets of {@linkcode IpsetClient.list} in canonical order (`sortIpSets`), from a new
+   * dump every call; a set whose bytes are those of the last call's dump is not decoded
+   * again (see {@linkcode ListedSetsDecoder}). The sets are frozen.
+   */
+  async listSorted(keep: (name: string) => boolean = () => true): Promise<IpSet[]> {
+    const request = this.messages.request(IPSET_CMD.LIST, () => {});
+    const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
+    return this.#decoder.decode(messages, keep);
   }
 
   /** Closes the socket. */

@@ -132,6 +132,189 @@ export function writeEntry(w: AttributeWriter, entry: string, lineno: number): v
   w.u32(ENTRY_ATTR.LINENO, lineno);
 }
 
+// The fast path of `writeDataEntry`: kube-proxy's entries are IPv4 in a handful of shapes
+// (`10.96.0.1,tcp:443`, `10.0.0.1,tcp:80,10.0.0.1`, `1.2.3.4,tcp:80,10.0.0.0/8`,
+// `10.0.0.0/8`, `30080`), tens of thousands per cold sync. They are scanned once and written
+// straight into the message, the bytes exactly those `writeEntry` writes; anything else
+// (IPv6, a malformed entry) is left to `writeEntry`, which also words the errors.
+
+/** The largest IPv4 entry: DATA { IP { IPV4 } CIDR PORT PROTO IP2 { IPV4 } CIDR2 LINENO }. */
+const MAX_FAST_ENTRY = 4 + 12 + 8 + 8 + 8 + 12 + 8 + 8;
+
+/** The value the last `digitsAt` read (module state: no tuple per number, it is hot). */
+let scanned = 0;
+
+/**
+ * The end of the run of decimal digits at `from` whose value (in `scanned`) is at most
+ * `max`; -1 when there is no digit or the value is larger.
+ */
+function digitsAt(entry: string, from: number, max: number): number {
+  let value = 0;
+  let i = from;
+  for (; i < entry.length; i++) {
+    const c = entry.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    value = value * 10 + (c - 48);
+    if (value > max) return -1;
+  }
+  scanned = value;
+  return i === from ? -1 : i;
+}
+
+/**
+ * Writes the dotted quad at `from` (the grammar of `dottedQuad`) into `buffer` at `to`;
+ * returns the index after it, or -1 when it is not one.
+ */
+function quadAt(entry: string, from: number, buffer: Uint8Array, to: number): number {
+  let i = from;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (entry.charCodeAt(i) !== 46) return -1;
+      i++;
+    }
+    const end = digitsAt(entry, i, 255);
+    if (end < 0 || end - i > 3 || (end - i > 1 && entry.charCodeAt(i) === 48)) return -1;
+    buffer[to + part] = scanned;
+    i = end;
+  }
+  return i;
+}
+
+function attributeHeader(view: DataView, at: number, length: number, type: number): void {
+  view.setUint16(at, length, HOST_LITTLE_ENDIAN);
+  view.setUint16(at + 2, type, HOST_LITTLE_ENDIAN);
+}
+
+/** A u8 attribute (8 bytes with padding) at `at`. */
+function u8At(buffer: Uint8Array, view: DataView, at: number, type: number, value: number) {
+  attributeHeader(view, at, 5, type);
+  buffer[at + 4] = value;
+  buffer[at + 5] = buffer[at + 6] = buffer[at + 7] = 0;
+}
+
+/**
+ * The nested IPv4 address (and its CIDR attribute when it has a prefix) at `from`, written at
+ * `to`; returns the index after it in `entry` and leaves the bytes written in `scanned`, or
+ * -1 when it is not a plain IPv4 address with an optional `/prefix` of 0-32.
+ */
+function addressAttributesAt(
+  entry: string,
+  from: number,
+  buffer: Uint8Array,
+  view: DataView,
+  to: number,
+  types: readonly [ip: number, cidr: number],
+): number {
+  attributeHeader(view, to, 12, types[0] | NLA_F_NESTED);
+  attributeHeader(view, to + 4, 8, IPADDR_IPV4 | NLA_F_NET_BYTEORDER);
+  let i = quadAt(entry, from, buffer, to + 8);
+  if (i < 0) return -1;
+  let size = 12;
+  if (entry.charCodeAt(i) === 47) { // "/"
+    i = digitsAt(entry, i + 1, 32);
+    if (i < 0) return -1;
+    u8At(buffer, view, to + 12, types[1], scanned);
+    size += 8;
+  }
+  scanned = size;
+  return i;
+}
+
+const FIRST_ADDRESS = [ENTRY_ATTR.IP, ENTRY_ATTR.CIDR] as const;
+const SECOND_ADDRESS = [ENTRY_ATTR.IP2, ENTRY_ATTR.CIDR2] as const;
+
+/** `tcp:`, `udp:` or `sctp:` at `from`: the protocol number, or 0. */
+function protocolAt(entry: string, from: number): number {
+  if (entry.startsWith("tcp:", from)) return 6;
+  if (entry.startsWith("udp:", from)) return 17;
+  if (entry.startsWith("sctp:", from)) return 132;
+  return 0;
+}
+
+/** `,PROTO:PORT` at `from` written at `to` (PORT, PROTO); the index after it, or -1. */
+function protocolPortAt(
+  entry: string,
+  from: number,
+  buffer: Uint8Array,
+  view: DataView,
+  to: number,
+): number {
+  if (entry.charCodeAt(from) !== 44) return -1; // ","
+  const protocol = protocolAt(entry, from + 1);
+  if (protocol === 0) return -1;
+  const end = digitsAt(entry, from + (protocol === 132 ? 6 : 5), 65535);
+  if (end < 0) return -1;
+  portAt(buffer, view, to, scanned);
+  u8At(buffer, view, to + 8, ENTRY_ATTR.PROTO, protocol);
+  return end;
+}
+
+/** A PORT attribute (network order, flagged) at `at`. */
+function portAt(buffer: Uint8Array, view: DataView, at: number, port: number): void {
+  attributeHeader(view, at, 6, ENTRY_ATTR.PORT | NLA_F_NET_BYTEORDER);
+  buffer[at + 4] = port >> 8;
+  buffer[at + 5] = port & 255;
+  buffer[at + 6] = buffer[at + 7] = 0;
+}
+
+/**
+ * The attributes of a common IPv4 entry (or a bare port) at `at`, after its DATA header:
+ * their size, or -1 for any other entry.
+ */
+function fastAttributes(entry: string, buffer: Uint8Array, view: DataView, at: number): number {
+  const port = digitsAt(entry, 0, 65535);
+  if (port === entry.length) {
+    portAt(buffer, view, at, scanned);
+    return 8;
+  }
+  let i = addressAttributesAt(entry, 0, buffer, view, at, FIRST_ADDRESS);
+  if (i < 0) return -1;
+  let to = at + scanned;
+  if (i < entry.length) {
+    i = protocolPortAt(entry, i, buffer, view, to);
+    if (i < 0) return -1;
+    to += 16;
+  }
+  if (i < entry.length) {
+    if (entry.charCodeAt(i) !== 44) return -1; // ","
+    i = addressAttributesAt(entry, i + 1, buffer, view, to, SECOND_ADDRESS);
+    if (i !== entry.length) return -1;
+    to += scanned;
+  }
+  return to - at;
+}
+
+/** The whole DATA nest of a common entry at `at`: its size, or -1 for any other entry. */
+function fastEntry(
+  entry: string,
+  lineno: number,
+  buffer: Uint8Array,
+  view: DataView,
+  at: number,
+): number {
+  const size = fastAttributes(entry, buffer, view, at + 4);
+  if (size < 0) return -1;
+  const end = at + 4 + size;
+  attributeHeader(view, end, 8, ENTRY_ATTR.LINENO);
+  view.setUint32(end + 4, lineno, HOST_LITTLE_ENDIAN);
+  attributeHeader(view, at, size + 12, IPSET_ATTR_DATA | NLA_F_NESTED);
+  return size + 12;
+}
+
+/**
+ * Writes one entry (`ipset save` syntax) as an `IPSET_ATTR_DATA` nest of its CADT attributes
+ * and `lineno`, as `w.nested(DATA, (d) => writeEntry(d, entry, lineno))` does, only without
+ * the per-attribute work for kube-proxy's IPv4 shapes. Throws {@linkcode IpsetEntryError}
+ * for a malformed entry.
+ */
+export function writeDataEntry(w: AttributeWriter, entry: string, lineno: number): void {
+  const written = w.append(
+    MAX_FAST_ENTRY,
+    (buffer, view, at) => fastEntry(entry, lineno, buffer, view, at),
+  );
+  if (written < 0) w.nested(IPSET_ATTR_DATA, (data) => writeEntry(data, entry, lineno));
+}
+
 function writeProtocolPort(w: AttributeWriter, text: string, entry: string): void {
   const [name, port] = text.split(":");
   const protocol = PROTOCOL_NUMBERS[name];

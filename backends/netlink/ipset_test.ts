@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { failedLine, IpsetMessages, listedSets } from "./ipset.ts";
-import { entryText, IpsetEntryError, writeEntry } from "./ipset_entry.ts";
+import fc from "fast-check";
+import { failedLine, IpsetMessages, listedSets, ListedSetsDecoder } from "./ipset.ts";
+import { entryText, IpsetEntryError, writeDataEntry, writeEntry } from "./ipset_entry.ts";
+import { sortIpSets } from "../../src/state/keys.ts";
 import { IPSET_CMD, IPSET_ERR, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 import {
   attributeMap,
   AttributeWriter,
   attrU8,
+  type NetlinkMessage,
   NLMSG_DONE,
   NLMSG_ERROR,
   parseAttributes,
@@ -56,6 +59,84 @@ Deno.test({
     const w = new AttributeWriter();
     writeEntry(w, "1.2.3.4,tcp:80,10.1.2.3/32", 1);
     assert.equal(entryText(w.bytes()), "1.2.3.4,tcp:80,10.1.2.3");
+  },
+});
+
+/** The bytes of one entry's DATA nest through `writeDataEntry`, or the error it threw. */
+function dataEntryBytes(entry: string, lineno: number): number[] | string {
+  try {
+    const w = new AttributeWriter().u8(1, 7); // something before it, as in a message
+    writeDataEntry(w, entry, lineno);
+    return [...w.bytes()];
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** The same through the attribute-by-attribute writer. */
+function nestedEntryBytes(entry: string, lineno: number): number[] | string {
+  try {
+    const w = new AttributeWriter().u8(1, 7);
+    w.nested(7, (data) => writeEntry(data, entry, lineno));
+    return [...w.bytes()];
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+// Mostly valid parts, so that most entries take the fast path and some fall back.
+const octet = fc.oneof(
+  { weight: 30, arbitrary: fc.integer({ min: 0, max: 255 }).map(String) },
+  { weight: 1, arbitrary: fc.constantFrom("01", "256", "00") },
+);
+const ipv4 = fc.tuple(octet, octet, octet, octet).map((parts) => parts.join("."));
+const prefix = fc.oneof(
+  fc.constant(""),
+  fc.integer({ min: 0, max: 33 }).map((n) => `/${n}`),
+  fc.constantFrom("/", "/08", "/x", "/8/9"),
+);
+const address = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(ipv4, prefix).map(([ip, p]) => ip + p) },
+  { weight: 1, arbitrary: fc.constantFrom("fd00::1", "10.0.0", "1.2.3.4.5", "") },
+);
+const protocolPort = fc.tuple(
+  fc.constantFrom("tcp", "udp", "sctp", "tcp", "udp", "icmp", "TCP", ""),
+  fc.oneof(
+    { weight: 10, arbitrary: fc.integer({ min: 0, max: 70000 }).map(String) },
+    { weight: 1, arbitrary: fc.constantFrom("", "080", "8a", "80:90") },
+  ),
+).map(([protocol, port]) => `${protocol}:${port}`);
+const entryShapes = fc.oneof(
+  fc.integer({ min: 0, max: 70000 }).map(String),
+  address,
+  fc.tuple(address, protocolPort).map((parts) => parts.join(",")),
+  fc.tuple(address, protocolPort, address).map((parts) => parts.join(",")),
+  fc.tuple(address, protocolPort, address, address).map((parts) => parts.join(",")),
+  fc.string(),
+);
+
+Deno.test({
+  name:
+    "the fast entry writer writes exactly the bytes and errors of the attribute-by-attribute one",
+  permissions: "none",
+  fn() {
+    for (
+      const entry of [
+        "10.96.0.1,tcp:443",
+        "10.0.0.1,udp:53,10.0.0.1",
+        "1.2.3.4,sctp:80,10.0.0.0/8",
+        "10.0.0.0/8",
+        "0.0.0.0/0",
+        "30080",
+        "fd00::1,tcp:80",
+      ]
+    ) assert.deepEqual(dataEntryBytes(entry, 3), nestedEntryBytes(entry, 3), entry);
+    fc.assert(
+      fc.property(entryShapes, fc.integer({ min: 1, max: 2000 }), (entry, lineno) => {
+        assert.deepEqual(dataEntryBytes(entry, lineno), nestedEntryBytes(entry, lineno), entry);
+      }),
+      { numRuns: 5000 },
+    );
   },
 });
 
@@ -130,6 +211,95 @@ Deno.test({
       entries: ["10.96.0.1,tcp:443", "10.96.0.10,udp:53"],
     }]);
     assert.deepEqual(listedSets(messages.slice(0, -1), (name) => name !== "KUBE-CLUSTER-IP"), []);
+  },
+});
+
+/** The fixture's list reply with its entry 10.96.0.1 turned into 10.96.0.2. */
+function withEntryChanged(messages: readonly NetlinkMessage[]): NetlinkMessage[] {
+  return messages.map((message) => {
+    const payload = message.payload.slice();
+    const at = payload.findIndex((_, i) =>
+      payload[i] === 10 && payload[i + 1] === 96 && payload[i + 2] === 0 && payload[i + 3] === 1
+    );
+    if (at >= 0) payload[at + 3] = 2;
+    return { ...message, payload };
+  });
+}
+
+Deno.test({
+  name: "a set whose bytes are the last dump's is not decoded again, and a changed one is",
+  permissions: "none",
+  fn() {
+    const messages = parseMessages(fixture("ipset_list_reply.bin")).slice(0, -1);
+    const decoder = new ListedSetsDecoder();
+    const [first] = decoder.decode(messages);
+    assert.deepEqual(first.entries, ["10.96.0.1,tcp:443", "10.96.0.10,udp:53"], "sorted");
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.entries), "kept, so frozen");
+    // The same bytes in new buffers (a new dump): the decode is reused.
+    const again = messages.map((m) => ({ ...m, payload: m.payload.slice() }));
+    assert.equal(decoder.decode(again)[0], first);
+    const [changed] = decoder.decode(withEntryChanged(messages));
+    assert.deepEqual(changed.entries, ["10.96.0.10,udp:53", "10.96.0.2,tcp:443"]);
+    assert.deepEqual(decoder.decode([]), [], "a set gone from the kernel is gone from the read");
+    assert.notEqual(decoder.decode(messages)[0], first, "and decoded anew when it is back");
+    assert.deepEqual(decoder.decode(messages, (name) => name !== "KUBE-CLUSTER-IP"), []);
+  },
+});
+
+/** A LIST reply as the kernel sends it for a hash:ip,port set holding `entries`. */
+function listReply(name: string, entries: readonly string[]): NetlinkMessage {
+  const w = new AttributeWriter().u8(1, 7).string(2, name).string(3, "hash:ip,port").u8(4, 7);
+  w.u8(5, 2).nested(8, (adt) => entries.forEach((entry, i) => writeDataEntry(adt, entry, i + 1)));
+  const payload = new Uint8Array([2, 0, 0, 0, ...w.bytes()]);
+  return { type: (6 << 8) | IPSET_CMD.LIST, flags: 2, seq: 1, pid: 0, payload };
+}
+
+Deno.test({
+  name: "dump after dump, kept, patched and sorted sets read exactly as a fresh decode sorts them",
+  permissions: "none",
+  fn() {
+    const pool = Array.from({ length: 600 }, (_, i) => `10.${i % 3}.${i >> 4}.${i & 15},tcp:${i}`);
+    // Each dump toggles a few of the pool's entries in a set (now and then hundreds), in the
+    // kernel's own order (not sorted), a set now and then gone.
+    const toggles = fc.oneof(
+      { weight: 5, arbitrary: fc.array(fc.nat(599), { maxLength: 6 }) },
+      { weight: 1, arbitrary: fc.array(fc.nat(599), { minLength: 200, maxLength: 400 }) },
+    );
+    const order = fc.oneof(fc.constant(0), fc.nat());
+    const step = fc.record({ set: fc.nat(1), toggles, order, present: fc.nat(7) });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 8 }), (steps) => {
+        const decoder = new ListedSetsDecoder();
+        const sets = [new Set<string>(), new Set<string>(pool.slice(0, 300))];
+        for (const { set, toggles, order, present } of steps) {
+          for (const i of toggles) {
+            if (!sets[set].delete(pool[i])) sets[set].add(pool[i]);
+          }
+          const messages = sets.filter((_, i) => present > 0 || i !== set).map((entries, i) => {
+            const listed = [...entries];
+            const turn = listed.length === 0 ? 0 : order % listed.length;
+            return listReply(`KUBE-${i}`, [...listed.slice(turn), ...listed.slice(0, turn)]);
+          });
+          assert.deepEqual(decoder.decode(messages), sortIpSets(listedSets(messages)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  },
+});
+
+Deno.test({
+  name: "one entry removed and one added are patched into the kept sorted entries",
+  permissions: "none",
+  fn() {
+    const entries = Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255},tcp:80`);
+    const decoder = new ListedSetsDecoder();
+    decoder.decode([listReply("KUBE-LOOP-BACK", entries)]);
+    const moved = [...entries.slice(1), "10.0.0.1,tcp:80"]; // the others where they were
+    const [set] = decoder.decode([listReply("KUBE-LOOP-BACK", moved)]);
+    assert.deepEqual(set.entries, [...moved].sort());
+    assert.equal(set.entries[0], "10.0.0.1,tcp:80");
+    assert.ok(!set.entries.includes(entries[0]));
   },
 });
 

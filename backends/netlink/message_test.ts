@@ -19,6 +19,8 @@ import {
   parseAttributes,
   parseErrorReply,
   parseMessages,
+  sameBytes,
+  sameMessages,
 } from "./message.ts";
 
 const fixture = (name: string) => Deno.readFileSync(new URL(`./testdata/${name}`, import.meta.url));
@@ -105,4 +107,46 @@ Deno.test("a message whose length runs past the datagram is refused, not read", 
     () => parseMessages(bytes),
     (e) => e instanceof NetlinkParseError && /length 36/.test(e.message),
   );
+});
+
+Deno.test("bytes appended by an encoder are kept up to its length, and what it left past it is cleared", () => {
+  const w = new AttributeWriter().u8(1, 9);
+  const written = w.append(16, (buffer, _view, at) => {
+    buffer.fill(0xee, at, at + 16); // scribbles on all the room it was given
+    return 8;
+  });
+  assert.equal(written, 8);
+  assert.equal(w.append(8, (buffer, _view, at) => (buffer[at] = 0xaa, -1)), -1);
+  w.u8(2, 3); // its padding must be zeros, not the scribbles
+  assert.deepEqual([...w.bytes()], [
+    ...[5, 0, 1, 0, 9, 0, 0, 0],
+    ...[0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee],
+    ...[5, 0, 2, 0, 3, 0, 0, 0],
+  ]);
+});
+
+Deno.test("bytes compare equal exactly when they are, at any length and alignment", () => {
+  const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 255);
+  const unaligned = new Uint8Array(301);
+  unaligned.set(bytes, 1);
+  for (const length of [0, 1, 31, 32, 33, 64, 103, 255, 256, 257, 300]) {
+    const a = bytes.subarray(0, length);
+    assert.ok(sameBytes(a, a.slice()), `aligned, ${length}`);
+    assert.ok(sameBytes(a, unaligned.subarray(1, 1 + length)), `unaligned, ${length}`);
+    for (const at of length === 0 ? [] : [0, length >> 1, length - 1]) {
+      const changed = a.slice();
+      changed[at] ^= 1;
+      assert.ok(!sameBytes(a, changed), `byte ${at} of ${length}`);
+    }
+  }
+  assert.ok(!sameBytes(bytes.subarray(0, 40), bytes.subarray(0, 41)));
+});
+
+Deno.test("dumps compare equal by their messages' types and payloads, not their headers", () => {
+  const message = { type: 20, flags: 2, seq: 1, pid: 0, payload: new Uint8Array([1, 2, 3]) };
+  const next = { ...message, seq: 2, payload: new Uint8Array([1, 2, 3]) };
+  assert.ok(sameMessages([message], [next]));
+  assert.ok(!sameMessages([message], [{ ...next, type: 21 }]));
+  assert.ok(!sameMessages([message], [{ ...next, payload: new Uint8Array([1, 2, 4]) }]));
+  assert.ok(!sameMessages([message], [message, next]));
 });

@@ -21,26 +21,36 @@ import { applyPlanWith, type Step, stepLabel, type StepResult } from "../apply_d
 import type { Plan } from "../../src/plan/types.ts";
 import type { IpvsOperation } from "../../src/render/ipvsadm.ts";
 import type {
+  IpSet,
   IptablesFamily,
   IptablesFamilyState,
   KernelState,
   VirtualServer,
 } from "../../src/state/types.ts";
 import { IPVS_DEVICE } from "../../src/state/types.ts";
-import { emptyKernelState, sortKernelState } from "../../src/state/keys.ts";
+import { emptyKernelState, sortVirtualServers } from "../../src/state/keys.ts";
 import { isOurSetName } from "../../src/proxier/ownership.ts";
-import { type CommandRunner, runCommand } from "../exec/command.ts";
+import {
+  type CommandResult,
+  type CommandRunner,
+  DEFAULT_TOOL_TIMEOUT_MS,
+  runCommand,
+  type RunOptions,
+  runOrThrow,
+  TIMED_OUT,
+} from "../exec/command.ts";
 import { type ApplyOptions, executeStep } from "../exec/apply_plan.ts";
 import {
   nodeAddressesOf,
-  readIptablesFamily,
+  parseOurTable,
   readSavedVirtualServers,
   readVirtualServers,
+  SAVE_PROGRAM,
 } from "../exec/read_kernel.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
 import { IpsetClient } from "./ipset.ts";
 import { executeIpsetStep } from "./ipset_step.ts";
-import { boundAddresses, RtnetlinkClient } from "./rtnetlink.ts";
+import { RtnetlinkClient } from "./rtnetlink.ts";
 import { executeIpStep } from "./ip_step.ts";
 
 /** Options of {@linkcode NetlinkBackend}. */
@@ -57,10 +67,24 @@ export interface NetlinkBackendOptions {
    */
   readonly ipvs?: boolean;
   /**
-   * Runs `iptables-restore`, `iptables-save` (and `ipvsadm` without an IPVS client).
+   * Whether to read the sets; `false` where the kernel has no `ip_set` module, which iptables
+   * mode does not need: the ipset socket is then not even opened by a read. A plan with set
+   * operations is still sent to the kernel (and fails there without the module).
+   * @default {true}
+   */
+  readonly ipsets?: boolean;
+  /**
+   * Runs `iptables-restore` (and `ipvsadm` without an IPVS client).
    * @default {runCommand}
    */
   readonly run?: CommandRunner;
+  /**
+   * Runs the `iptables-save` and `ip6tables-save` of every read: a process each read, on the
+   * path of every sync, where `runCommand`'s guard (`sh`, `timeout`, then the tool, after
+   * dax's search of PATH) costs about 10 ms against 3 ms for the tool alone.
+   * @default {spawnTool}
+   */
+  readonly readRun?: CommandRunner;
   /**
    * The type of `kube-ipvs0` when it is created; `veth` only for tests on kernels without
    * the dummy link type.
@@ -76,13 +100,103 @@ export interface NetlinkBackendOptions {
 
 const ALL_FAMILIES: readonly IptablesFamily[] = ["ipv4", "ipv6"];
 
+/** How long a timed-out tool has between SIGTERM and SIGKILL (as `timeout -k 5`). */
+const KILL_AFTER_MS = 5000;
+
+/**
+ * Runs `argv` as one child process, without a shell: the `CommandRunner` contract of
+ * `runCommand` (stdin text or none, stdout and stderr captured, never a throw for an exit
+ * code: 127 for a program not found, 126 for one that cannot be run, 128+N for a death by
+ * signal N, 124 with a note for one killed after `timeoutMs`: SIGTERM, then SIGKILL 5 s
+ * later, as `timeout -k 5` does) at the cost of the tool's own process only. Deno reports a
+ * death by signal itself, which `runCommand`'s `sh` wrapper exists to get from dax.
+ */
+export const spawnTool: CommandRunner = async (
+  argv: readonly string[],
+  options: RunOptions = {},
+): Promise<CommandResult> => {
+  if (argv.length === 0) throw new TypeError("spawnTool() needs at least a program name");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return {
+        code: 127,
+        stdout: "",
+        stderr: `${argv[0]}: command not found (is it installed and on PATH?)\n`,
+      };
+    }
+    return {
+      code: 126,
+      stdout: "",
+      stderr: `${argv[0]}: cannot run: ${(error as Error).message}\n`,
+    };
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+  return await outputWithin(child, argv[0], timeoutMs, options.stdin);
+};
+
+async function outputWithin(
+  child: Deno.ChildProcess,
+  program: string,
+  timeoutMs: number,
+  stdin: string | undefined,
+): Promise<CommandResult> {
+  let timedOut = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* it has exited meanwhile */ }
+  };
+  const termTimer = setTimeout(() => {
+    timedOut = true;
+    kill("SIGTERM");
+    killTimer = setTimeout(() => kill("SIGKILL"), KILL_AFTER_MS);
+  }, timeoutMs);
+  try {
+    // Written while the output is read: a tool may fill its stdout before it reads stdin.
+    const [output] = await Promise.all([
+      child.output(),
+      stdin === undefined ? undefined : writeAndClose(child.stdin, stdin),
+    ]);
+    const decoder = new TextDecoder();
+    const stdout = decoder.decode(output.stdout);
+    const stderr = decoder.decode(output.stderr);
+    if (!timedOut) return { code: output.code, stdout, stderr };
+    const note = `${program}: killed after ${timeoutMs / 1000} s (timed out)\n`;
+    return { code: TIMED_OUT, stdout, stderr: stderr + note };
+  } finally {
+    clearTimeout(termTimer);
+    clearTimeout(killTimer);
+  }
+}
+
+async function writeAndClose(stream: WritableStream<Uint8Array>, text: string): Promise<void> {
+  const writer = stream.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+  } catch {
+    // A tool that exits without reading all of its input: its exit code says what happened.
+  }
+}
+
 /** A backend that speaks netlink to the kernel; see the module docs. */
 export class NetlinkBackend implements Backend {
   /** Always `netlink`. */
   readonly name = "netlink";
   readonly #ipvsClient?: IpvsClient;
   readonly #ipvs: boolean;
+  readonly #ipsets: boolean;
   readonly #run: CommandRunner;
+  readonly #readRun: CommandRunner;
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
   #ipset?: Promise<IpsetClient>;
@@ -94,7 +208,9 @@ export class NetlinkBackend implements Backend {
   constructor(options: NetlinkBackendOptions = {}) {
     if (options.ipvsClient !== undefined) this.#ipvsClient = options.ipvsClient;
     this.#ipvs = options.ipvs ?? true;
+    this.#ipsets = options.ipsets ?? true;
     this.#run = options.run ?? runCommand;
+    this.#readRun = options.readRun ?? spawnTool;
     this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
     this.udpFlows = new NetlinkConntrack();
@@ -127,26 +243,33 @@ export class NetlinkBackend implements Backend {
   }
 
   /**
-   * Reads IPVS (when enabled), the `KUBE-` sets, our chains and jumps of the configured
-   * families, and `kube-ipvs0` with its addresses: the same state the exec backend reads.
-   * Throws when a read fails (a `NetlinkError` or the tool's `ToolError`).
+   * Reads IPVS (when enabled), the `KUBE-` sets (when enabled), our chains and jumps of the
+   * configured families, and `kube-ipvs0` with its addresses: the same state the exec backend
+   * reads, in canonical order. Every part is asked of the kernel (or its tool) every time;
+   * only decodes of byte-identical replies are reused. Throws when a read fails (a
+   * `NetlinkError` or the tool's `ToolError`).
    */
   async read(): Promise<KernelState> {
-    const ipset = await this.#ipsetClient();
-    const [virtualServers, ipsets, iptables, links] = await Promise.all([
-      this.#readVirtualServers(),
-      ipset.list(isOurSetName),
-      this.#readIptables(),
-      this.#rt().addressesByDevice(IPVS_DEVICE),
-    ]);
-    return sortKernelState({
+    // The tools first: their processes run on the other cores while this thread dumps the
+    // sets and addresses (synchronous calls).
+    const iptables = this.#readIptables();
+    const virtualServers = this.#readVirtualServers();
+    const ipsets = this.#readIpsets();
+    const device = this.#rt().deviceAddresses(IPVS_DEVICE);
+    const read = await Promise.all([virtualServers, ipsets, iptables, device]);
+    return {
       families: this.#families,
-      virtualServers,
-      ipsets,
-      iptables,
-      linkPresent: links.some((l) => l.ifname === IPVS_DEVICE),
-      addresses: boundAddresses(links, IPVS_DEVICE),
-    });
+      virtualServers: sortVirtualServers(read[0]),
+      ipsets: read[1],
+      iptables: read[2],
+      linkPresent: read[3].linkPresent,
+      addresses: read[3].addresses,
+    };
+  }
+
+  async #readIpsets(): Promise<readonly IpSet[]> {
+    if (!this.#ipsets) return [];
+    return await (await this.#ipsetClient()).listSorted(isOurSetName);
   }
 
   #readVirtualServers(): Promise<VirtualServer[]> {
@@ -157,9 +280,22 @@ export class NetlinkBackend implements Backend {
 
   async #readIptables(): Promise<Record<IptablesFamily, IptablesFamilyState>> {
     const tables = { ...emptyKernelState().iptables };
-    const read = await Promise.all(this.#families.map((f) => readIptablesFamily(this.#run, f)));
+    const read = await Promise.all(this.#families.map((f) => this.#readIptablesFamily(f)));
     this.#families.forEach((family, i) => tables[family] = read[i]);
     return tables;
+  }
+
+  /**
+   * One family's chains and jumps from one `iptables-save` of all tables: one process where
+   * the exec backend runs one per table (the same parse of the same rules).
+   */
+  async #readIptablesFamily(family: IptablesFamily): Promise<IptablesFamilyState> {
+    const program = SAVE_PROGRAM[family];
+    const text = await runOrThrow(this.#readRun, [program], { tool: program });
+    return {
+      nat: parseOurTable(program, text, "nat"),
+      filter: parseOurTable(program, text, "filter"),
+    };
   }
 
   /** Applies `plan` through the shared driver; a refused operation is reported, never thrown. */

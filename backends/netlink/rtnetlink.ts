@@ -11,6 +11,7 @@
 import ipaddr from "ipaddr.js";
 import type { AddrInfo, LinkInfo } from "../exec/read_kernel.ts";
 import type { BoundAddress } from "../../src/state/types.ts";
+import { boundAddressSortKey, sortByKey } from "../../src/state/keys.ts";
 import {
   attributeMap,
   AttributeWriter,
@@ -21,6 +22,7 @@ import {
   type NetlinkRequest,
   NLM_F_CREATE,
   NLM_F_EXCL,
+  sameMessages,
 } from "./message.ts";
 import {
   type BatchResult,
@@ -244,14 +246,83 @@ function canonicalV6(address: string): string | undefined {
   return ipaddr.isValid(address) ? ipaddr.parse(address).toString() : undefined;
 }
 
+/** The interface index an `RTM_NEWADDR` message is about (`ifa_index`). */
+function addressIndex(message: NetlinkMessage): number {
+  const p = message.payload;
+  if (p.length < 8) return -1;
+  // From the bytes: no DataView per message (a read walks one per service address).
+  const index = HOST_LITTLE_ENDIAN
+    ? p[4] | (p[5] << 8) | (p[6] << 16) | (p[7] << 24)
+    : (p[4] << 24) | (p[5] << 16) | (p[6] << 8) | p[7];
+  return index >>> 0;
+}
+
+/** The addresses of `link` in an address dump, as `boundAddresses` gives them, sorted. */
+function decodeDeviceAddresses(
+  messages: readonly NetlinkMessage[],
+  link: Link,
+  device: string,
+): BoundAddress[] {
+  const addrInfo: AddrInfo[] = [];
+  for (const message of messages) {
+    const { index, info } = parseAddress(message);
+    if (index === link.index) addrInfo.push(info);
+  }
+  const info: LinkInfo = { ifname: device, flags: flagNames(link.flags), addr_info: addrInfo };
+  return sortByKey(boundAddresses([info], device), boundAddressSortKey);
+}
+
 function context(operation: string, object: string): RequestContext {
   return { operation: `rtnetlink ${operation}`, object };
 }
+
+/** Whether a device exists and, in canonical order (`boundAddressSortKey`), its addresses. */
+export interface DeviceAddresses {
+  /** Whether the device exists. */
+  readonly linkPresent: boolean;
+  /** Its addresses as {@linkcode boundAddresses} gives them, sorted; frozen (it is kept). */
+  readonly addresses: readonly BoundAddress[];
+}
+
+/**
+ * Decodes address dumps into one device's addresses as {@linkcode boundAddresses} gives them,
+ * sorted by `boundAddressSortKey`, decoding again only when the device's messages differ from
+ * the last dump's (a sync reads thousands of service addresses that rarely change). Other
+ * devices' messages are not compared: their lifetimes (a DHCP address) change every second.
+ * Only the decode is reused, keyed by the exact bytes: the dump is the kernel's every time.
+ */
+export class DeviceAddressesDecoder {
+  #last?: {
+    readonly index: number;
+    readonly messages: NetlinkMessage[];
+    readonly addresses: readonly BoundAddress[];
+  };
+
+  /** The addresses of `link` (named `device`) in `dumped`, a whole address dump; frozen. */
+  decode(link: Link, device: string, dumped: readonly NetlinkMessage[]): readonly BoundAddress[] {
+    const messages = dumped.filter((message) => addressIndex(message) === link.index);
+    const last = this.#last;
+    if (last !== undefined && last.index === link.index && sameMessages(last.messages, messages)) {
+      return last.addresses;
+    }
+    const addresses = Object.freeze(decodeDeviceAddresses(messages, link, device));
+    this.#last = { index: link.index, messages, addresses };
+    return addresses;
+  }
+}
+
+const ADDRESS_DUMP: NetlinkRequest = {
+  type: RTM_GETADDR,
+  flags: 0,
+  payload: new Uint8Array([AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]),
+};
 
 /** An rtnetlink client over its own socket; see the module docs. */
 export class RtnetlinkClient {
   /** The socket. */
   readonly socket: NetlinkSocket;
+  /** The decoders of {@linkcode RtnetlinkClient.deviceAddresses}, by device. */
+  readonly #decoders = new Map<string, DeviceAddressesDecoder>();
 
   /** A client on `socket` (a new `NETLINK_ROUTE` socket by default). */
   constructor(socket: NetlinkSocket = NetlinkSocket.open(NETLINK_ROUTE)) {
@@ -300,12 +371,7 @@ export class RtnetlinkClient {
   async addressesByDevice(only?: string): Promise<LinkInfo[]> {
     const links = only === undefined ? await this.links() : await this.#one(only);
     if (links.length === 0) return [];
-    const request = {
-      type: RTM_GETADDR,
-      flags: 0,
-      payload: new Uint8Array([AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]),
-    };
-    const dumped = (await this.socket.dump(request, context("dump", "addresses"))).map(
+    const dumped = (await this.socket.dump(ADDRESS_DUMP, context("dump", "addresses"))).map(
       parseAddress,
     );
     return links.map((link) => ({
@@ -313,6 +379,21 @@ export class RtnetlinkClient {
       flags: flagNames(link.flags),
       addr_info: dumped.filter((a) => a.index === link.index).map((a) => a.info),
     }));
+  }
+
+  /**
+   * Whether `device` exists and its addresses, exactly as {@linkcode boundAddresses} gives
+   * them from {@linkcode RtnetlinkClient.addressesByDevice}, sorted by `boundAddressSortKey`.
+   * The link and the addresses are asked of the kernel every call; the decode of an unchanged
+   * dump is reused (see {@linkcode DeviceAddressesDecoder}).
+   */
+  async deviceAddresses(device: string): Promise<DeviceAddresses> {
+    const link = await this.link(device);
+    if (link === undefined) return { linkPresent: false, addresses: [] };
+    const dumped = await this.socket.dump(ADDRESS_DUMP, context("dump", "addresses"));
+    let decoder = this.#decoders.get(device);
+    if (decoder === undefined) this.#decoders.set(device, decoder = new DeviceAddressesDecoder());
+    return { linkPresent: true, addresses: decoder.decode(link, device, dumped) };
   }
 
   async #one(name: string): Promise<Link[]> {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   addressRequest,
   boundAddresses,
+  DeviceAddressesDecoder,
   newLinkRequest,
   parseAddress,
   parseLink,
@@ -93,5 +94,35 @@ Deno.test({
       "fd00::10/128",
       "10.96.0.3/32",
     ]);
+  },
+});
+
+/** An address as the kernel dumps it (the same ifaddrmsg and attributes `ip` sends). */
+function dumped(index: number, address: string) {
+  return {
+    type: 20,
+    flags: 2,
+    seq: 9,
+    pid: 0,
+    payload: addressRequest("add", { index, address }).payload,
+  };
+}
+
+Deno.test({
+  name: "a device's addresses are decoded sorted, and again only when its own messages change",
+  permissions: "none",
+  fn() {
+    const link = { index: 7, name: "kube-ipvs0", flags: 0x82 };
+    const ours = ["10.96.0.10/32", "fd00::1/128", "10.96.0.2/32"].map((a) => dumped(7, a));
+    const decoder = new DeviceAddressesDecoder();
+    const first = decoder.decode(link, "kube-ipvs0", [dumped(2, "192.168.0.10/24"), ...ours]);
+    assert.deepEqual(first.map((a) => a.address), ["10.96.0.2/32", "10.96.0.10/32", "fd00::1/128"]);
+    assert.ok(Object.isFrozen(first));
+    const otherDeviceChanged = [dumped(2, "192.168.0.11/24"), ...ours.map((m) => ({ ...m }))];
+    assert.equal(decoder.decode(link, "kube-ipvs0", otherDeviceChanged), first);
+    const removed = decoder.decode(link, "kube-ipvs0", ours.slice(1));
+    assert.deepEqual(removed.map((a) => a.address), ["10.96.0.2/32", "fd00::1/128"]);
+    const recreated = { ...link, index: 8 };
+    assert.deepEqual(decoder.decode(recreated, "kube-ipvs0", ours.slice(1)), []);
   },
 });
