@@ -690,3 +690,21 @@ export class IpsetClient {
     this.socket.close();
   }
 }
+
+/**
+ * Whether the kernel answers ipset's nfnetlink protocol (the `ip_set` module loaded or
+ * loadable): iptables mode reads the sets, another mode's leftovers, only where it does.
+ *
+ * @example
+ * ```ts
+ * if (await ipsetSubsystemAvailable()) console.log("the sets can be read");
+ * ```
+ */
+export async function ipsetSubsystemAvailable(): Promise<boolean> {
+  try {
+    (await IpsetClient.open()).close();
+    return true;
+  } catch {
+    return false;
+  }
+}

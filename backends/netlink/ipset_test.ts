@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { failedLine, IpsetMessages, listedSets, ListedSetsDecoder } from "./ipset.ts";
+import {
+  failedLine,
+  IpsetMessages,
+  ipsetSubsystemAvailable,
+  listedSets,
+  ListedSetsDecoder,
+} from "./ipset.ts";
 import { entryText, IpsetEntryError, writeDataEntry, writeEntry } from "./ipset_entry.ts";
 import { sortIpSets } from "../../src/state/keys.ts";
 import { IPSET_CMD, IPSET_ERR, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
@@ -368,5 +374,14 @@ Deno.test({
     const range = attributeMap(attributeMap(bitmap.payload.subarray(4)).get(7)!.data);
     assert.deepEqual([...range.get(4)!.data, ...range.get(5)!.data], [0, 0, 0xff, 0xff]);
     assert.equal(messages.named(IPSET_CMD.DESTROY, "KUBE-X").flags, 0x200, "no -exist");
+  },
+});
+
+Deno.test({
+  name: "the ipset subsystem is found where the kernel answers its handshake (this machine's)",
+  permissions: { ffi: true, read: true },
+  async fn() {
+    // The handshake only asks for the protocol version: it changes nothing on the host.
+    assert.equal(await ipsetSubsystemAvailable(), true);
   },
 });

@@ -28,6 +28,7 @@ import { ipvsPreflightChecks, NetlinkIpvs } from "../../backends/netlink/ipvs.ts
 import { rtnetlinkDummyLink } from "../../backends/netlink/dummy_link.ts";
 import { NetlinkBackend } from "../../backends/netlink/netlink_backend.ts";
 import { netlinkUnavailable } from "../../backends/netlink/support.ts";
+import { ipsetSubsystemAvailable } from "../../backends/netlink/ipset.ts";
 import {
   applyNodePreparation,
   type NodeFiles,
@@ -256,6 +257,8 @@ async function openNetlink(config: ProxyConfig, io: BackendIo): Promise<OpenedBa
   const backend = new NetlinkBackend({
     ...(ipvs ? { ipvsClient: ipvs } : {}),
     ipvs: ipvs !== undefined,
+    // iptables mode on a kernel without ip_set still syncs (as the exec backend without ipset).
+    ipsets: choice.proxier === "ipvs" || await ipsetSubsystemAvailable(),
     run,
     families: await kernelFamilies(),
   });
