@@ -54,14 +54,25 @@ export class ConnectionError extends Error {
   }
 }
 
-/** Sends `request`; resolves once the status line and headers have arrived. */
+/**
+ * Sends `request`; resolves once the status line and headers have arrived. An abort of
+ * `request.signal` rejects a request still waiting for its answer and ends a response already
+ * streaming.
+ */
 export function sendRequest(request: TransportRequest): Promise<TransportResponse> {
-  const { url, tls } = request;
+  const { url, tls, signal } = request;
   const secure = url.protocol === "https:";
+  // One connection per request (no keep-alive agent), and aborts handled here rather than by
+  // node:http's `signal` option. Deno's node:http (2.9.6) takes a request aborted or destroyed
+  // on a reused keep-alive socket, before its answer, for a lost connection: it sends the request
+  // again on a new one (a POST too), emits no "error", and calls back with the new answer. A
+  // reflector's WATCH goes out on the socket of the LIST before it; stopped then, it came back
+  // and streamed for its whole timeoutSeconds (5 minutes), and `ApiClusterSource.close()` waited
+  // with it. The price is a handshake per request, a few a minute once the lists are done.
   const options: https.RequestOptions = {
     method: request.method,
     headers: request.headers,
-    signal: request.signal,
+    agent: false,
     ...(secure
       ? {
         ca: tls.caCerts.length > 0 ? [...tls.caCerts] : undefined,
@@ -79,17 +90,39 @@ export function sendRequest(request: TransportRequest): Promise<TransportRespons
           { cause: error },
         ),
       );
+    if (signal?.aborted) return fail(abortError());
+    let response: TransportResponse | undefined;
+    // Until the answer arrives an abort rejects at once and destroys the request (an answer
+    // called back anyway is cancelled below); after, it ends the response. Removed once the
+    // response is done with: the signal (a reflector's, for the process's lifetime) must not
+    // collect a listener, holding a request, per request.
+    const onAbort = () => {
+      if (response) return response.cancel();
+      fail(abortError());
+      req.destroy(abortError());
+    };
+    const release = () => signal?.removeEventListener("abort", onAbort);
     const req = (secure ? https : http).request(url, options, (res) => {
-      const response = wrapResponse(req, res);
-      // The request's own signal does not end a response already streaming: a watch would
-      // outlive its reflector.
-      request.signal?.addEventListener("abort", () => response.cancel(), { once: true });
+      res.once("close", release);
+      response = wrapResponse(req, res);
+      if (signal?.aborted) {
+        response.cancel();
+        return fail(abortError());
+      }
       resolve(response);
     });
-    req.on("error", fail);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.on("error", (error) => {
+      release();
+      fail(error);
+    });
     if (request.body !== undefined) req.write(request.body);
     req.end();
   });
+}
+
+function abortError(): Error {
+  return new DOMException("the request was aborted", "AbortError");
 }
 
 function wrapResponse(req: http.ClientRequest, res: http.IncomingMessage): TransportResponse {
