@@ -12,6 +12,7 @@
  * @module
  */
 
+import { notPrivateNamespace } from "../tests/exec/private_namespace.ts";
 import { runCommand } from "../backends/exec/command.ts";
 import { deleteUdpFlows, listUdpFlows } from "../backends/exec/conntrack.ts";
 import { NetlinkConntrack } from "../backends/netlink/conntrack.ts";
@@ -84,10 +85,8 @@ async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; result: T 
 }
 
 async function inside(): Promise<void> {
-  const mine = await Deno.readLink("/proc/self/ns/net");
-  if (mine === await Deno.readLink("/proc/1/ns/net").catch(() => "")) {
-    throw new Error("refusing to run in the host's network namespace");
-  }
+  const why = await notPrivateNamespace();
+  if (why !== undefined) throw new Error(`refusing to run: ${why}`);
   const table = new NetlinkConntrack();
   try {
     let flows = await insertFlows();

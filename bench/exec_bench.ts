@@ -25,6 +25,7 @@
  * @module
  */
 
+import { notPrivateNamespace } from "../tests/exec/private_namespace.ts";
 import { parseArgs } from "node:util";
 import { ExecBackend } from "../backends/exec/exec_backend.ts";
 import { naiveAddressSample, naiveIpsetSample } from "./exec_bench_naive.ts";
@@ -73,13 +74,8 @@ async function inside(): Promise<void> {
  * the namespace of the process that started it nor of pid 1 (when readable), only `lo`, no sets.
  */
 async function assertFreshNamespace(): Promise<void> {
-  const namespaceOf = (pid: string) => Deno.readLink(`/proc/${pid}/ns/net`).catch(() => "");
-  const mine = await namespaceOf("self");
-  for (const pid of [String(Deno.ppid), "1"]) {
-    if (mine === "" || mine === await namespaceOf(pid)) {
-      fail(`refusing to run: not in a network namespace of its own (same as pid ${pid})`);
-    }
-  }
+  const why = await notPrivateNamespace();
+  if (why !== undefined) fail(`refusing to run: ${why}`);
   const links = (await must(["ip", "-o", "link", "show"])).trim().split("\n");
   if (links.length !== 1 || !/^\d+: lo:/.test(links[0])) {
     fail(`refusing to run: the namespace is not fresh (links: ${links.length})`);

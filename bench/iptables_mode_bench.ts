@@ -18,6 +18,7 @@
  * @module
  */
 
+import { notPrivateNamespace } from "../tests/exec/private_namespace.ts";
 import { parseArgs } from "node:util";
 import { countingRunner, runCommand } from "../backends/exec/command.ts";
 import { ExecBackend } from "../backends/exec/exec_backend.ts";
@@ -73,10 +74,8 @@ function median(values: number[]): number {
 type Restore = Extract<Operation, { op: "iptables.restore" }>;
 
 async function inside(): Promise<void> {
-  const mine = await Deno.readLink("/proc/self/ns/net");
-  if (mine === await Deno.readLink(`/proc/${Deno.ppid}/ns/net`).catch(() => mine)) {
-    fail("refusing to run: not in a network namespace of its own");
-  }
+  const why = await notPrivateNamespace();
+  if (why !== undefined) fail(`refusing to run: ${why}`);
   if (/KUBE-|:\S+ - /.test(await must(["iptables-save"]))) fail("refusing to run: not fresh");
   await must(["ip", "link", "set", "lo", "up"]);
   await must(

@@ -10,13 +10,18 @@ import assert from "node:assert/strict";
 import { runCommand } from "../../../backends/exec/command.ts";
 import { ExecBackend, type ExecBackendOptions } from "../../../backends/exec/exec_backend.ts";
 import { cleanupPlan } from "../../../src/plan/diff.ts";
+import { notPrivateNamespace } from "../private_namespace.ts";
 
 /** Fails unless this process runs in a network namespace of its own (never the host's). */
 export async function assertPrivateNamespace(): Promise<void> {
-  const mine = await Deno.readLink("/proc/self/ns/net");
-  const init = await Deno.readLink("/proc/1/ns/net").catch(() => "");
-  assert.notEqual(mine, init, "refusing to run: this is the host's network namespace");
+  const why = await notPrivateNamespace();
+  assert.equal(why, undefined, `refusing to run: ${why}`);
 }
+
+// Every test of this directory writes the kernel's network state, and each imports these
+// helpers: so none can even load in the host's namespace (a `deno test` whose `--ignore`
+// replaced the config's exclude once ran two of them there, before their own checks).
+await assertPrivateNamespace();
 
 /** Runs `argv` (with optional stdin) and returns its stdout; fails the test on a non-zero exit. */
 export async function tool(argv: string[], stdin?: string): Promise<string> {
