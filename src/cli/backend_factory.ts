@@ -233,8 +233,9 @@ async function openNetlinkIpvs(): Promise<NetlinkIpvs | undefined> {
 /**
  * The same start through netlink: the preflight checks IPVS and the scheduler over generic
  * netlink (no `ipset` or `ipvsadm` needed), the IPVS timeouts are set through it,
- * `kube-ipvs0` is created through rtnetlink (no `ip` needed), and the backend reads and writes IPVS, sets and addresses over netlink (iptables stays
- * `iptables-restore`). In iptables mode IPVS is read only where the kernel has it.
+ * `kube-ipvs0` is created through rtnetlink (no `ip` needed), and the backend reads and
+ * writes IPVS, sets and addresses over netlink (iptables stays `iptables-restore`). In
+ * iptables mode IPVS and the sets are read only where the kernel has them.
  */
 async function openNetlink(config: ProxyConfig, io: BackendIo): Promise<OpenedBackend> {
   const { log, run = runCommand } = io;
@@ -310,6 +311,7 @@ export async function openCleanupBackend(
     return new NetlinkBackend({
       ...(ipvs ? { ipvsClient: ipvs } : {}),
       ipvs: !!ipvs,
+      ipsets: await ipsetSubsystemAvailable(),
       run,
       families,
     });
