@@ -4,7 +4,8 @@
  * (`rtnetlink.ts`), UDP conntrack flows over nfnetlink conntrack (`conntrack.ts`), IPVS
  * through an injected {@linkcode IpvsClient} (generic netlink) or,
  * without one, `ipvsadm` as the exec backend runs it; iptables stays `iptables-restore` and
- * `iptables-save` (there is no sane netlink API for it). A plan is applied through the shared
+ * `iptables-save` (there is no sane netlink API for it), the save skipped while nf_tables'
+ * generation has not moved (`iptables_read.ts`). A plan is applied through the shared
  * apply driver, each step from its operations, so both backends stop, report and count
  * alike; `read()` returns exactly the `KernelState` the exec backend reads from the tools.
  *
@@ -30,14 +31,12 @@ import type {
 import { IPVS_DEVICE } from "../../src/state/types.ts";
 import { emptyKernelState, sortVirtualServers } from "../../src/state/keys.ts";
 import { isOurSetName } from "../../src/proxier/ownership.ts";
-import { type CommandRunner, runCommand, runOrThrow } from "../exec/command.ts";
+import { type CommandRunner, runCommand } from "../exec/command.ts";
 import { type ApplyOptions, executeStep } from "../exec/apply_plan.ts";
 import {
   nodeAddressesOf,
-  parseOurTable,
   readSavedVirtualServers,
   readVirtualServers,
-  SAVE_PROGRAM,
 } from "../exec/read_kernel.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
 import { IpsetClient } from "./ipset.ts";
@@ -45,6 +44,8 @@ import { executeIpsetStep } from "./ipset_step.ts";
 import { RtnetlinkClient } from "./rtnetlink.ts";
 import { executeIpStep } from "./ip_step.ts";
 import { spawnTool } from "./spawn_tool.ts";
+import { IptablesReader, type RulesGeneration } from "./iptables_read.ts";
+import { NftablesGeneration } from "./nftables_generation.ts";
 
 /** Options of {@linkcode NetlinkBackend}. */
 export interface NetlinkBackendOptions {
@@ -79,6 +80,12 @@ export interface NetlinkBackendOptions {
    */
   readonly readRun?: CommandRunner;
   /**
+   * The nf_tables generation, by which a read skips an `iptables-save` whose rules cannot
+   * have changed (`iptables_read.ts`); tests that fake `readRun` fake it too.
+   * @default {the kernel's, over nfnetlink}
+   */
+  readonly rulesGeneration?: RulesGeneration;
+  /**
    * The type of `kube-ipvs0` when it is created; `veth` only for tests on kernels without
    * the dummy link type.
    * @default {"dummy"}
@@ -101,11 +108,12 @@ export class NetlinkBackend implements Backend {
   readonly #ipvs: boolean;
   readonly #ipsets: boolean;
   readonly #run: CommandRunner;
-  readonly #readRun: CommandRunner;
+  readonly #iptables: IptablesReader;
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
   #ipset?: Promise<IpsetClient>;
   #rtnetlink?: RtnetlinkClient;
+  #nftables?: NftablesGeneration;
   /** UDP conntrack flows over nfnetlink conntrack (its socket opened on first use). */
   readonly udpFlows: NetlinkConntrack;
 
@@ -115,9 +123,13 @@ export class NetlinkBackend implements Backend {
     this.#ipvs = options.ipvs ?? true;
     this.#ipsets = options.ipsets ?? true;
     this.#run = options.run ?? runCommand;
-    this.#readRun = options.readRun ?? spawnTool;
-    this.#linkType = options.linkType ?? "dummy";
     this.#families = ALL_FAMILIES.filter((f) => (options.families ?? ALL_FAMILIES).includes(f));
+    this.#iptables = new IptablesReader({
+      families: this.#families,
+      run: options.readRun ?? spawnTool,
+      generation: options.rulesGeneration ?? (() => this.#rulesGeneration()),
+    });
+    this.#linkType = options.linkType ?? "dummy";
     this.udpFlows = new NetlinkConntrack();
   }
 
@@ -150,9 +162,11 @@ export class NetlinkBackend implements Backend {
   /**
    * Reads IPVS (when enabled), the `KUBE-` sets (when enabled), our chains and jumps of the
    * configured families, and `kube-ipvs0` with its addresses: the same state the exec backend
-   * reads, in canonical order. Every part is asked of the kernel (or its tool) every time;
-   * only decodes of byte-identical replies are reused. Throws when a read fails (a
-   * `NetlinkError` or the tool's `ToolError`).
+   * reads, in canonical order. Every part is asked of the kernel every time: decodes of
+   * byte-identical replies are reused, and an `iptables-save` is not run again while the
+   * kernel's nf_tables generation says its rules are those of the last one
+   * (`iptables_read.ts`). Throws when a read fails (a `NetlinkError` or the tool's
+   * `ToolError`).
    */
   async read(): Promise<KernelState> {
     // The tools first: their processes run on the other cores while this thread dumps the
@@ -184,23 +198,18 @@ export class NetlinkBackend implements Backend {
   }
 
   async #readIptables(): Promise<Record<IptablesFamily, IptablesFamilyState>> {
-    const tables = { ...emptyKernelState().iptables };
-    const read = await Promise.all(this.#families.map((f) => this.#readIptablesFamily(f)));
-    this.#families.forEach((family, i) => tables[family] = read[i]);
-    return tables;
+    return { ...emptyKernelState().iptables, ...await this.#iptables.read() };
   }
 
-  /**
-   * One family's chains and jumps from one `iptables-save` of all tables: one process where
-   * the exec backend runs one per table (the same parse of the same rules).
-   */
-  async #readIptablesFamily(family: IptablesFamily): Promise<IptablesFamilyState> {
-    const program = SAVE_PROGRAM[family];
-    const text = await runOrThrow(this.#readRun, [program], { tool: program });
-    return {
-      nat: parseOurTable(program, text, "nat"),
-      filter: parseOurTable(program, text, "filter"),
-    };
+  /** The nf_tables generation, `undefined` when the kernel will not tell it. */
+  async #rulesGeneration(): Promise<number | undefined> {
+    try {
+      this.#nftables ??= new NftablesGeneration();
+      return await this.#nftables.current();
+    } catch {
+      // No generation is no shortcut: the tool is run, as on a node without nf_tables.
+      return undefined;
+    }
   }
 
   /** Applies `plan` through the shared driver; a refused operation is reported, never thrown. */
@@ -262,6 +271,8 @@ export class NetlinkBackend implements Backend {
     if (ipset !== undefined) (await ipset.catch(() => undefined))?.close();
     this.#rtnetlink?.close();
     this.#rtnetlink = undefined;
+    this.#nftables?.close();
+    this.#nftables = undefined;
     this.udpFlows.close();
     this.#ipvsClient?.close();
   }

@@ -148,3 +148,18 @@ save(
   exchange(nfnl, encodeMessage(list, { flags: NLM_F_REQUEST | NLM_F_DUMP, seq: 9, pid: 0 })),
 );
 libc().close(nfnl);
+
+// nf_tables NFT_MSG_GETGEN (subsystem 10, message 16): the NEWGEN reply, then the ACK.
+const nftables = openRaw(NETLINK_NETFILTER, true);
+save(
+  "nft_getgen_reply.bin",
+  exchange(
+    nftables,
+    encodeMessage({ type: (10 << 8) | 16, flags: 0, payload: new Uint8Array(4) }, {
+      flags: NLM_F_REQUEST | NLM_F_ACK,
+      seq: 10,
+      pid: 0,
+    }),
+  ),
+);
+libc().close(nftables);

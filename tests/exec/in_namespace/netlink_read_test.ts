@@ -3,10 +3,15 @@
  * an unchanged reply, but asks the kernel every time, so whatever is changed behind its back
  * (by the tools here) shows in the very next read, exactly as the exec backend reads it; and
  * with `ipsets: false` (a kernel without `ip_set`) it neither reads sets nor opens a socket
- * for them.
+ * for them. The `iptables-save` it skips while nf_tables' generation stands still is held to
+ * the kernel here too: the generation moves with every change of the tools, and a change is
+ * in the next read.
  */
 import assert from "node:assert/strict";
 import { NetlinkBackend } from "../../../backends/netlink/netlink_backend.ts";
+import { NftablesGeneration } from "../../../backends/netlink/nftables_generation.ts";
+import { spawnTool } from "../../../backends/netlink/spawn_tool.ts";
+import type { CommandRunner } from "../../../backends/exec/command.ts";
 import { diffStates } from "../../../src/plan/diff.ts";
 import type { KernelState } from "../../../src/state/types.ts";
 import { createNodeDevice, deleteNodeDevice, desiredState } from "./cluster_fixture.ts";
@@ -15,7 +20,7 @@ import { cleanUp, namespaceBackend, prepareNamespace, tool } from "./namespace_h
 const NODE_IPS = ["192.168.0.10", "192.168.0.11", "fd00:10::10"];
 
 async function withSyncedNode(
-  options: { ipsets?: boolean },
+  options: { ipsets?: boolean; readRun?: CommandRunner },
   test: (backend: NetlinkBackend, desired: KernelState) => Promise<void>,
 ): Promise<void> {
   await prepareNamespace();
@@ -89,7 +94,56 @@ Deno.test("with ipsets off the backend reads no sets and opens no ipset socket, 
     const read = await backend.read();
     assert.deepEqual(read.ipsets, []);
     assert.deepEqual(await netlinkSockets(12), before, "no netfilter socket was opened");
+    // From the second read on, nf_tables' generation is asked, over one netfilter socket of
+    // its own; an ipset socket would be a second.
+    assert.deepEqual((await backend.read()).ipsets, []);
+    assert.equal((await netlinkSockets(12)).length, before.length + 1);
     const exec = await namespaceBackend({ ipsets: false }).read();
     assert.deepEqual(read, exec);
     assert.ok(read.addresses.length > 0 && read.iptables.ipv4.nat.chains.length > 0);
   }));
+
+Deno.test("the nf_tables generation moves with every change by the tools and with no read", async () => {
+  await prepareNamespace();
+  await cleanUp();
+  const generation = new NftablesGeneration();
+  try {
+    const start = await generation.current();
+    await tool(["iptables-save"]);
+    await tool(["ipset", "create", "KUBE-GENERATION-TEST", "hash:ip"]);
+    assert.equal(await generation.current(), start, "a save and a set change nothing");
+    await tool(["iptables", "-t", "nat", "-N", "KUBE-GENERATION-TEST"]);
+    const created = await generation.current();
+    assert.notEqual(created, start);
+    await tool(["ip6tables", "-t", "filter", "-N", "KUBE-GENERATION-TEST"]);
+    assert.notEqual(await generation.current(), created, "an IPv6 change moves it too");
+  } finally {
+    generation.close();
+    await tool(["ipset", "destroy", "KUBE-GENERATION-TEST"]);
+    await tool(["iptables", "-t", "nat", "-X", "KUBE-GENERATION-TEST"]);
+    await tool(["ip6tables", "-t", "filter", "-X", "KUBE-GENERATION-TEST"]);
+  }
+});
+
+Deno.test("an unchanged ruleset is read without iptables-save, and a rule changed by the tools is in the next read", async () => {
+  const saves: string[] = [];
+  const readRun: CommandRunner = (argv, options) => {
+    saves.push(argv[0]);
+    return spawnTool(argv, options);
+  };
+  await withSyncedNode({ readRun }, async (backend) => {
+    const synced = await readsAsExec(backend);
+    await backend.read(); // keeps the generation with its saves
+    const counted = saves.length;
+    assert.deepEqual(await readsAsExec(backend), synced);
+    assert.equal(saves.length, counted, "no save while the generation stands");
+    const [chain] = synced.iptables.ipv4.nat.chains;
+    await tool(["iptables", "-t", "nat", "-A", chain.name, "-j", "RETURN"]);
+    const changed = await readsAsExec(backend);
+    assert.deepEqual(
+      changed.iptables.ipv4.nat.chains.find((c) => c.name === chain.name)!.rules,
+      [...chain.rules, "-j RETURN"],
+    );
+    assert.deepEqual(saves.slice(counted), ["iptables-save", "ip6tables-save"]);
+  });
+});
