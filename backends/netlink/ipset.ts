@@ -31,6 +31,7 @@ import {
 } from "./message.ts";
 import { sortByKey } from "../../src/state/keys.ts";
 import { NETLINK_NETFILTER, NetlinkError, NetlinkSocket, type RequestContext } from "./socket.ts";
+import type { Dumper } from "./dump_thread.ts";
 import { entriesText, entryText, IpsetEntryError, writeDataEntry } from "./ipset_entry.ts";
 import { IPSET_CMD, ipsetErrorName, ipsetErrorText } from "./ipset_errors.ts";
 
@@ -510,17 +511,24 @@ export class IpsetClient {
   readonly messages: IpsetMessages;
   readonly #revisions = new Map<string, number>();
   readonly #decoder = new ListedSetsDecoder();
+  readonly #lists: Dumper;
 
-  private constructor(socket: NetlinkSocket, messages: IpsetMessages) {
+  private constructor(socket: NetlinkSocket, messages: IpsetMessages, lists: Dumper) {
     this.socket = socket;
     this.messages = messages;
+    this.#lists = lists;
   }
 
   /**
    * Opens a socket and agrees on the protocol (the kernel's, at most ours). Throws a
    * {@linkcode NetlinkError} when the kernel has no ipset or speaks no common protocol.
+   * The lists are dumped by `lists`: the socket itself, or a `DumpThread` of
+   * `NETLINK_NETFILTER` that runs them on another thread.
    */
-  static async open(socket = NetlinkSocket.open(NETLINK_NETFILTER)): Promise<IpsetClient> {
+  static async open(
+    socket: NetlinkSocket = NetlinkSocket.open(NETLINK_NETFILTER),
+    lists: Dumper = socket,
+  ): Promise<IpsetClient> {
     try {
       const probe = new IpsetMessages();
       const context = ipsetContext(IPSET_CMD.PROTOCOL, "handshake");
@@ -534,7 +542,7 @@ export class IpsetClient {
           kernelText: `the kernel speaks ipset protocol ${minimum}-${kernel}, this client 7`,
         });
       }
-      return new IpsetClient(socket, new IpsetMessages(protocol));
+      return new IpsetClient(socket, new IpsetMessages(protocol), lists);
     } catch (error) {
       socket.close();
       throw error;
@@ -670,7 +678,7 @@ export class IpsetClient {
    */
   async list(keep: (name: string) => boolean = () => true): Promise<IpSet[]> {
     const request = this.messages.request(IPSET_CMD.LIST, () => {});
-    const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
+    const messages = await this.#lists.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
     return listedSets(messages, keep);
   }
 
@@ -681,7 +689,7 @@ export class IpsetClient {
    */
   async listSorted(keep: (name: string) => boolean = () => true): Promise<IpSet[]> {
     const request = this.messages.request(IPSET_CMD.LIST, () => {});
-    const messages = await this.socket.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
+    const messages = await this.#lists.dump(request, ipsetContext(IPSET_CMD.LIST, "all sets"));
     return this.#decoder.decode(messages, keep);
   }
 

@@ -46,6 +46,8 @@ import { executeIpStep } from "./ip_step.ts";
 import { spawnTool } from "./spawn_tool.ts";
 import { IptablesReader, type RulesGeneration } from "./iptables_read.ts";
 import { NftablesGeneration } from "./nftables_generation.ts";
+import { DumpThread, dumpThreadAllowed } from "./dump_thread.ts";
+import { NETLINK_NETFILTER, NetlinkSocket } from "./socket.ts";
 
 /** Options of {@linkcode NetlinkBackend}. */
 export interface NetlinkBackendOptions {
@@ -86,6 +88,12 @@ export interface NetlinkBackendOptions {
    */
   readonly rulesGeneration?: RulesGeneration;
   /**
+   * Whether the sets are dumped on a thread of their own (`dump_thread.ts`), beside the
+   * addresses on this one.
+   * @default {dumpThreadAllowed()}
+   */
+  readonly dumpThread?: boolean;
+  /**
    * The type of `kube-ipvs0` when it is created; `veth` only for tests on kernels without
    * the dummy link type.
    * @default {"dummy"}
@@ -112,6 +120,7 @@ export class NetlinkBackend implements Backend {
   readonly #linkType: "dummy" | "veth";
   readonly #families: readonly IptablesFamily[];
   #ipset?: Promise<IpsetClient>;
+  readonly #ipsetLists?: DumpThread;
   #rtnetlink?: RtnetlinkClient;
   #nftables?: NftablesGeneration;
   /** UDP conntrack flows over nfnetlink conntrack (its socket opened on first use). */
@@ -130,6 +139,9 @@ export class NetlinkBackend implements Backend {
       generation: options.rulesGeneration ?? (() => this.#rulesGeneration()),
     });
     this.#linkType = options.linkType ?? "dummy";
+    if (options.dumpThread ?? dumpThreadAllowed()) {
+      this.#ipsetLists = new DumpThread(NETLINK_NETFILTER);
+    }
     this.udpFlows = new NetlinkConntrack();
   }
 
@@ -147,11 +159,17 @@ export class NetlinkBackend implements Backend {
 
   #ipsetClient(): Promise<IpsetClient> {
     // A failed handshake is not kept: the next call tries again.
-    this.#ipset ??= IpsetClient.open().catch((error) => {
+    this.#ipset ??= this.#openIpset().catch((error) => {
       this.#ipset = undefined;
       throw error;
     });
     return this.#ipset;
+  }
+
+  // deno-lint-ignore require-await -- async so that a socket the kernel refuses is a rejection
+  async #openIpset(): Promise<IpsetClient> {
+    const socket = NetlinkSocket.open(NETLINK_NETFILTER);
+    return IpsetClient.open(socket, this.#ipsetLists ?? socket);
   }
 
   #rt(): RtnetlinkClient {
@@ -274,6 +292,7 @@ export class NetlinkBackend implements Backend {
     this.#nftables?.close();
     this.#nftables = undefined;
     this.udpFlows.close();
+    await this.#ipsetLists?.close();
     this.#ipvsClient?.close();
   }
 }
