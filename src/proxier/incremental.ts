@@ -89,6 +89,11 @@ function sameStrings(a: readonly string[], b: readonly string[] | undefined): bo
   return b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** Bound addresses are values: a recomputed service makes new objects for the same ones. */
+function sameBoundAddress(held: BoundAddress, item: BoundAddress): boolean {
+  return held.address === item.address && held.device === item.device;
+}
+
 /**
  * Computes the desired state change by change. Snapshots must come from one source in a row
  * (sorted by namespace/name, an unchanged object handed out as the same reference, as the
@@ -112,7 +117,7 @@ export class IncrementalProxier implements DesiredStateComputer {
   #nodeWarnings: readonly string[] = [];
   #families: FamilyState[] = [];
   #virtualServers = new SortedList<VirtualServer>();
-  #addresses = new SortedList<BoundAddress>();
+  #addresses = new SortedList<BoundAddress>(sameBoundAddress);
   #services: readonly Service[] = [];
   #slices: readonly EndpointSlice[] = [];
   readonly #records = new Map<string, ServiceRecord>();
@@ -197,7 +202,7 @@ export class IncrementalProxier implements DesiredStateComputer {
     const topology = nodeTopology(this.config, snapshot, this.nodeName);
     const podCIDRs = nodePodCIDRs(snapshot, this.nodeName);
     this.#virtualServers = new SortedList();
-    this.#addresses = new SortedList();
+    this.#addresses = new SortedList(sameBoundAddress);
     const { config, nodeName } = this;
     this.#families = detectFamilies(nodeIPs, config.clusterCIDRs, kernelFamilies).map((family) => {
       const node = selectNodeAddresses(nodeIPs, config.nodePortAddresses, family);

@@ -13,7 +13,10 @@ const SPLICE_LIMIT = 32;
  * Items ordered by a string key (plain string order), changed through {@linkcode set} and
  * {@linkcode delete} and published by {@linkcode commit}. A published array is frozen and
  * never changed again: the next commit that changes something copies it first, so a state
- * handed out earlier stays as it was.
+ * handed out earlier stays as it was. An item replaced by one that `same` calls equal keeps
+ * the one held (and a commit of only such replacements changes nothing), so a recomputed
+ * service's unchanged addresses leave the published list, and the diff's proof that it
+ * equals the kernel's, as they were.
  *
  * @example
  * ```ts
@@ -30,6 +33,12 @@ export class SortedList<T> {
   #published: readonly T[] | undefined;
   /** key -> the item to hold, or `undefined` to remove it; the last change of a key counts. */
   readonly #pending = new Map<string, T | undefined>();
+  readonly #same: (held: T, item: T) => boolean;
+
+  /** An empty list whose items count as unchanged when `same` (default: identity) says so. */
+  constructor(same: (held: T, item: T) => boolean = Object.is) {
+    this.#same = same;
+  }
 
   /** Holds `item` under `key` from the next commit on (replacing what the key held). */
   set(key: string, item: T): void {
@@ -95,7 +104,7 @@ export class SortedList<T> {
         this.#keys.splice(at, 1);
         this.#items.splice(at, 1);
       } else if (at >= 0) {
-        if (this.#items[at] === item) continue;
+        if (this.#same(this.#items[at], item)) continue;
         copy();
         this.#items[at] = item;
       } else {
@@ -106,26 +115,33 @@ export class SortedList<T> {
     }
   }
 
-  /** One linear pass over the old items and the sorted changes. */
+  /** One linear pass over the old items and the sorted changes; nothing if none changes. */
   #merge(): void {
     const changes = [...this.#pending.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const keys: string[] = [];
     const items: T[] = [];
     const oldKeys = this.#keys;
     const oldItems = this.#items;
+    let changed = false;
     let i = 0;
     for (const key of changes) {
       while (i < oldKeys.length && oldKeys[i] < key) {
         keys.push(oldKeys[i]);
         items.push(oldItems[i++]);
       }
-      if (i < oldKeys.length && oldKeys[i] === key) i++;
+      const held = i < oldKeys.length && oldKeys[i] === key;
+      const heldItem = held ? oldItems[i++] : undefined;
       const item = this.#pending.get(key);
-      if (item !== undefined) {
-        keys.push(key);
-        items.push(item);
+      if (item === undefined) {
+        changed ||= held;
+        continue;
       }
+      const kept = held && this.#same(heldItem as T, item);
+      changed ||= !kept;
+      keys.push(key);
+      items.push(kept ? heldItem as T : item);
     }
+    if (!changed) return;
     while (i < oldKeys.length) {
       keys.push(oldKeys[i]);
       items.push(oldItems[i++]);

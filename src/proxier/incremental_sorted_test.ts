@@ -44,6 +44,30 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "an item replaced by an equal one keeps the held item and the published list, spliced or merged",
+  permissions: "none",
+  fn() {
+    const item = (key: string) => ({ key });
+    for (const count of [3, 100]) { // below and above the splice limit
+      const list = new SortedList<{ key: string }>((held, next) => held.key === next.key);
+      const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(3, "0")}`);
+      for (const key of keys) list.set(key, item(key));
+      list.commit();
+      const published = list.items();
+      for (const key of keys) list.delete(key), list.set(key, item(key)); // a recompute
+      assert.equal(list.commit(), false, `${count}: nothing changed`);
+      assert.equal(list.items(), published);
+      list.set(keys[1], item("other"));
+      list.set(keys[0], item(keys[0]));
+      assert.equal(list.commit(), true, `${count}: one item changed`);
+      assert.equal(list.items()[0], published[0], "the equal one is the one held");
+      assert.deepStrictEqual(list.items()[1], { key: "other" });
+    }
+  },
+});
+
 const a = { namespace: "default", name: "a" };
 const b = { namespace: "default", name: "b" };
 const c = { namespace: "kube-system", name: "a" };
