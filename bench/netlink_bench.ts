@@ -23,9 +23,12 @@ import { runCommand } from "../backends/exec/command.ts";
 import { IpsetClient } from "../backends/netlink/ipset.ts";
 import { NetlinkBackend } from "../backends/netlink/netlink_backend.ts";
 import { RtnetlinkClient } from "../backends/netlink/rtnetlink.ts";
-import { cleanupPlan, diffStates } from "../src/plan/diff.ts";
+import { cleanupPlan, type DiffOptions, diffStates, SettledPairs } from "../src/plan/diff.ts";
+import { IncrementalProxier } from "../src/proxier/incremental.ts";
+import { testConfig } from "../src/proxier/testing.ts";
 import type { KernelState } from "../src/state/types.ts";
-import { computeWorkload, fail, must } from "./exec_bench_steps.ts";
+import { fail, must } from "./exec_bench_steps.ts";
+import { generateCluster, LARGE_CLUSTER, withOneEndpointChanged } from "./generate_cluster.ts";
 
 const INSIDE_MARKER = "IPVS_PROXY_NETLINK_BENCH_IN_NETNS";
 const ENTRIES = 10_000;
@@ -103,7 +106,23 @@ async function addressesByIpBatch(): Promise<number> {
   return await timed(() => must(["ip", "-batch", "-"], stdin));
 }
 
-async function sync(backend: Backend, want: KernelState, options: { excludeCIDRs: string[] }) {
+/**
+ * The states the sync loop hands to the diff, as it makes them: from one incremental
+ * proxier, so a state after one change shares every unchanged set, address list and
+ * virtual server with the one before (IPVS left out: this kernel has none).
+ */
+function loopStates() {
+  const config = testConfig({ clusterCIDRs: ["10.128.0.0/9"] });
+  const proxier = new IncrementalProxier(config, "node-0");
+  const cluster = generateCluster(LARGE_CLUSTER);
+  const changedCluster = withOneEndpointChanged(cluster);
+  const withoutIpvs = (state: KernelState): KernelState => ({ ...state, virtualServers: [] });
+  const desired = withoutIpvs(proxier.update(cluster, [NODE_IP]).state);
+  const changed = withoutIpvs(proxier.update(changedCluster, [NODE_IP]).state);
+  return { desired, changed, excludeCIDRs: [...config.ipvs.excludeCIDRs] };
+}
+
+async function sync(backend: Backend, want: KernelState, options: DiffOptions) {
   const start = performance.now();
   const plan = diffStates(await backend.read(), want, options);
   const result = await backend.apply(plan);
@@ -116,10 +135,13 @@ async function clean(backend: Backend): Promise<void> {
   if (result.failures.length > 0) fail(`cleanup: ${result.failures[0].message}`);
 }
 
-/** Cold apply, read, no-op resync and one change on the large cluster with one backend. */
+/**
+ * Cold apply, read, no-op resync and one change on the large cluster with one backend, each
+ * sync diffed as the sync loop diffs (one `SettledPairs` for the backend's life).
+ */
 async function clusterFigures(backend: Backend, repeats: number) {
-  const workload = computeWorkload("node-0", [NODE_IP]);
-  const options = { excludeCIDRs: [...workload.diffOptions.excludeCIDRs] };
+  const workload = loopStates();
+  const options = { excludeCIDRs: workload.excludeCIDRs, settled: new SettledPairs() };
   await clean(backend);
   const cold = await sync(backend, workload.desired, options);
   const readMs = await repeat(repeats, () => timed(() => backend.read()));
