@@ -323,7 +323,18 @@ const IPVSADM_WRITE_LONG = new Set([
 ]);
 const IP_OPTIONS_WITH_VALUE = new Set(["-f", "-family", "-n", "-netns", "-l", "-loops", "-rc"]);
 const IP_READ_VERBS = new Set(["show", "list", "lst", "ls", "get", "help", "save", "monitor"]);
-const CONNTRACK_WRITES = new Set(["-D", "--delete", "-F", "--flush", "-I", "--create", "-U"]);
+// `-R` (`--load-file`) runs the commands of a file (deletes, here) as if given one by one.
+const CONNTRACK_WRITES = new Set([
+  "-D",
+  "--delete",
+  "-F",
+  "--flush",
+  "-I",
+  "--create",
+  "-U",
+  "-R",
+  "--load-file",
+]);
 /** Tools known to only read; any other unknown tool counts as a write, to be safe. */
 const READ_ONLY_TOOLS = new Set([
   "uname",

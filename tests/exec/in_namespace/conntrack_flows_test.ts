@@ -1,7 +1,8 @@
 /**
  * The exec backend's conntrack access on the real `conntrack` tool in this private network
  * namespace: a UDP flow DNATed by a nat rule is listed with its original destination, port and
- * reply source, and deleted by exactly those, leaving another flow alone.
+ * reply source, and deleted by exactly those, leaving another flow alone; hundreds of stale
+ * flows of both families go in one process, and only they.
  */
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
@@ -66,7 +67,7 @@ Deno.test({
       assert.deepEqual(await table.delete([service, service]), {
         deleted: 1,
         problems: [],
-        writes: 2,
+        writes: 1,
       });
       const left = await table.list("ipv4");
       assert.ok(!has(left, service) && has(left, other), JSON.stringify(left));
@@ -74,6 +75,64 @@ Deno.test({
       await runCommand(["iptables", "-t", "nat", "-D", "OUTPUT", ...DNAT, "127.0.0.1:5353"]);
       await runCommand(["ip", "route", "del", "local", "10.99.0.0/24", "dev", "lo"]);
       await runCommand(["conntrack", "-F"]);
+    }
+  },
+});
+
+/** A UDP flow from client `i` to a service on port 53, answered by `endpoint`, made by the tool. */
+async function createFlow(family: "ipv4" | "ipv6", i: number, endpoint: string): Promise<UdpFlow> {
+  const [client, service] = family === "ipv4"
+    ? [`10.0.${i >> 8}.${i & 255}`, "10.96.0.10"]
+    : [`fd00::${i.toString(16)}`, "fd00::10"];
+  const port = String(10000 + i);
+  await tool([ // the family follows from the addresses: -I takes no -f
+    "conntrack",
+    "-I",
+    "-p",
+    "udp",
+    "-s",
+    client,
+    "-d",
+    service,
+    "--sport",
+    port,
+    "--dport",
+    "53",
+    "-r",
+    endpoint,
+    "-q",
+    client,
+    "--reply-port-src",
+    "53",
+    "--reply-port-dst",
+    port,
+    "-t",
+    "120",
+  ]);
+  return { family, origDst: service, origDstPort: 53, replySrc: endpoint };
+}
+
+Deno.test({
+  name: "hundreds of stale flows of both families are deleted in one process, and only they",
+  async fn() {
+    await prepareNamespace();
+    try {
+      const flows: UdpFlow[] = [];
+      for (let i = 1; i <= 150; i++) {
+        flows.push(await createFlow("ipv4", i, i % 3 === 0 ? "10.244.0.3" : `10.244.1.${i}`));
+      }
+      for (let i = 1; i <= 50; i++) flows.push(await createFlow("ipv6", i, `fd01::${i}`));
+      const kept = flows.filter((f) => f.replySrc === "10.244.0.3"); // 50 flows, one endpoint
+      const stale = flows.filter((f) => f.replySrc !== "10.244.0.3");
+      const table = conntrackTool(runCommand);
+      const result = await table.delete(stale);
+      assert.deepEqual(result, { deleted: stale.length, problems: [], writes: 1 });
+      const left = [...await table.list("ipv4"), ...await table.list("ipv6")];
+      assert.equal(left.length, kept.length, JSON.stringify(left.slice(0, 3)));
+      assert.ok(left.every((f) => f.replySrc === "10.244.0.3"));
+    } finally {
+      await runCommand(["conntrack", "-F"]);
+      await runCommand(["conntrack", "-F", "-f", "ipv6"]);
     }
   },
 });
