@@ -75,12 +75,14 @@ export function deleteLine(flow: UdpFlow): string | undefined {
 
 /**
  * Deletes the flows by their original destination, destination port and reply source, in
- * one `conntrack -R -` process: one `-D` line each on its stdin, where one `conntrack -D` per
- * flow would start a process per flow (2,000 stale flows took 67.8 s that way). The tool
- * prints each flow it deleted on stdout, and a line that deletes nothing (a flow already
- * gone) is no problem, as the `-D` command. A line it refuses ends the run with the lines
- * before it done: the deletes are counted from stdout all the same. A tool without `-R`
- * (older conntrack-tools; not tested here, 1.4.7 has it) deletes one process per flow.
+ * one `conntrack -R -` process: one `-D` line each on its stdin, instead of a process per
+ * flow. Each line still dumps the whole table (the tool's `-D` does), so this saves only the
+ * process starts: 2,000 stale flows in 34.6 s against 57.9 s (`bench/conntrack_bench.ts`;
+ * the netlink backend takes 127 ms). The tool prints each flow it deleted on stdout, and a
+ * line that deletes nothing (a flow already gone) is no problem, as with `-D`. A line it
+ * refuses ends the run with the lines before it done: the deletes are counted from stdout
+ * all the same. A tool without `-R` (older conntrack-tools; not tested here, 1.4.7 has it)
+ * deletes one process per flow.
  */
 export async function deleteUdpFlows(
   run: CommandRunner,
