@@ -3,17 +3,23 @@
  * qemu VM, `tests/vm/`): a cluster of 2,000 services x 10 endpoints (`bench/generate_cluster.ts`,
  * 20% NodePort, 5% LoadBalancer) on a node `node0` (192.168.50.10, a dummy link), IPv4 only.
  *
- * - cold sync: read + diff + apply from a node with nothing of ours (every virtual server, set,
- *   chain and `kube-ipvs0` removed with the cleanup plan, untimed, before each one);
+ * - cold sync: read + diff + apply into a fresh network namespace (nothing of ours, nothing
+ *   at all);
  * - no-op sync: read + diff + apply of the synced node; it must plan nothing and write nothing
  *   (no write command, no netlink send), or the run fails.
  *
  * One uncounted warm-up round, then `--repeats` rounds (default 3); a round runs, for each
- * backend in turn, the cleanup, one cold sync and `--noops` no-op syncs (default 2), so load that
- * changes during the run hits both backends alike. Each figure is the median of its samples.
- * The netlink backend is built as `src/cli/backend_factory.ts` builds it (`NetlinkBackend` with
- * the generic netlink `NetlinkIpvs` client). The cleanups go through the netlink backend
- * (faster; they are not measured) and are checked by a read.
+ * backend in turn, one cold sync and `--noops` no-op syncs (default 2), so load that changes
+ * during the run hits both backends alike. Each figure is the median of its samples. The
+ * netlink backend is built as `src/cli/backend_factory.ts` builds it (`NetlinkBackend` with
+ * the generic netlink `NetlinkIpvs` client).
+ *
+ * Each backend's turn is a child process (this file with `--sample KIND`) in a network
+ * namespace of its own (`unshare -n`), its node link made there. A cold sync after a cleanup
+ * in the same namespace would measure the kernel's trash of deleted real servers instead:
+ * IPVS keeps each deleted destination in a list for a while (`dest_trash`), and every add
+ * walks that list, so the 25,000 adds of a cold sync right after the cleanup of 25,000 took
+ * 52-130 s in one VM where the same sync into a fresh namespace takes 17 s.
  *
  * Run from the repository root (about 10 minutes under TCG):
  *
@@ -36,7 +42,7 @@ import { ExecBackend } from "../backends/exec/exec_backend.ts";
 import { countingRunner, runCommand } from "../backends/exec/command.ts";
 import { NetlinkIpvs } from "../backends/netlink/ipvs.ts";
 import { NetlinkBackend } from "../backends/netlink/netlink_backend.ts";
-import { cleanupPlan, diffStates } from "../src/plan/diff.ts";
+import { diffStates } from "../src/plan/diff.ts";
 import { computeDesiredState } from "../src/proxier/desired_state.ts";
 import { testConfig } from "../src/proxier/testing.ts";
 import type { KernelState } from "../src/state/types.ts";
@@ -95,14 +101,6 @@ async function sync(
   return { ms, readMs, operations: plan.length, writes };
 }
 
-/** Removes everything of ours through `cleaner`, and checks that nothing is left. */
-async function clean(cleaner: Backend): Promise<void> {
-  const result = await cleaner.apply(cleanupPlan(await cleaner.read()));
-  if (result.failures.length > 0) fail(`cleanup: ${result.failures[0].message}`);
-  const left = cleanupPlan(await cleaner.read());
-  if (left.length > 0) fail(`the cleanup left ${left.length} operations' worth`);
-}
-
 function load(): string {
   try {
     return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
@@ -130,81 +128,32 @@ async function run(args: string[]): Promise<void> {
   }
   if (kinds.some((k) => k !== "exec" && k !== "netlink")) fail("--backends: exec and/or netlink");
 
-  const opened = await NetlinkIpvs.open();
-  if (!opened.ok) {
-    fail(
-      `no IPVS here (${opened.reason}): run it in the VM, ` +
-        "deno run -A tests/vm/vm.ts --timeout 1800 -- deno run -A bench/netlink_vm_bench.ts",
-    );
-  }
   if (Deno.env.get("IPVS_PROXY_VM") !== "1") {
-    fail("this writes IPVS, sets, iptables and links of the root namespace: only in the VM");
+    fail("this makes network namespaces with IPVS, sets, iptables and links: only in the VM");
   }
-  await runCommand(["ip", "link", "delete", NODE_LINK]); // none in a fresh VM
-  await must(
-    ["ip", "-batch", "-"],
-    [
-      `link add ${NODE_LINK} type dummy`,
-      `address add ${NODE_IP}/24 dev ${NODE_LINK}`,
-      `link set ${NODE_LINK} up`,
-    ].join("\n") + "\n",
-  );
-
-  const config = testConfig({ clusterCIDRs: ["10.128.0.0/9"] });
-  const snapshot = generateCluster({ ...LARGE_CLUSTER, services });
-  const want = computeDesiredState({ config, snapshot, nodeName: "node-0", nodeIPs: [NODE_IP] })
-    .state;
-  const options = { excludeCIDRs: [...config.ipvs.excludeCIDRs] };
-  const realServers = want.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0);
-  const families = ["ipv4" as const];
-
-  const execRun = countingRunner(runCommand);
-  const netlinkRun = countingRunner(runCommand);
-  const netlink = new NetlinkBackend({ ipvsClient: opened.client, families, run: netlinkRun });
-  const all: Record<Kind, Subject> = {
-    exec: {
-      kind: "exec",
-      backend: new ExecBackend({ families, run: execRun }),
-      commandWrites: () => execRun.writes(),
-    },
-    netlink: { kind: "netlink", backend: netlink, commandWrites: () => netlinkRun.writes() },
-  };
-  const subjects = kinds.map((k) => all[k]);
   const cold: Record<Kind, Sample[]> = { exec: [], netlink: [] };
   const noop: Record<Kind, Sample[]> = { exec: [], netlink: [] };
   const loads: string[] = [load()];
-  console.error(
-    `${services} services: ${want.virtualServers.length} virtual servers, ` +
-      `${realServers} real servers; load ${loads[0]}`,
-  );
-
+  let shape = "";
   for (let round = 0; round <= repeats; round++) {
-    for (const subject of subjects) {
-      await clean(netlink);
-      const c = await sync(subject, want, options);
-      const ns: Sample[] = [];
-      for (let i = 0; i < noops; i++) {
-        const n = await sync(subject, want, options);
-        if (n.operations !== 0) fail(`${subject.kind}: the no-op sync planned ${n.operations}`);
-        if (n.writes !== 0) fail(`${subject.kind}: the no-op sync wrote ${n.writes} times`);
-        ns.push(n);
-      }
+    for (const kind of kinds) {
+      const turn = await sampleInFreshNamespace(kind, noops, services);
+      shape = turn.shape;
       const label = round === 0 ? "warm-up" : `round ${round}`;
+      const c = turn.cold;
       console.error(
-        `${label} ${subject.kind}: cold ${c.ms.toFixed(0)} ms (read ${c.readMs.toFixed(0)}, ` +
+        `${label} ${kind}: cold ${c.ms.toFixed(0)} ms (read ${c.readMs.toFixed(0)}, ` +
           `${c.operations} operations, ${c.writes} writes), no-op ` +
-          ns.map((n) => `${n.ms.toFixed(0)} ms (read ${n.readMs.toFixed(0)})`).join(", ") +
+          turn.noops.map((n) => `${n.ms.toFixed(0)} ms (read ${n.readMs.toFixed(0)})`)
+            .join(", ") +
           `; load ${load()}`,
       );
       if (round === 0) continue;
-      cold[subject.kind].push(c);
-      noop[subject.kind].push(...ns);
+      cold[kind].push(c);
+      noop[kind].push(...turn.noops);
     }
     loads.push(load());
   }
-  await clean(netlink);
-  await netlink.close();
-  await runCommand(["ip", "link", "delete", NODE_LINK]);
 
   const ms = (samples: Sample[], key: "ms" | "readMs") =>
     samples.length === 0 ? NaN : median(samples.map((s) => s[key]));
@@ -218,10 +167,8 @@ async function run(args: string[]): Promise<void> {
     ["  its read", noop.exec, noop.netlink, ""],
   ];
   const lines = [
-    `${services} services x 10 endpoints: ${want.virtualServers.length} virtual servers, ` +
-    `${realServers} real servers, ${cold.netlink[0]?.operations ?? cold.exec[0]?.operations} ` +
-    `operations cold; median of ${repeats} cold and ${repeats * noops} no-op syncs after a ` +
-    `warm-up; load ${loads.join(" | ")}`,
+    `${shape}; median of ${repeats} cold and ${repeats * noops} no-op syncs after a ` +
+    `warm-up, each backend's turn in a fresh network namespace; load ${loads.join(" | ")}`,
     "",
     "| what | exec | netlink | netlink / exec | target |",
     "| --- | --- | --- | --- | --- |",
@@ -234,4 +181,105 @@ async function run(args: string[]): Promise<void> {
   console.log(lines.join("\n"));
 }
 
-if (import.meta.main) await run(Deno.args);
+/** What one backend's turn measured, as the child prints it. */
+interface Turn {
+  readonly shape: string;
+  readonly cold: Sample;
+  readonly noops: Sample[];
+}
+
+/** One backend's turn: this file as a child with `--sample`, in a new network namespace. */
+async function sampleInFreshNamespace(kind: Kind, noops: number, services: number) {
+  const self = new URL(import.meta.url).pathname;
+  const output = await new Deno.Command("unshare", {
+    args: [
+      "-n",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--no-check",
+      self,
+      `--sample=${kind}`,
+      `--noops=${noops}`,
+      `--services=${services}`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) fail(`the ${kind} turn failed (exit code ${output.code})`);
+  const text = new TextDecoder().decode(output.stdout).trim();
+  return JSON.parse(text.split("\n").pop()!) as Turn;
+}
+
+/**
+ * The child's part (`--sample KIND`, in its own network namespace): the node link, then one
+ * cold sync and `noops` no-op syncs through the one backend, printed as one JSON line.
+ */
+async function sample(kind: Kind, noops: number, services: number): Promise<void> {
+  const opened = await NetlinkIpvs.open();
+  if (!opened.ok) {
+    fail(
+      `no IPVS here (${opened.reason}): run it in the VM, ` +
+        "deno run -A tests/vm/vm.ts --timeout 1800 -- deno run -A bench/netlink_vm_bench.ts",
+    );
+  }
+  await must(
+    ["ip", "-batch", "-"],
+    [
+      "link set lo up",
+      `link add ${NODE_LINK} type dummy`,
+      `address add ${NODE_IP}/24 dev ${NODE_LINK}`,
+      `link set ${NODE_LINK} up`,
+    ].join("\n") + "\n",
+  );
+  const config = testConfig({ clusterCIDRs: ["10.128.0.0/9"] });
+  const snapshot = generateCluster({ ...LARGE_CLUSTER, services });
+  const want = computeDesiredState({ config, snapshot, nodeName: "node-0", nodeIPs: [NODE_IP] })
+    .state;
+  const options = { excludeCIDRs: [...config.ipvs.excludeCIDRs] };
+  const realServers = want.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0);
+  const families = ["ipv4" as const];
+  const run = countingRunner(runCommand);
+  const netlink = kind === "netlink"
+    ? new NetlinkBackend({ ipvsClient: opened.client, families, run })
+    : undefined;
+  if (netlink === undefined) opened.client.close();
+  const subject: Subject = {
+    kind,
+    backend: netlink ?? new ExecBackend({ families, run }),
+    commandWrites: () => run.writes(),
+  };
+  const cold = await sync(subject, want, options);
+  const samples: Sample[] = [];
+  for (let i = 0; i < noops; i++) {
+    const n = await sync(subject, want, options);
+    if (n.operations !== 0) fail(`${kind}: the no-op sync planned ${n.operations}`);
+    if (n.writes !== 0) fail(`${kind}: the no-op sync wrote ${n.writes} times`);
+    samples.push(n);
+  }
+  await netlink?.close();
+  const shape = `${services} services x 10 endpoints: ${want.virtualServers.length} virtual ` +
+    `servers, ${realServers} real servers, ${cold.operations} operations cold`;
+  console.log(JSON.stringify({ shape, cold, noops: samples }));
+}
+
+if (import.meta.main) {
+  const kind = parseArgs({
+    args: Deno.args,
+    options: { sample: { type: "string" } },
+    strict: false,
+  }).values.sample;
+  if (kind === undefined) await run(Deno.args);
+  else {
+    const { values } = parseArgs({
+      args: Deno.args,
+      options: {
+        sample: { type: "string" },
+        noops: { type: "string", default: "2" },
+        services: { type: "string", default: "2000" },
+      },
+    });
+    if (kind !== "exec" && kind !== "netlink") fail("--sample: exec or netlink");
+    await sample(kind, Number(values.noops), Number(values.services));
+  }
+}
