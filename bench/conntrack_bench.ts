@@ -15,7 +15,7 @@
 import { notPrivateNamespace } from "../tests/exec/private_namespace.ts";
 import { runCommand } from "../backends/exec/command.ts";
 import {
-  deleteLine,
+  deleteArgs,
   deleteOneByOne,
   deleteUdpFlows,
   listUdpFlows,
@@ -99,8 +99,8 @@ async function inside(): Promise<void> {
     flows = await insertFlows();
     const tool = await timed(() => deleteUdpFlows(runCommand, flows));
     flows = await insertFlows();
-    const lines = flows.map((flow) => deleteLine(flow)!);
-    const naive = await timed(() => deleteOneByOne(runCommand, lines));
+    const deletes = flows.map((flow) => deleteArgs(flow)!);
+    const naive = await timed(() => deleteOneByOne(runCommand, deletes));
     const runs = [["netlink", netlink], ["conntrack -R", tool], ["conntrack -D", naive]] as const;
     for (const [name, run] of runs) {
       const { deleted, problems, writes } = run.result;

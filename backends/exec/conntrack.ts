@@ -9,7 +9,7 @@
  */
 
 import type { IptablesFamily, UdpFlow } from "../../src/state/types.ts";
-import type { CommandRunner } from "./command.ts";
+import type { CommandResult, CommandRunner } from "./command.ts";
 import type { FlowDeletion, UdpFlowTable } from "../backend.ts";
 import { canonicalIp } from "../../src/net/ip.ts";
 
@@ -43,34 +43,48 @@ export function parseConntrackUdp(text: string, family: IptablesFamily): UdpFlow
   return flows;
 }
 
+/** Why a `conntrack` run failed: the missing package, or what the tool said. */
+function whyFailed(result: CommandResult): string {
+  return result.code === 127
+    ? "conntrack is not installed (the Debian package conntrack)"
+    : result.stderr.trim() || `exit code ${result.code}`;
+}
+
 /** Every UDP flow of `family`; throws naming the tool when it cannot list them. */
 export async function listUdpFlows(
   run: CommandRunner,
   family: IptablesFamily,
 ): Promise<UdpFlow[]> {
   const result = await run(["conntrack", "-L", "-p", "udp", "-f", FAMILY_FLAG[family]]);
-  if (result.code !== 0) {
-    const why = result.code === 127
-      ? "conntrack is not installed (the Debian package conntrack)"
-      : result.stderr.trim() || `exit code ${result.code}`;
-    throw new Error(`conntrack -L: ${why}`);
-  }
+  if (result.code !== 0) throw new Error(`conntrack -L: ${whyFailed(result)}`);
   return parseConntrackUdp(result.stdout, family);
 }
 
 /**
- * The `conntrack -R -` line that deletes `flow` by its original destination, destination port
- * and reply source, or `undefined` for a flow whose values are not an address, a port and an
- * address: they are written into the tool's input, so nothing else may reach it.
+ * The `conntrack` arguments that delete `flow` by its original destination, destination port
+ * and reply source (one `-D` command, also a line of `conntrack -R -`), or `undefined` for a
+ * flow whose values are not an address, a port and an address: they are written into the
+ * tool's input, so nothing else may reach it.
  */
-export function deleteLine(flow: UdpFlow): string | undefined {
+export function deleteArgs(flow: UdpFlow): string[] | undefined {
   const port = flow.origDstPort;
   if (canonicalIp(flow.origDst) === undefined || canonicalIp(flow.replySrc) === undefined) {
     return undefined;
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  return `-D -p udp -f ${FAMILY_FLAG[flow.family]} --orig-dst ${flow.origDst} ` +
-    `--orig-port-dst ${port} --reply-src ${flow.replySrc}`;
+  return [
+    "-D",
+    "-p",
+    "udp",
+    "-f",
+    FAMILY_FLAG[flow.family],
+    "--orig-dst",
+    flow.origDst,
+    "--orig-port-dst",
+    String(port),
+    "--reply-src",
+    flow.replySrc,
+  ];
 }
 
 /**
@@ -89,26 +103,24 @@ export async function deleteUdpFlows(
   flows: readonly UdpFlow[],
 ): Promise<FlowDeletion> {
   const problems: string[] = [];
-  const lines: string[] = [];
+  const deletes: string[][] = [];
   for (const flow of flows) {
-    const line = deleteLine(flow);
-    if (line === undefined) {
+    const args = deleteArgs(flow);
+    if (args === undefined) {
       problems.push(`not a flow conntrack can delete: ${JSON.stringify(flow)}`);
-    } else lines.push(line);
+    } else deletes.push(args);
   }
-  if (lines.length === 0) return { deleted: 0, problems, writes: 0 };
-  const result = await run(["conntrack", "-R", "-"], { stdin: lines.join("\n") + "\n" });
+  if (deletes.length === 0) return { deleted: 0, problems, writes: 0 };
+  const stdin = deletes.map((args) => args.join(" ") + "\n").join("");
+  const result = await run(["conntrack", "-R", "-"], { stdin });
   if (result.code !== 0 && /(invalid|unrecognized|unknown) option/i.test(result.stderr)) {
-    const oneByOne = await deleteOneByOne(run, lines);
+    const oneByOne = await deleteOneByOne(run, deletes);
     const writes = oneByOne.writes + 1; // the -R run was started too
     return { ...oneByOne, problems: [...problems, ...oneByOne.problems], writes };
   }
   const deleted = result.stdout.split("\n").filter((line) => /^\s*udp\s/.test(line)).length;
   if (result.code !== 0) {
-    const why = result.code === 127
-      ? "conntrack is not installed (the Debian package conntrack)"
-      : result.stderr.trim() || `exit code ${result.code}`;
-    problems.push(`conntrack -R - (${lines.length} deletes): ${why}`);
+    problems.push(`conntrack -R - (${deletes.length} deletes): ${whyFailed(result)}`);
   }
   return { deleted, problems, writes: 1 };
 }
@@ -120,18 +132,18 @@ function deletedCount(stderr: string): number | undefined {
 }
 
 /**
- * Deletes by `lines` (those of {@linkcode deleteLine}) one `conntrack -D` process each: the
+ * Runs `deletes` (those of {@linkcode deleteArgs}) one `conntrack -D` process each: the
  * way of a tool without `-R`, and the naive way the benchmark compares with. A flow already
  * gone (exit code 1 with "0 flow entries have been deleted") is no problem.
  */
 export async function deleteOneByOne(
   run: CommandRunner,
-  lines: readonly string[],
+  deletes: readonly (readonly string[])[],
 ): Promise<FlowDeletion> {
   let deleted = 0;
   const problems: string[] = [];
-  for (const line of lines) {
-    const argv = ["conntrack", ...line.split(" ")];
+  for (const args of deletes) {
+    const argv = ["conntrack", ...args];
     const result = await run(argv);
     const count = deletedCount(result.stderr);
     if (count !== undefined && (result.code === 0 || count === 0)) {
@@ -140,7 +152,7 @@ export async function deleteOneByOne(
     }
     problems.push(`${argv.join(" ")}: ${result.stderr.trim() || `exit code ${result.code}`}`);
   }
-  return { deleted, problems, writes: lines.length };
+  return { deleted, problems, writes: deletes.length };
 }
 
 /** The {@linkcode UdpFlowTable} of the exec backend: the `conntrack` tool through `run`. */

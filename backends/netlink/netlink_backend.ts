@@ -47,7 +47,7 @@ import { spawnTool } from "./spawn_tool.ts";
 import { IptablesReader, type RulesGeneration } from "./iptables_read.ts";
 import { NftablesGeneration } from "./nftables_generation.ts";
 import { DumpThread, dumpThreadAllowed } from "./dump_thread.ts";
-import { NETLINK_NETFILTER, NetlinkSocket } from "./socket.ts";
+import { NETLINK_NETFILTER } from "./socket.ts";
 
 /** Options of {@linkcode NetlinkBackend}. */
 export interface NetlinkBackendOptions {
@@ -159,17 +159,12 @@ export class NetlinkBackend implements Backend {
 
   #ipsetClient(): Promise<IpsetClient> {
     // A failed handshake is not kept: the next call tries again.
-    this.#ipset ??= this.#openIpset().catch((error) => {
+    // Without a dump thread the client lists on its own socket (IpsetClient.open's default).
+    this.#ipset ??= IpsetClient.open(undefined, this.#ipsetLists).catch((error) => {
       this.#ipset = undefined;
       throw error;
     });
     return this.#ipset;
-  }
-
-  // deno-lint-ignore require-await -- async so that a socket the kernel refuses is a rejection
-  async #openIpset(): Promise<IpsetClient> {
-    const socket = NetlinkSocket.open(NETLINK_NETFILTER);
-    return IpsetClient.open(socket, this.#ipsetLists ?? socket);
   }
 
   #rt(): RtnetlinkClient {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DumpThread } from "../../../backends/netlink/dump_thread.ts";
 import { IpsetClient, IpsetMessages } from "../../../backends/netlink/ipset.ts";
+import { IPSET_CMD } from "../../../backends/netlink/ipset_errors.ts";
 import type { NetlinkMessage } from "../../../backends/netlink/message.ts";
 import {
   NETLINK_NETFILTER,
@@ -35,21 +36,36 @@ async function withSet(test: () => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("a dump on the thread gives the messages the socket's own dump gives", () =>
-  withSet(async () => {
+/** `test` with a netfilter socket of this thread and a dump thread, both closed after it. */
+function withSocketAndThread(
+  test: (socket: NetlinkSocket, thread: DumpThread) => Promise<void>,
+): Promise<void> {
+  return withSet(async () => {
     const socket = NetlinkSocket.open(NETLINK_NETFILTER);
     const thread = new DumpThread(NETLINK_NETFILTER);
     try {
-      const request = new IpsetMessages(7).request(7, () => {}); // IPSET_CMD_LIST, all sets
-      const context = { operation: "ipset list", object: "all sets" };
-      const own = await socket.dump(request, context);
-      const threaded = await thread.dump(request, context);
-      assert.ok(own.length > 1, "a dump over several messages");
-      assert.deepEqual(content(threaded), content(own));
+      await test(socket, thread);
     } finally {
       socket.close();
       await thread.close();
     }
+  });
+}
+
+/** An ipset list request (of the set named `name`, or of all sets). */
+function listRequest(name?: string) {
+  return new IpsetMessages(7).request(IPSET_CMD.LIST, (w) => {
+    if (name !== undefined) w.string(2, name); // IPSET_ATTR_SETNAME
+  });
+}
+
+Deno.test("a dump on the thread gives the messages the socket's own dump gives", () =>
+  withSocketAndThread(async (socket, thread) => {
+    const context = { operation: "ipset list", object: "all sets" };
+    const own = await socket.dump(listRequest(), context);
+    const threaded = await thread.dump(listRequest(), context);
+    assert.ok(own.length > 1, "a dump over several messages");
+    assert.deepEqual(content(threaded), content(own));
   }));
 
 Deno.test("an ipset client listing on the thread reads what it reads on its own socket", () =>
@@ -71,32 +87,25 @@ Deno.test("an ipset client listing on the thread reads what it reads on its own 
   }));
 
 Deno.test("a dump the kernel refuses on the thread fails as on the socket, in the caller's words", () =>
-  withSet(async () => {
-    const socket = NetlinkSocket.open(NETLINK_NETFILTER);
-    const thread = new DumpThread(NETLINK_NETFILTER);
-    try {
-      const request = new IpsetMessages(7).request(7, (w) => w.string(2, "KUBE-NO-SUCH-SET"));
-      const context = {
-        operation: "ipset list",
-        object: "KUBE-NO-SUCH-SET",
-        explain: (errno: number) => `explained ${errno}`,
-      };
-      const own = await socket.dump(request, context).catch((error) => error);
-      const threaded = await thread.dump(request, context).catch((error) => error);
-      assert.ok(own instanceof NetlinkError && threaded instanceof NetlinkError);
-      assert.equal(threaded.message, own.message);
-      assert.equal(threaded.errno, own.errno);
-      assert.match(threaded.message, /^ipset list KUBE-NO-SUCH-SET: explained \d+/);
-    } finally {
-      socket.close();
-      await thread.close();
-    }
+  withSocketAndThread(async (socket, thread) => {
+    const request = listRequest("KUBE-NO-SUCH-SET");
+    const context = {
+      operation: "ipset list",
+      object: "KUBE-NO-SUCH-SET",
+      explain: (errno: number) => `explained ${errno}`,
+    };
+    const own = await socket.dump(request, context).catch((error) => error);
+    const threaded = await thread.dump(request, context).catch((error) => error);
+    assert.ok(own instanceof NetlinkError && threaded instanceof NetlinkError);
+    assert.equal(threaded.message, own.message);
+    assert.equal(threaded.errno, own.errno);
+    assert.match(threaded.message, /^ipset list KUBE-NO-SUCH-SET: explained \d+/);
   }));
 
 Deno.test("a closed thread fails its pending dump by name, and a later dump starts a new one", () =>
   withSet(async () => {
     const thread = new DumpThread(NETLINK_NETFILTER);
-    const request = new IpsetMessages(7).request(7, () => {});
+    const request = listRequest();
     const context = { operation: "ipset list", object: "all sets" };
     try {
       await thread.dump(request, context); // the worker is up
