@@ -8,7 +8,8 @@
  *
  * Each fixture is one request's reply messages as the socket received them, header included
  * (the ACK or NLMSG_DONE left out), re-encoded with `encodeMessage`: the same bytes, since the
- * kernel pads with zeros too. The table it captures is {@linkcode CAPTURED_OPERATIONS}.
+ * kernel pads with zeros too. The table it captures is {@linkcode CAPTURED_OPERATIONS}; the
+ * kernel's text table (`ipvs_proc_table.txt`) is captured after {@linkcode PROC_TABLE_EXTRAS}.
  *
  * @module
  */
@@ -26,7 +27,14 @@ import {
   encodeSetTimeouts,
   IPVS_FAMILY_NAME,
 } from "../ipvs_messages.ts";
-import { CAPTURED_OPERATIONS, CAPTURED_TIMEOUTS, DNS, WEB } from "./ipvs_captured.ts";
+import { IPVS_PROC_TABLE } from "../ipvs_proc_table.ts";
+import {
+  CAPTURED_OPERATIONS,
+  CAPTURED_TIMEOUTS,
+  DNS,
+  PROC_TABLE_EXTRAS,
+  WEB,
+} from "./ipvs_captured.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -36,6 +44,15 @@ function save(name: string, messages: readonly NetlinkMessage[]): void {
   );
   Deno.writeFileSync(`${here}${name}`, bytes);
   console.log(`${name}: ${messages.length} messages, ${bytes.length} bytes`);
+}
+
+async function restoreWithIpvsadm(lines: string): Promise<void> {
+  const child = new Deno.Command("ipvsadm", { args: ["--restore"], stdin: "piped" }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(lines));
+  await writer.close();
+  const status = await child.status;
+  if (!status.success) throw new Error(`ipvsadm --restore exited with ${status.code}`);
 }
 
 const socket = NetlinkSocket.open(NETLINK_GENERIC);
@@ -63,6 +80,10 @@ try {
   );
   save("ipvs_get_info_reply.bin", await socket.request(request(encodeGetInfo()), context("info")));
   save("ipvs_get_config_reply.bin", await socket.request(request(encodeGetConfig()), context("c")));
+  await restoreWithIpvsadm(PROC_TABLE_EXTRAS);
+  const table = await Deno.readTextFile(IPVS_PROC_TABLE);
+  Deno.writeTextFileSync(`${here}ipvs_proc_table.txt`, table);
+  console.log(`ipvs_proc_table.txt: ${table.split("\n").length - 1} lines`);
   await socket.request(request(encodeFlush()), context("flush"));
 } finally {
   socket.close();
