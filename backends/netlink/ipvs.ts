@@ -44,6 +44,12 @@ import {
   decodeTimeouts,
   type IpvsInfo,
 } from "./ipvs_replies.ts";
+import {
+  destinationKey,
+  type DestinationTable,
+  IPVS_PROC_TABLE,
+  readDestinationTable,
+} from "./ipvs_proc_table.ts";
 import { describeErrno, ERRNO } from "./libc.ts";
 import type { NetlinkMessage, NetlinkRequest } from "./message.ts";
 import {
@@ -84,17 +90,30 @@ const PROBE: VirtualServerKey = (() => {
   return { protocol: "tcp", address, port: Number(port) };
 })();
 
+/** Options of {@linkcode NetlinkIpvs.open}: the socket's, and where the real servers are read. */
+export interface NetlinkIpvsOptions extends NetlinkSocketOptions {
+  /**
+   * The kernel's table the real servers are read from in one go (`ipvs_proc_table.ts`), or
+   * `false` to dump each virtual server's through netlink. When the table cannot be read, or
+   * does not list exactly the virtual servers the GET_SERVICE dump gave, a read dumps them.
+   * @default {"/proc/net/ip_vs"}
+   */
+  readonly destinationTable?: string | false;
+}
+
 /** See the module docs. Open with {@linkcode NetlinkIpvs.open}; close when done. */
 export class NetlinkIpvs implements IpvsClient {
   readonly #socket: NetlinkSocket;
   readonly #yieldEveryMs: number;
+  readonly #destinationTable: string | false;
   /** The IPVS family as the controller resolved it. */
   readonly family: GenlFamily;
 
-  private constructor(socket: NetlinkSocket, family: GenlFamily, yieldEveryMs: number) {
+  private constructor(socket: NetlinkSocket, family: GenlFamily, options: NetlinkIpvsOptions) {
     this.#socket = socket;
     this.family = family;
-    this.#yieldEveryMs = yieldEveryMs;
+    this.#yieldEveryMs = options.yieldEveryMs ?? YIELD_EVERY_MS;
+    this.#destinationTable = options.destinationTable ?? IPVS_PROC_TABLE;
   }
 
   /**
@@ -110,7 +129,7 @@ export class NetlinkIpvs implements IpvsClient {
    * else opened.client.close();
    * ```
    */
-  static async open(options: NetlinkSocketOptions = {}): Promise<IpvsOpenResult> {
+  static async open(options: NetlinkIpvsOptions = {}): Promise<IpvsOpenResult> {
     let socket: NetlinkSocket;
     try {
       // The client gives the event loop its turns itself (ipvs_turns.ts): the socket's fixed
@@ -126,8 +145,7 @@ export class NetlinkIpvs implements IpvsClient {
     try {
       const family = await resolveFamily(socket, IPVS_FAMILY_NAME);
       if (family !== undefined) {
-        const yieldEveryMs = options.yieldEveryMs ?? YIELD_EVERY_MS;
-        return { ok: true, client: new NetlinkIpvs(socket, family, yieldEveryMs) };
+        return { ok: true, client: new NetlinkIpvs(socket, family, options) };
       }
       socket.close();
       return {
@@ -153,24 +171,46 @@ export class NetlinkIpvs implements IpvsClient {
   /**
    * Every virtual server with its real servers, in the order `ipvsadm -Sn` lists them, as
    * the exec backend reads them (see `decodeService`, `decodeDestination`): firewall-mark
-   * services are left out, every real server has its connection counts. Throws a
-   * `NetlinkError` (or an `IpvsDecodeError`) when the kernel cannot be read.
+   * services are left out, every real server has its connection counts. The services come
+   * from one GET_SERVICE dump, their real servers from the kernel's table when it lists
+   * exactly those services (see {@linkcode NetlinkIpvsOptions.destinationTable}), else from
+   * one GET_DEST dump per service. Throws a `NetlinkError` (or an `IpvsDecodeError`) when
+   * the kernel cannot be read.
    */
   async readVirtualServers(): Promise<VirtualServer[]> {
-    const services = await this.#socket.dump(this.#request(encodeGetServices()), {
+    const messages = await this.#socket.dump(this.#request(encodeGetServices()), {
       operation: `${NETLINK_IPVS}: dump`,
       object: "virtual servers",
     });
+    const services: VirtualServer[] = [];
+    for (const message of messages) {
+      const vs = decodeService(message.payload);
+      if (vs !== undefined) services.push(vs);
+    }
+    const table = await this.#readTableOf(services);
+    const result = table !== undefined
+      ? services.map((vs) => ({ ...vs, realServers: table.get(tableKey(vs))! }))
+      : await this.#dumpDestinationsOf(services);
+    return sortLikeIpvsadm(result);
+  }
+
+  /** The kernel's table, if it lists exactly `services` (no change came in between). */
+  async #readTableOf(services: readonly VirtualServer[]): Promise<DestinationTable | undefined> {
+    if (this.#destinationTable === false) return undefined;
+    const table = await readDestinationTable(this.#destinationTable);
+    if (table === undefined || table.size !== services.length) return undefined;
+    return services.every((vs) => table.has(tableKey(vs))) ? table : undefined;
+  }
+
+  async #dumpDestinationsOf(services: readonly VirtualServer[]): Promise<VirtualServer[]> {
     const result: VirtualServer[] = [];
     // One dump per service, each synchronous: let the health server answer in between.
     const turns = new EventLoopTurns({ minMs: this.#yieldEveryMs });
-    for (const message of services) {
-      const vs = decodeService(message.payload);
-      if (vs === undefined) continue;
+    for (const vs of services) {
       result.push({ ...vs, realServers: await this.#readDestinations(vs) });
       await turns.maybe();
     }
-    return sortLikeIpvsadm(result);
+    return result;
   }
 
   async #readDestinations(vs: VirtualServer) {
@@ -376,6 +416,10 @@ export async function ipvsPreflightChecks(scheduler: string): Promise<PreflightC
   } finally {
     opened.client.close();
   }
+}
+
+function tableKey(vs: VirtualServer): string {
+  return destinationKey(vs.protocol, vs.address, vs.port);
 }
 
 function ipvsadmLine(op: IpvsOperation): string {
