@@ -75,6 +75,11 @@ Deno.test("a table of another shape is not used, so the read dumps each service 
     "a real server with a field more": HEADER + service + server.replace("0\n", "0 0\n"),
     "an address of another form": HEADER + service.replace("0A000001", "10.0.0.1"),
     "a blank line inside": HEADER + service + "\n" + server,
+    "the last line cut short (a half-written text)": HEADER + service + server.slice(0, -1),
+    "a port of three digits": HEADER + service.replace(":0050", ":050"),
+    "a service with no scheduler": HEADER + "TCP  0A000001:0050\n",
+    "an IPv6 address with a short group": HEADER +
+      "UDP  [fd00:0:0000:0000:0000:0000:0000:000a]:0035 rr \n",
   };
   for (const [what, text] of Object.entries(cases)) {
     assert.equal(parseDestinationTable(text), undefined, what);
