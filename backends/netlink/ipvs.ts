@@ -15,11 +15,8 @@ import type { PreflightCheck } from "../exec/preflight.ts";
 import { PROBE_SERVICE } from "../exec/preflight.ts";
 import { isSchedulerName } from "../../src/node_prep/modules.ts";
 import type { VirtualServerKey } from "../../src/plan/types.ts";
-import {
-  type IpvsOperation,
-  renderIpvsadmLine,
-  sortLikeIpvsadm,
-} from "../../src/render/ipvsadm.ts";
+import { type IpvsOperation, renderIpvsadmLine } from "../../src/render/ipvsadm.ts";
+import { sortVirtualServers } from "../../src/state/keys.ts";
 import type { VirtualServer } from "../../src/state/types.ts";
 import { type GenlFamily, resolveFamily } from "./genl.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
@@ -169,8 +166,8 @@ export class NetlinkIpvs implements IpvsClient {
   }
 
   /**
-   * Every virtual server with its real servers, in the order `ipvsadm -Sn` lists them, as
-   * the exec backend reads them (see `decodeService`, `decodeDestination`): firewall-mark
+   * Every virtual server with its real servers, in the state's canonical order
+   * (`sortVirtualServers`), as the exec backend reads them (see `decodeService`, `decodeDestination`): firewall-mark
    * services are left out, every real server has its connection counts. The services come
    * from one GET_SERVICE dump, their real servers from the kernel's table when it lists
    * exactly those services (see {@linkcode NetlinkIpvsOptions.destinationTable}), else from
@@ -191,7 +188,7 @@ export class NetlinkIpvs implements IpvsClient {
     const result = table !== undefined
       ? services.map((vs) => ({ ...vs, realServers: table.get(tableKey(vs))! }))
       : await this.#dumpDestinationsOf(services);
-    return sortLikeIpvsadm(result);
+    return sortVirtualServers(result);
   }
 
   /** The kernel's table, if it lists exactly `services` (no change came in between). */

@@ -16,7 +16,8 @@ export interface IpvsClient {
   /**
    * Every virtual server with its real servers, as the exec backend reads them from
    * `ipvsadm -Sn` and `-Ln`: canonical addresses, scheduler, persistence timeout, flags by
-   * ipvsadm name, `service` "", and each real server's weight and connection counts.
+   * ipvsadm name, `service` "", and each real server's weight and connection counts; in the
+   * state's canonical order (`sortVirtualServers`), which the backend's read does not redo.
    * Throws when the kernel cannot be read.
    */
   readVirtualServers(): Promise<VirtualServer[]>;

@@ -191,7 +191,7 @@ export class NetlinkBackend implements Backend {
     const read = await Promise.all([virtualServers, ipsets, iptables, device]);
     return {
       families: this.#families,
-      virtualServers: sortVirtualServers(read[0]),
+      virtualServers: read[0],
       ipsets: read[1],
       iptables: read[2],
       linkPresent: read[3].linkPresent,
@@ -204,10 +204,11 @@ export class NetlinkBackend implements Backend {
     return await (await this.#ipsetClient()).listSorted(isOurSetName);
   }
 
-  #readVirtualServers(): Promise<VirtualServer[]> {
-    if (!this.#ipvs) return Promise.resolve([]);
-    if (this.#ipvsClient !== undefined) return this.#ipvsClient.readVirtualServers();
-    return readVirtualServers(this.#run);
+  /** The virtual servers in canonical order: the client sorts its read, the tools' is sorted. */
+  async #readVirtualServers(): Promise<VirtualServer[]> {
+    if (!this.#ipvs) return [];
+    if (this.#ipvsClient !== undefined) return await this.#ipvsClient.readVirtualServers();
+    return sortVirtualServers(await readVirtualServers(this.#run));
   }
 
   async #readIptables(): Promise<Record<IptablesFamily, IptablesFamilyState>> {
