@@ -1,10 +1,10 @@
 /**
  * `NetlinkIpvs`: the IPVS client over generic netlink. It reads the virtual servers as the exec
- * backend reads them from `ipvsadm -Sn` and `-Ln` (one service dump, then one destination dump
- * per service), applies a step's IPVS operations as one batch (chunked by the socket, ACK only
- * at each chunk's end, every refusal still reported with its errno), and does what the node
- * preparation and the preflight do with `ipvsadm`: GET_INFO, the timeouts (`--set`), and the
- * scheduler probe.
+ * backend reads them from `ipvsadm -Sn` and `-Ln` (one service dump, then the real servers from
+ * the kernel's `/proc/net/ip_vs`, or one destination dump per service), applies a step's IPVS
+ * operations as one batch (chunked by the socket, ACK only at each chunk's end, every refusal
+ * still reported with its errno), and does what the node preparation and the preflight do with
+ * `ipvsadm`: GET_INFO, the timeouts (`--set`), and the scheduler probe.
  *
  * @module
  */
@@ -167,8 +167,9 @@ export class NetlinkIpvs implements IpvsClient {
 
   /**
    * Every virtual server with its real servers, in the state's canonical order
-   * (`sortVirtualServers`), as the exec backend reads them (see `decodeService`, `decodeDestination`): firewall-mark
-   * services are left out, every real server has its connection counts. The services come
+   * (`sortVirtualServers`), as the exec backend reads them (see `decodeService`,
+   * `decodeDestination`, `parseDestinationTable`): firewall-mark services are left out,
+   * every real server has its connection counts. The services come
    * from one GET_SERVICE dump, their real servers from the kernel's table when it lists
    * exactly those services (see {@linkcode NetlinkIpvsOptions.destinationTable}), else from
    * one GET_DEST dump per service. Throws a `NetlinkError` (or an `IpvsDecodeError`) when

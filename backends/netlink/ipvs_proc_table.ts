@@ -4,11 +4,11 @@
  *
  * Why: generic netlink has no dump of every destination (`IPVS_CMD_GET_DEST` needs the
  * service), so a read of 2,500 virtual servers was 2,500 dumps of three system calls each,
- * 5 s in the project's VM. The kernel prints the same fields of the same `struct ip_vs_dest`
- * here (`ip_vs_info_seq_show`: address, port, forwarding method, weight, ActiveConn,
- * InActConn), and reading all of them took 190 ms there. The services themselves still come
- * from the GET_SERVICE dump, which has what this table lacks (the scheduler flags; the
- * persistence timeout here is in jiffies).
+ * 4.7-6.8 s in the project's VM. The kernel prints the same fields of the same
+ * `struct ip_vs_dest` here (`ip_vs_info_seq_show`: address, port, forwarding method, weight,
+ * ActiveConn, InActConn); reading all of them took 0.3 s there, and parsing them 0.5 s. The
+ * services themselves still come from the GET_SERVICE dump, which has what this table lacks
+ * (the scheduler flags; the persistence timeout here is in jiffies).
  *
  * The file is always the reading process's network namespace (`/proc/net` is
  * `/proc/self/net`). What is printed, per line:
@@ -79,9 +79,8 @@ function hexValue(code: number): number {
 
 /**
  * Reads the table's fields by character code, one line at a time: no split, regex or array
- * per line, which under the VM's TCG took the parse of 27,500 lines from 1.5 s to about a
- * tenth. Each read method moves `at` and returns -1 (or `undefined`) for text of another
- * shape.
+ * per line, which under the VM's TCG took the parse of 27,500 lines from 1.5 s to 0.5 s. Each
+ * read method moves `at`, and gives false, -1, NaN or `undefined` for text of another shape.
  */
 class Scanner {
   at = 0;
