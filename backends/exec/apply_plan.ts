@@ -57,6 +57,11 @@ function stderrText(result: CommandResult): string {
   return result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
 }
 
+/** `message`, with the tool's exit code when the message does not already say it. */
+function withExitCode(message: string, result: CommandResult): string {
+  return message.startsWith("exit code ") ? message : `${message} (exit code ${result.code})`;
+}
+
 /** The index of the line a tool rejected, or -1; a repeated line is told apart by number. */
 export function rejectedIndex(label: string, run: ToolInvocation, stderr: string): number {
   const line = rejectedLine(label, run.stdin, stderr);
@@ -97,7 +102,11 @@ async function judgeStopping(
   const label = stepLabel(run);
   const message = stderrText(result);
   const index = rejectedIndex(label, run, result.stderr);
-  if (index < 0) return run.operations.map((op) => failure(op, label, "", message));
+  if (index < 0) {
+    // No line to blame: the exit code is the one clue left (a signal, a timeout, a crash).
+    const why = withExitCode(message, result);
+    return run.operations.map((op) => failure(op, label, "", why));
+  }
   const rejected = run.lineOperations[index];
   const at = run.operations.indexOf(rejected);
   const before = checkBefore
@@ -158,7 +167,8 @@ async function judge(
   if (run.tool === "iptables" || run.tool === "ip6tables") {
     const label = stepLabel(run);
     const line = rejectedLine(label, run.stdin, result.stderr);
-    return run.operations.map((op) => failure(op, label, line, stderrText(result)));
+    const message = line === "" ? withExitCode(stderrText(result), result) : stderrText(result);
+    return run.operations.map((op) => failure(op, label, line, message));
   }
   if (run.tool === "ip") return await judgeStopping(run, result);
   return await judgeStopping(run, result, (ops) =>

@@ -75,6 +75,35 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a tool that fails naming no line fails every operation of its run with its words and exit code",
+  permissions: "none",
+  async fn() {
+    const { backend } = backendWith({
+      "ipset restore": { code: 141, stderr: "stdin pipe broken\n" },
+      "ip -batch -": { code: 1 },
+      "iptables-restore --noflush -w": {
+        code: 4,
+        stderr: "iptables-restore: unable to initialize table 'nat'\n",
+      },
+    }, { linkType: "dummy" });
+    const plan = [add("10.0.0.1,tcp:80"), add("10.0.0.2,tcp:80")];
+    assert.deepEqual((await backend.apply(plan)).failures.map((f) => [f.operation, f.message]), [
+      [plan[0], "stdin pipe broken (exit code 141)"],
+      [plan[1], "stdin pipe broken (exit code 141)"],
+    ]);
+    // No words at all: the exit code is the message, once.
+    const address = addressAdd("10.96.0.1/32");
+    assert.deepEqual((await backend.apply([address])).failures.map((f) => f.message), [
+      "exit code 1",
+    ]);
+    assert.deepEqual((await backend.apply([natRestore])).failures.map((f) => f.message), [
+      "iptables-restore: unable to initialize table 'nat' (exit code 4)",
+    ]);
+  },
+});
+
+Deno.test({
   name: "ipset's 'Error in line 3' fails the third line's operation and stops everything after it",
   permissions: "none",
   async fn() {
