@@ -55,16 +55,15 @@ kernelTest(
   "the kernel's table gives the real servers one GET_DEST dump per service gives, as ipvsadm reads them",
   async () => {
     await withTable(async () => {
-      // Both in the kernel's order of real servers (the last added first), not re-sorted.
       const fromTable = await read({});
       assert.deepEqual(fromTable, await read({ destinationTable: false }));
-      const sorted = sortVirtualServers(fromTable);
-      assert.equal(sorted.length, 4, "the firewall mark is left out");
+      assert.equal(fromTable.length, 4, "the firewall mark is left out");
       assert.deepEqual(
-        sorted.map((vs) => vs.realServers.map((rs) => rs.forward)),
+        fromTable.map((vs) => vs.realServers.map((rs) => rs.forward)),
         [["masq", "masq"], ["tunnel", "route"], ["masq"], ["masq", "masq"]],
       );
-      assert.deepEqual(sorted, sortVirtualServers(await readVirtualServers(runCommand)));
+      // The client's read is in the state's order; the tools' is in ipvsadm's.
+      assert.deepEqual(fromTable, sortVirtualServers(await readVirtualServers(runCommand)));
     });
   },
 );
@@ -81,7 +80,7 @@ kernelTest(
       const path = `${dir}/ip_vs`;
       await Deno.writeTextFile(path, table);
       const web = (await read({ destinationTable: path })).find((vs) => vs.port === 80)!;
-      assert.deepEqual(web.realServers.map((rs) => [rs.address, rs.weight]).sort(), [
+      assert.deepEqual(web.realServers.map((rs) => [rs.address, rs.weight]), [
         ["10.244.1.5", 7],
         ["10.244.2.7", 0],
       ]);
@@ -99,7 +98,12 @@ kernelTest(
       // The SCTP service left out: a table from before a change.
       await Deno.writeTextFile(stale, kernel.replace(/SCTP .*\n( {2}->.*\n)*/, ""));
       const garbled = `${dir}/garbled`;
-      await Deno.writeTextFile(garbled, kernel.replace("Masq", "Masquerade"));
+      // A method name the parser does not know, on a line whose weight would show if it were read.
+      await Deno.writeTextFile(
+        garbled,
+        kernel.replace(/(-> 0AF40105:1F90 +)Masq( +)1 /, "$1Masquerade$27 "),
+      );
+      assert.notEqual(await Deno.readTextFile(garbled), kernel);
       for (const path of [stale, garbled, `${dir}/missing`]) {
         assert.deepEqual(await read({ destinationTable: path }), expected, path);
       }
