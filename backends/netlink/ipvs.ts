@@ -16,7 +16,7 @@ import { PROBE_SERVICE } from "../exec/preflight.ts";
 import { isSchedulerName } from "../../src/node_prep/modules.ts";
 import type { VirtualServerKey } from "../../src/plan/types.ts";
 import { type IpvsOperation, renderIpvsadmLine } from "../../src/render/ipvsadm.ts";
-import { sortVirtualServers } from "../../src/state/keys.ts";
+import { sortVirtualServers, virtualServerKey } from "../../src/state/keys.ts";
 import type { VirtualServer } from "../../src/state/types.ts";
 import { type GenlFamily, resolveFamily } from "./genl.ts";
 import type { IpvsClient } from "./ipvs_client.ts";
@@ -41,12 +41,7 @@ import {
   decodeTimeouts,
   type IpvsInfo,
 } from "./ipvs_replies.ts";
-import {
-  destinationKey,
-  type DestinationTable,
-  IPVS_PROC_TABLE,
-  readDestinationTable,
-} from "./ipvs_proc_table.ts";
+import { type DestinationTable, IPVS_PROC_TABLE, readDestinationTable } from "./ipvs_proc_table.ts";
 import { describeErrno, ERRNO } from "./libc.ts";
 import type { NetlinkMessage, NetlinkRequest } from "./message.ts";
 import {
@@ -187,7 +182,7 @@ export class NetlinkIpvs implements IpvsClient {
     }
     const table = await this.#readTableOf(services);
     const result = table !== undefined
-      ? services.map((vs) => ({ ...vs, realServers: table.get(tableKey(vs))! }))
+      ? services.map((vs) => ({ ...vs, realServers: table.get(virtualServerKey(vs))! }))
       : await this.#dumpDestinationsOf(services);
     return sortVirtualServers(result);
   }
@@ -197,7 +192,7 @@ export class NetlinkIpvs implements IpvsClient {
     if (this.#destinationTable === false) return undefined;
     const table = await readDestinationTable(this.#destinationTable);
     if (table === undefined || table.size !== services.length) return undefined;
-    return services.every((vs) => table.has(tableKey(vs))) ? table : undefined;
+    return services.every((vs) => table.has(virtualServerKey(vs))) ? table : undefined;
   }
 
   async #dumpDestinationsOf(services: readonly VirtualServer[]): Promise<VirtualServer[]> {
@@ -414,10 +409,6 @@ export async function ipvsPreflightChecks(scheduler: string): Promise<PreflightC
   } finally {
     opened.client.close();
   }
-}
-
-function tableKey(vs: VirtualServer): string {
-  return destinationKey(vs.protocol, vs.address, vs.port);
 }
 
 function ipvsadmLine(op: IpvsOperation): string {

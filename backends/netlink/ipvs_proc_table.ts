@@ -28,21 +28,17 @@
 
 import ipaddr from "ipaddr.js";
 import type { Protocol } from "../../src/cluster/types.ts";
+import { virtualServerKey } from "../../src/state/keys.ts";
 import type { RealServer } from "../../src/state/types.ts";
 
 /** Where the kernel prints the IPVS table of the reading process's network namespace. */
 export const IPVS_PROC_TABLE = "/proc/net/ip_vs";
 
-/** Real servers by virtual server ({@linkcode destinationKey}), in the kernel's order. */
-export type DestinationTable = ReadonlyMap<string, readonly RealServer[]>;
-
 /**
- * The key of a virtual server in a {@linkcode DestinationTable}: protocol, canonical address
- * and port, e.g. `tcp 10.96.0.10 80`.
+ * Real servers by virtual server (its `virtualServerKey`, e.g. `10.96.0.10:80/tcp`), in the
+ * kernel's order.
  */
-export function destinationKey(protocol: Protocol, address: string, port: number): string {
-  return `${protocol} ${address} ${port}`;
-}
+export type DestinationTable = ReadonlyMap<string, readonly RealServer[]>;
 
 const PROTOCOL_OF: Readonly<Record<string, Protocol>> = { TCP: "tcp", UDP: "udp", SCTP: "sctp" };
 
@@ -220,7 +216,7 @@ function parseServiceKey(line: Scanner): string | null | undefined {
   if (protocol === undefined) return OTHER_PROTOCOL.test(name) ? null : undefined;
   // The socket, then the scheduler's name.
   if (!line.socket() || !line.spaces(1) || line.word() === "") return undefined;
-  return destinationKey(protocol, line.address, line.port);
+  return virtualServerKey({ protocol, address: line.address, port: line.port });
 }
 
 /**
@@ -240,7 +236,7 @@ function parseServiceKey(line: Scanner): string | null | undefined {
  *     "TCP  0A60000A:0050 rr \n" +
  *     "  -> 0AF40105:1F90      Masq    1      0          0         \n",
  * );
- * console.log(table?.get("tcp 10.96.0.10 80")); // [{ address: "10.244.1.5", port: 8080, ... }]
+ * console.log(table?.get("10.96.0.10:80/tcp")); // [{ address: "10.244.1.5", port: 8080, ... }]
  * ```
  */
 export function parseDestinationTable(text: string): DestinationTable | undefined {

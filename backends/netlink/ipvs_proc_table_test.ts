@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { RealServer } from "../../src/state/types.ts";
-import { destinationKey, parseDestinationTable, readDestinationTable } from "./ipvs_proc_table.ts";
+import { virtualServerKey } from "../../src/state/keys.ts";
+import type { Protocol } from "../../src/cluster/types.ts";
+import { parseDestinationTable, readDestinationTable } from "./ipvs_proc_table.ts";
+
+const key = (protocol: Protocol, address: string, port: number) =>
+  virtualServerKey({ protocol, address, port });
 
 const HEADER = "IP Virtual Server version 1.2.1 (size=4096)\n" +
   "Prot LocalAddress:Port Scheduler Flags\n" +
@@ -25,16 +30,16 @@ Deno.test("the kernel's captured table gives each TCP, UDP and SCTP service's re
   assert.deepEqual(
     table,
     new Map([
-      [destinationKey("sctp", "10.96.0.30", 3868), [realServer("10.244.4.4", 3868, 1)]],
-      [destinationKey("tcp", "10.96.0.20", 443), [
+      [key("sctp", "10.96.0.30", 3868), [realServer("10.244.4.4", 3868, 1)]],
+      [key("tcp", "10.96.0.20", 443), [
         realServer("10.244.3.4", 443, 0, "route"),
         realServer("10.244.3.3", 443, 3, "tunnel"),
       ]],
-      [destinationKey("tcp", "10.96.0.10", 80), [
+      [key("tcp", "10.96.0.10", 80), [
         realServer("10.244.2.7", 8080, 0),
         realServer("10.244.1.5", 8080, 1),
       ]],
-      [destinationKey("udp", "fd00:10:96::a", 53), [realServer("fd00:10:244::5", 53, 1)]],
+      [key("udp", "fd00:10:96::a", 53), [realServer("fd00:10:244::5", 53, 1)]],
     ]),
   );
 });
@@ -47,7 +52,7 @@ Deno.test("a firewall-mark service and a protocol the state does not model are l
       "  -> [fd00:0000:0000:0000:0000:0000:0000:0002]:0000      Masq    1      0          0\n" +
       "TCP  0A000001:0050 rr \n",
   );
-  assert.deepEqual(table, new Map([[destinationKey("tcp", "10.0.0.1", 80), []]]));
+  assert.deepEqual(table, new Map([[key("tcp", "10.0.0.1", 80), []]]));
 });
 
 Deno.test("connection counts and the local node's method are read as the GET_DEST decode reads them", () => {
@@ -55,7 +60,7 @@ Deno.test("connection counts and the local node's method are read as the GET_DES
     HEADER + "UDP  0A000001:0035 rr \n" +
       "  -> 7F000001:1F90      Local   2      17         4294967295\n",
   );
-  assert.deepEqual(table?.get(destinationKey("udp", "10.0.0.1", 53)), [{
+  assert.deepEqual(table?.get(key("udp", "10.0.0.1", 53)), [{
     ...realServer("127.0.0.1", 8080, 2, "route"),
     activeConnections: 17,
     inactiveConnections: 4294967295,
